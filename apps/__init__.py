@@ -1,0 +1,1 @@
+"""The kerasdl apps, installed as `kerasdl.apps` (see pyproject's package-dir)."""

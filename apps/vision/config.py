@@ -1,0 +1,67 @@
+"""The vision app's hyperparameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from kerasdl.config import ClassifierConfig, _check_positive_int
+from kerasdl.errors import ConfigError
+
+
+@dataclass
+class VisionConfig(ClassifierConfig):
+    """Image classification.
+
+    Attributes:
+        model: mlp, lenet, cnn, resnet or mobilenet.
+        image_size: resize every image to this square size; None keeps the data's own
+            size (which must then be the same for every image).
+        channels: 1 (grey) or 3 (colour); None keeps the data's own.
+        width: filters of the first convolution (units of the first MLP layer / 8);
+            later stages double it.
+        augment_flip: with `augment`, also mirror images left-right (right for
+            clothing or photos, wrong for digits and text).
+        augment_shift: with `augment`, the largest random shift, as a fraction of
+            the image size.
+    """
+
+    model: str = "cnn"
+    epochs: int = 12
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    schedule: str = "cosine"
+    dropout: float = 0.2
+    image_size: int | None = None
+    channels: int | None = None
+    width: int = 32
+    augment_flip: bool = True
+    augment_shift: float = 0.1
+
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        # Seconds on any machine: the tests and CI use it.
+        "tiny": {"epochs": 2, "batch_size": 32, "width": 8, "dropout": 0.0},
+        # The benchmark recipe for Fashion-MNIST (bench/vision.py): see the README.
+        "fashion-mnist": {
+            "model": "cnn", "epochs": 20, "batch_size": 128, "width": 32,
+            "optimizer": "adamw", "learning_rate": 3e-3, "weight_decay": 5e-4,
+            "schedule": "one-cycle", "dropout": 0.3, "label_smoothing": 0.1,
+            "augment": True, "augment_flip": True, "augment_shift": 0.1,
+        },
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_positive_int(self, "width")
+        if self.image_size is not None:
+            _check_positive_int(self, "image_size")
+            if self.image_size < 8:
+                raise ConfigError(
+                    f"`image_size` must be at least 8. Received: image_size={self.image_size}"
+                )
+        if self.channels not in (None, 1, 3):
+            raise ConfigError(f"`channels` must be 1 or 3. Received: channels={self.channels!r}")
+        if not 0.0 <= self.augment_shift < 0.5:
+            raise ConfigError(
+                f"`augment_shift` must be in [0, 0.5). Received: augment_shift={self.augment_shift!r}"
+            )

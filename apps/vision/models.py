@@ -1,0 +1,133 @@
+"""Vision model builders, from kerasdl's shared blocks.
+
+Each builder takes the image shape, the class count and the config, and returns an
+uncompiled functional model whose input is a uint8 image.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any, Callable
+
+from kerasdl.layers.blocks import (
+    classifier_head,
+    conv_bn_act,
+    depthwise_separable_block,
+    keras_or,
+    residual_block,
+)
+
+from kerasdl.apps.vision.config import VisionConfig
+from kerasdl.apps.vision.preprocessing import image_input, scale_pixels
+
+MODELS: dict[str, str] = {
+    "mlp": "Multi-layer perceptron on the flattened pixels (no convolutions).",
+    "lenet": "LeNet-5-style CNN: two 5x5 convolutions with pooling, three dense layers.",
+    "cnn": "CNN: 3x3 convolution, batch norm and pooling stages, then a dense layer (the default).",
+    "resnet": "Small ResNet: residual blocks with identity and projection shortcuts.",
+    "mobilenet": "MobileNet-style net of depthwise-separable convolutions, for phones.",
+}
+
+
+def _stem_strides(image_shape: tuple[int, int, int]) -> int:
+    # Large inputs are downsampled early: the later stages then cost the same as on
+    # small images.
+    return 2 if min(image_shape[:2]) >= 64 else 1
+
+
+def build_mlp(shape: tuple[int, int, int], classes: int, config: VisionConfig, k: ModuleType) -> Any:
+    inputs = image_input(shape, keras_module=k)
+    x = k.layers.Flatten(name="flatten")(scale_pixels(inputs, keras_module=k))
+    x = k.layers.Dense(config.width * 8, activation="relu", name="dense_1")(x)
+    x = k.layers.Dropout(config.dropout, name="dropout_1")(x) if config.dropout else x
+    x = k.layers.Dense(config.width * 4, activation="relu", name="dense_2")(x)
+    outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
+    return k.Model(inputs, outputs, name="mlp")
+
+
+def build_lenet(shape: tuple[int, int, int], classes: int, config: VisionConfig, k: ModuleType) -> Any:
+    inputs = image_input(shape, keras_module=k)
+    x = scale_pixels(inputs, keras_module=k)
+    x = k.layers.Conv2D(6, 5, padding="same", activation="relu", name="conv_1")(x)
+    x = k.layers.AveragePooling2D(2, name="pool_1")(x)
+    x = k.layers.Conv2D(16, 5, activation="relu", name="conv_2")(x)
+    x = k.layers.AveragePooling2D(2, name="pool_2")(x)
+    x = k.layers.Flatten(name="flatten")(x)
+    x = k.layers.Dense(120, activation="relu", name="dense_1")(x)
+    x = k.layers.Dense(84, activation="relu", name="dense_2")(x)
+    outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
+    return k.Model(inputs, outputs, name="lenet")
+
+
+def build_cnn(shape: tuple[int, int, int], classes: int, config: VisionConfig, k: ModuleType) -> Any:
+    # One convolution and a 2x2 pooling per stage, doubling the filters, until the
+    # feature map is at most 8 pixels high; then a dense layer over all positions.
+    inputs = image_input(shape, keras_module=k)
+    x = scale_pixels(inputs, keras_module=k)
+    size, filters, stage = min(shape[:2]), config.width, 1
+    while True:
+        x = conv_bn_act(x, filters, name=f"block{stage}", keras_module=k)
+        x = k.layers.MaxPooling2D(2, name=f"pool{stage}")(x)
+        size //= 2
+        if size <= 8 or stage == 5:
+            break
+        filters, stage = min(filters * 2, config.width * 8), stage + 1
+    x = k.layers.Flatten(name="flatten")(x)
+    outputs = classifier_head(
+        x, classes, dropout=config.dropout, hidden_units=config.width * 8, keras_module=k
+    )
+    return k.Model(inputs, outputs, name="cnn")
+
+
+def build_resnet(shape: tuple[int, int, int], classes: int, config: VisionConfig, k: ModuleType) -> Any:
+    w = config.width
+    inputs = image_input(shape, keras_module=k)
+    x = scale_pixels(inputs, keras_module=k)
+    x = conv_bn_act(x, w, strides=_stem_strides(shape), name="stem", keras_module=k)
+    x = residual_block(x, w, name="stage1", keras_module=k)
+    x = residual_block(x, 2 * w, strides=2, name="stage2", keras_module=k)
+    x = residual_block(x, 4 * w, strides=2, name="stage3", keras_module=k)
+    x = k.layers.GlobalAveragePooling2D(name="pool_global")(x)
+    outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
+    return k.Model(inputs, outputs, name="resnet")
+
+
+def build_mobilenet(shape: tuple[int, int, int], classes: int, config: VisionConfig, k: ModuleType) -> Any:
+    w = config.width
+    inputs = image_input(shape, keras_module=k)
+    x = scale_pixels(inputs, keras_module=k)
+    x = conv_bn_act(x, w, strides=_stem_strides(shape), activation="relu6", name="stem", keras_module=k)
+    for i, (filters, strides) in enumerate([(2 * w, 1), (4 * w, 2), (4 * w, 1), (8 * w, 2), (8 * w, 1)]):
+        x = depthwise_separable_block(x, filters, strides=strides, name=f"ds{i + 1}", keras_module=k)
+    x = k.layers.GlobalAveragePooling2D(name="pool_global")(x)
+    outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
+    return k.Model(inputs, outputs, name="mobilenet")
+
+
+BUILDERS: dict[str, Callable[..., Any]] = {
+    "mlp": build_mlp,
+    "lenet": build_lenet,
+    "cnn": build_cnn,
+    "resnet": build_resnet,
+    "mobilenet": build_mobilenet,
+}
+
+
+def build_vision_model(
+    name: str,
+    image_shape: tuple[int, int, int],
+    num_classes: int,
+    config: VisionConfig,
+    *,
+    keras_module: ModuleType | None = None,
+) -> Any:
+    """Builds the named vision model.
+
+    Example:
+    >>> from kerasdl.apps.vision.config import VisionConfig
+    >>> from kerasdl.apps.vision.models import build_vision_model
+    >>> model = build_vision_model("cnn", (28, 28, 1), 10, VisionConfig(width=8))
+    >>> tuple(model.output.shape)
+    (None, 10)
+    """
+    return BUILDERS[name](tuple(image_shape), num_classes, config, keras_or(keras_module))

@@ -1,0 +1,208 @@
+"""The library's workflows: train, evaluate and predict, each from or into a run
+directory. The CLI is a thin layer over these functions.
+
+Example:
+>>> import kerasdl.api as kd
+>>> from kerasdl.apps.vision.config import VisionConfig
+>>> summary = kd.train("vision", VisionConfig(epochs=1))  # doctest: +SKIP
+>>> summary.metrics["accuracy"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from kerasdl import io as kio
+from kerasdl.config import TrainConfig, config_from_dict, read_toml
+from kerasdl.errors import DataError, KerasdlError
+from kerasdl.registry import get_app
+from kerasdl.runs import Run
+from kerasdl.training.distribution import is_chief
+
+logger = logging.getLogger(__name__)
+
+EVAL_BATCH_SIZE = 256
+
+
+@dataclass
+class TrainSummary:
+    """What `train` returns: where the run is and how it went."""
+
+    run: Run
+    model: Any
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    epochs_completed: int
+    seconds: float
+    examples_per_second: float
+    report: str
+
+
+def run_config(run: Run) -> TrainConfig:
+    """The resolved config saved in a run directory."""
+    app = get_app(run.meta.get("app", ""))
+    return config_from_dict(app.config_class, read_toml(run.config_path))
+
+
+def train(
+    app_name: str,
+    config: TrainConfig | None = None,
+    *,
+    runs_dir: str | Path = "runs",
+    name: str | None = None,
+    resume: bool = False,
+    verbose: Any = "auto",
+) -> TrainSummary:
+    """Trains an app into `runs_dir/<app>/<name>`, then evaluates it on the test split.
+
+    Args:
+        app_name: a registered app, e.g. "vision".
+        config: the app's config; its defaults when None. Ignored with `resume`,
+            which continues with the config saved in the run.
+        runs_dir: the folder that holds runs.
+        name: the run's folder name (a timestamp when None); with `resume` and no
+            name, the newest unfinished run of the app.
+        resume: continue an interrupted run from its last finished epoch.
+        verbose: Keras' progress display.
+
+    Raises:
+        KerasdlError: for bad input; the message says what to fix.
+    """
+    from kerasdl.evaluation.plots import plot_history
+    from kerasdl.training.trainer import train_app
+
+    app = get_app(app_name)
+    scratch: str | None = None
+    if resume:
+        run = Run(Path(runs_dir) / app.name / name) if name else Run.latest(runs_dir, app.name, unfinished=True)
+        run = Run.open(run.path)
+        if run.meta.get("app") != app.name:
+            raise KerasdlError(f"{run.path} is a {run.meta.get('app')} run, not {app.name}.")
+        if run.meta.get("status") == "completed":
+            raise KerasdlError(f"Run {run.path} already completed; nothing to resume.")
+        config = run_config(run)
+    else:
+        config = config if config is not None else app.config_class()
+        if not isinstance(config, app.config_class):
+            raise KerasdlError(
+                f"The {app.name} app needs a {app.config_class.__name__}, "
+                f"not {type(config).__name__}."
+            )
+        app.model_name(config)  # fail on a bad model name before creating anything
+        if not is_chief():
+            # Only the chief of a multi-worker job writes the run; the others train
+            # into a scratch folder that is removed afterwards.
+            scratch = runs_dir = tempfile.mkdtemp(prefix="kerasdl-worker-")
+        run = Run.create(runs_dir, app.name, name)
+    try:
+        result = train_app(app, config, run, resume=resume, verbose=verbose)
+    except BaseException:
+        if not resume and not run.meta_path.exists():
+            # Failed before anything worth keeping was written: leave no empty folder.
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
+    if not is_chief():
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return TrainSummary(run, result.model, {}, [], result.epochs_completed,
+                            result.seconds, result.examples_per_second, "")
+    plot_history(result.history, run.plots / "history.png")
+    metrics = evaluate_run(run, app=app, config=config, data=result.data)
+    metrics["training"] = {
+        "epochs": result.epochs_completed,
+        "seconds": round(result.seconds, 2),
+        "examples_per_second": round(result.examples_per_second, 1),
+    }
+    kio.write_json(run.metrics_path, metrics)
+    return TrainSummary(
+        run=run, model=result.model, metrics=metrics, history=result.history,
+        epochs_completed=result.epochs_completed, seconds=result.seconds,
+        examples_per_second=result.examples_per_second,
+        report=app.format_metrics(metrics),
+    )
+
+
+def evaluate(
+    run_path: str | Path, *, split: str = "test", dataset: str | None = None
+) -> tuple[dict[str, Any], str]:
+    """Evaluates a run's best model on one split of its data (or of `dataset`).
+
+    Returns:
+        (metrics, a text report). The metrics are also written to the run's
+        metrics.json when evaluating its own test split.
+    """
+    run = Run.open(run_path)
+    app = get_app(run.meta.get("app", ""))
+    config = run_config(run)
+    if dataset is not None:
+        config = replace(config, dataset=dataset)
+    metrics = evaluate_run(run, app=app, config=config, split=split,
+                           write_plots=dataset is None and split == "test")
+    if dataset is None and split == "test":
+        previous = kio.read_json(run.metrics_path) if run.metrics_path.exists() else {}
+        if "training" in previous:
+            metrics["training"] = previous["training"]
+        kio.write_json(run.metrics_path, metrics)
+    return metrics, app.format_metrics(metrics)
+
+
+def evaluate_run(
+    run: Run, *, app: Any, config: TrainConfig, data: Any = None, split: str = "test",
+    write_plots: bool = True,
+) -> dict[str, Any]:
+    from kerasdl.data.pipeline import evaluation_pipeline
+    from kerasdl.training.saving import load_model
+
+    if split not in ("test", "validation", "train"):
+        raise KerasdlError(f"`split` must be test, validation or train. Received: {split!r}")
+    info = run.meta["data"]
+    data = data if data is not None else app.load_datasets(config)
+    _check_compatible(info, data.info)
+    ds = getattr(data, split)
+    used = split
+    if ds is None and split == "test":
+        logger.warning("The data has no test split: evaluating on the validation split.")
+        ds, used = data.validation, "validation"
+    model = load_model(run.model_path())
+    metrics = app.evaluate(
+        model, evaluation_pipeline(ds, EVAL_BATCH_SIZE, cache=False), info,
+        plots_dir=run.plots if write_plots else None,
+    )
+    return {"split": used, "model": run.model_path().name, **metrics}
+
+
+def _check_compatible(trained: dict[str, Any], now: dict[str, Any]) -> None:
+    for key in ("class_names", "image_shape"):
+        if key in trained and key in now and list(trained[key]) != list(now[key]):
+            raise DataError(
+                f"The data's {key.replace('_', ' ')} {now[key]} differ from the ones the "
+                f"model was trained on {trained[key]}."
+            )
+
+
+def predict(
+    run_path: str | Path, inputs: Sequence[str], *, top_k: int = 3
+) -> list[dict[str, Any]]:
+    """Runs a run's best model on user inputs (for vision: image files).
+
+    Returns:
+        One description per input, e.g. {"input": "cat.png", "label": "cat",
+        "probability": 0.97, "top": [...]}.
+    """
+    from kerasdl.training.saving import load_model
+
+    if not inputs:
+        raise KerasdlError("Nothing to predict: give at least one input.")
+    run = Run.open(run_path)
+    app = get_app(run.meta.get("app", ""))
+    info = run.meta["data"]
+    batch = app.read_inputs(inputs, info)
+    model = load_model(run.model_path())
+    outputs = model.predict(batch, batch_size=EVAL_BATCH_SIZE, verbose=0)
+    described = app.describe_outputs(outputs, info, top_k=top_k)
+    return [{"input": str(i), **d} for i, d in zip(inputs, described)]

@@ -1,0 +1,170 @@
+"""The interface every kerasdl app implements, and the shared classifier behaviour.
+
+An app is wiring, not machinery: it names its config, loads its data, builds its
+models and says how inputs are read and outputs described. Training, checkpoints,
+evaluation reports, plots and export live once in kerasdl and serve every app.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+
+import numpy as np
+
+from kerasdl.config import ClassifierConfig, TrainConfig
+from kerasdl.errors import ConfigError
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
+    from kerasdl.data.pipeline import Augment
+
+
+@dataclass
+class Datasets:
+    """Unbatched `(input, target)` splits and the JSON-able facts that describe them.
+
+    `info` is saved in run.json; model builders, `predict` and export read it back, so
+    it must hold everything they need (class names, input shape, ...).
+    """
+
+    train: "tf.data.Dataset"
+    validation: "tf.data.Dataset"
+    test: "tf.data.Dataset | None"
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class App(abc.ABC):
+    """One task: its data, its models, its inputs and outputs."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    config_class: ClassVar[type[TrainConfig]] = TrainConfig
+    models: ClassVar[dict[str, str]] = {}
+    default_model: ClassVar[str] = ""
+    # The logged value that picks the best checkpoint, and whether higher is better.
+    monitor: ClassVar[tuple[str, str]] = ("val_loss", "min")
+
+    def model_name(self, config: TrainConfig) -> str:
+        name = config.model or self.default_model
+        if name not in self.models:
+            raise ConfigError(
+                f"`model` must be one of {', '.join(self.models)} for the {self.name} app. "
+                f"Received: model={name!r}"
+            )
+        return name
+
+    @abc.abstractmethod
+    def load_datasets(self, config: TrainConfig) -> Datasets:
+        """Loads the train, validation and test splits named by `config.dataset`."""
+
+    @abc.abstractmethod
+    def build_model(
+        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None
+    ) -> "keras.Model":
+        """Builds the uncompiled model; its input takes what a client sends."""
+
+    def augmentation(self, config: TrainConfig, info: dict[str, Any]) -> "Augment | None":
+        """A function applied to training batches each epoch, or None."""
+        return None
+
+    @abc.abstractmethod
+    def loss(self, config: TrainConfig, info: dict[str, Any]) -> Any: ...
+
+    @abc.abstractmethod
+    def metrics(self, config: TrainConfig, info: dict[str, Any]) -> list[Any]: ...
+
+    @abc.abstractmethod
+    def evaluate(
+        self, model: "keras.Model", dataset: "tf.data.Dataset", info: dict[str, Any],
+        *, plots_dir: Path | None = None,
+    ) -> dict[str, Any]:
+        """Metrics of `model` on a batched split; writes plots to `plots_dir` if given."""
+
+    @abc.abstractmethod
+    def format_metrics(self, metrics: dict[str, Any]) -> str:
+        """A short text report of `evaluate`'s result."""
+
+    @abc.abstractmethod
+    def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:
+        """Reads what the user gave `predict` (file paths, ...) into one model batch."""
+
+    @abc.abstractmethod
+    def describe_outputs(
+        self, outputs: np.ndarray, info: dict[str, Any], *, top_k: int = 3
+    ) -> list[dict[str, Any]]:
+        """One JSON-able description per row of model output."""
+
+
+class ClassifierApp(App):
+    """Classification: softmax outputs, cross-entropy, accuracy and a full report."""
+
+    config_class: ClassVar[type[TrainConfig]] = ClassifierConfig
+    monitor = ("val_accuracy", "max")
+
+    def loss(self, config: TrainConfig, info: dict[str, Any]) -> Any:
+        import keras
+
+        smoothing = getattr(config, "label_smoothing", 0.0)
+        if smoothing:
+            from kerasdl.training.losses import SparseCategoricalCrossentropy
+
+            return SparseCategoricalCrossentropy(label_smoothing=smoothing)
+        return keras.losses.SparseCategoricalCrossentropy()
+
+    def metrics(self, config: TrainConfig, info: dict[str, Any]) -> list[Any]:
+        import keras
+
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+    def evaluate(
+        self, model: "keras.Model", dataset: "tf.data.Dataset", info: dict[str, Any],
+        *, plots_dir: Path | None = None,
+    ) -> dict[str, Any]:
+        from kerasdl.evaluation.classification import classification_report
+
+        labels, probs = predict_dataset(model, dataset)
+        report = classification_report(labels, probs, info["class_names"])
+        if plots_dir is not None:
+            from kerasdl.evaluation.plots import plot_confusion_matrix
+
+            plot_confusion_matrix(
+                np.asarray(report["confusion_matrix"]), info["class_names"],
+                plots_dir / "confusion_matrix.png",
+            )
+        return report
+
+    def format_metrics(self, metrics: dict[str, Any]) -> str:
+        from kerasdl.evaluation.classification import format_report
+
+        return format_report(metrics)
+
+    def describe_outputs(
+        self, outputs: np.ndarray, info: dict[str, Any], *, top_k: int = 3
+    ) -> list[dict[str, Any]]:
+        names = info["class_names"]
+        described = []
+        for row in np.asarray(outputs):
+            order = np.argsort(row)[::-1][: max(1, top_k)]
+            described.append({
+                "label": names[order[0]],
+                "probability": float(row[order[0]]),
+                "top": [{"label": names[i], "probability": float(row[i])} for i in order],
+            })
+        return described
+
+
+def predict_dataset(model: "keras.Model", dataset: "tf.data.Dataset") -> tuple[np.ndarray, np.ndarray]:
+    """Runs `model` over a batched `(input, target)` dataset; returns (targets, outputs)."""
+    targets, outputs = [], []
+    for x, y in dataset:
+        outputs.append(np.asarray(model(x, training=False)))
+        targets.append(np.asarray(y))
+    if not outputs:
+        return np.zeros((0,)), np.zeros((0, 0))
+    return np.concatenate(targets), np.concatenate(outputs)

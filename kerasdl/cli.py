@@ -1,0 +1,231 @@
+"""The `kerasdl` command line: a thin layer over `kerasdl.api`.
+
+TensorFlow is imported only inside the commands that need it, so `kerasdl --help`
+and `kerasdl apps` answer at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from typing import Any, Callable
+
+import click
+
+from kerasdl import __version__
+from kerasdl.config import OPTIMIZERS, SCHEDULES, STRATEGIES
+from kerasdl.errors import KerasdlError
+from kerasdl.registry import APPS, app_names
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _quiet_tensorflow() -> None:
+    # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) is noise here.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turns kerasdl's errors (and TensorFlow data errors) into one line and exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except KerasdlError as e:
+            raise click.ClickException(str(e)) from None
+        except Exception as e:
+            op_error = _tensorflow_op_error(e)
+            if op_error is None:
+                raise
+            raise click.ClickException(op_error) from None
+
+    return wrapper
+
+
+def _tensorflow_op_error(e: Exception) -> str | None:
+    tf = sys.modules.get("tensorflow")
+    if tf is None or not isinstance(e, tf.errors.OpError):
+        return None
+    first = (e.message or str(e)).strip().splitlines()[0]
+    return f"TensorFlow could not process the data: {first}"
+
+
+class AppType(click.ParamType):
+    """An app name, checked against the static registry (no imports)."""
+
+    name = "APP"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        if value not in APPS:
+            self.fail(f"Unknown app '{value}'. Available apps: {', '.join(app_names())}.", param, ctx)
+        return value
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("kerasdl")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.propagate = False
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="kerasdl")
+def cli() -> None:
+    """kerasdl: from data to a deployed Keras model.
+
+    \b
+    Examples:
+      kerasdl apps
+      kerasdl train vision                      # the bundled Fashion-MNIST sample
+      kerasdl train vision --dataset photos/ --set image_size=96 --model mobilenet
+      kerasdl evaluate runs/vision/<name>
+      kerasdl predict runs/vision/<name> apps/vision/sample/examples/*.png
+    """
+
+
+@cli.command(context_settings=CONTEXT)
+def apps() -> None:
+    """List the apps and their models."""
+    from kerasdl.registry import get_app
+
+    for name in app_names():
+        click.echo(f"{name:<10} {APPS[name].description}")
+        for model, text in get_app(name).models.items():
+            click.echo(f"  --model {model:<10} {text}")
+
+
+def _overrides(**options: Any) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if v is not None}
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("app", type=AppType())
+@click.option("--dataset", help="tfds name, or a folder (class sub-folders or IDX files). Default: the bundled sample.")
+@click.option("--model", help="Model family (see `kerasdl apps`).")
+@click.option("--epochs", type=int, help="Passes over the training data.")
+@click.option("--batch-size", type=int, help="Examples per step.")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), help="Optimizer.")
+@click.option("--lr", "learning_rate", type=float, help="Peak learning rate.")
+@click.option("--schedule", type=click.Choice(SCHEDULES), help="Learning-rate schedule.")
+@click.option("--weight-decay", type=float, help="Decoupled weight decay (0 = off).")
+@click.option("--dropout", type=float, help="Dropout rate before the head.")
+@click.option("--label-smoothing", type=float, help="Label smoothing (classification apps).")
+@click.option("--early-stopping", type=int, metavar="PATIENCE", help="Stop after PATIENCE epochs without improvement.")
+@click.option("--augment/--no-augment", default=None, help="Data augmentation on the training split.")
+@click.option("--seed", type=int, help="Random seed (weights, shuffling, splits).")
+@click.option("--strategy", type=click.Choice(STRATEGIES), help="tf.distribute strategy; multiworker reads TF_CONFIG.")
+@click.option("--mixed-precision/--no-mixed-precision", default=None, help="float16 compute (GPU/TPU).")
+@click.option("--preset", help="A named set of values, e.g. tiny or fashion-mnist (vision).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of config values.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any config field, e.g. --set image_size=64.")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False), help="Where runs are written.")
+@click.option("--name", help="Run folder name (default: a timestamp).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run (--name, or the newest unfinished one).")
+@_user_errors
+def train(app: str, preset: str | None, config_file: str | None, sets: tuple[str, ...],
+          runs_dir: str, name: str | None, resume: bool, **options: Any) -> None:
+    """Train an app's model and evaluate it.
+
+    Values are taken from the app's defaults, then --preset, then --config, then
+    --set and the other options.
+
+    \b
+    Examples:
+      kerasdl train vision
+      kerasdl train vision --model resnet --optimizer nesterov --lr 0.05 --schedule one-cycle
+      kerasdl train vision --dataset fashion_mnist --preset fashion-mnist
+      kerasdl train vision --name try1 --resume
+    """
+    _quiet_tensorflow()
+    _setup_logging(False)
+    from kerasdl import api
+    from kerasdl.config import resolve_config
+    from kerasdl.registry import get_app
+
+    overrides = _overrides(**options)
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise KerasdlError(f"--set takes KEY=VALUE. Received: {item!r}")
+        overrides[key.strip().replace("-", "_")] = value.strip()
+    if resume:
+        if overrides or preset or config_file:
+            raise KerasdlError("--resume continues with the run's saved config: give no other options.")
+        config = None
+    else:
+        config = resolve_config(get_app(app).config_class, preset=preset,
+                                toml_path=config_file, overrides=overrides)
+    verbose = 1 if sys.stdout.isatty() else 2
+    try:
+        summary = api.train(app, config, runs_dir=runs_dir, name=name, resume=resume, verbose=verbose)
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted. Continue later with: kerasdl train "
+                   f"{app} --runs-dir {runs_dir}{' --name ' + name if name else ''} --resume", err=True)
+        sys.exit(130)
+    if not summary.metrics:
+        return
+    click.echo(summary.report)
+    click.echo(f"Trained {summary.epochs_completed} epochs in {summary.seconds:.1f} s "
+               f"({summary.examples_per_second:.0f} examples/s).")
+    click.echo(f"Run saved to {summary.run.path}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run", type=click.Path())
+@click.option("--split", type=click.Choice(["test", "validation", "train"]), default="test", show_default=True)
+@click.option("--dataset", help="Evaluate on another data set with the same classes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@_user_errors
+def evaluate(run: str, split: str, dataset: str | None, as_json: bool) -> None:
+    """Evaluate a run's best model (writes metrics.json for its test split).
+
+    \b
+    Example:
+      kerasdl evaluate runs/vision/20261122-101500
+    """
+    _quiet_tensorflow()
+    _setup_logging(False)
+    from kerasdl import api
+
+    metrics, report = api.evaluate(run, split=split, dataset=dataset)
+    click.echo(json.dumps(metrics, indent=2) if as_json else report)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run", type=click.Path())
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True, help="Classes shown per input.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@_user_errors
+def predict(run: str, inputs: tuple[str, ...], top_k: int, as_json: bool) -> None:
+    """Label inputs (image files for vision) with a run's best model.
+
+    \b
+    Example:
+      kerasdl predict runs/vision/20261122-101500 apps/vision/sample/examples/*.png
+    """
+    _quiet_tensorflow()
+    _setup_logging(False)
+    from kerasdl import api
+
+    for row in api.predict(run, list(inputs), top_k=top_k):
+        if as_json:
+            click.echo(json.dumps(row))
+            continue
+        others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in row["top"][1:])
+        click.echo(f"{row['input']}: {row['label']} ({row['probability']:.3f})"
+                   + (f"  [then {others}]" if others else ""))
+
+
+def main() -> None:
+    cli(prog_name="kerasdl")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""The static map of app names to their classes.
+
+It is a plain dictionary so that `kerasdl apps`, `--help` and the "unknown app" error
+work without importing TensorFlow or any app module.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kerasdl.errors import KerasdlError
+
+if TYPE_CHECKING:
+    from kerasdl.app import App
+
+
+@dataclass(frozen=True)
+class AppEntry:
+    """Where an app lives and what it does, in one line."""
+
+    import_path: str
+    description: str
+
+
+APPS: dict[str, AppEntry] = {
+    "vision": AppEntry(
+        "kerasdl.apps.vision.app:VisionApp",
+        "Image classification: MLP, LeNet, CNN, ResNet and MobileNet-style nets.",
+    ),
+}
+
+
+def app_names() -> list[str]:
+    return sorted(APPS)
+
+
+def get_app(name: str) -> "App":
+    """Returns an instance of the app registered as `name`.
+
+    Raises:
+        KerasdlError: if no app has that name.
+    """
+    entry = APPS.get(name)
+    if entry is None:
+        raise KerasdlError(
+            f"Unknown app '{name}'. Available apps: {', '.join(app_names())}."
+        )
+    module_name, class_name = entry.import_path.split(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, class_name)()

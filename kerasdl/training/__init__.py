@@ -1,0 +1,1 @@
+"""Training: optimizers and schedules, losses, callbacks, strategies and the loops."""

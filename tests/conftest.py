@@ -1,0 +1,63 @@
+"""Shared fixtures: tiny, learnable generated data sets."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_tmpdir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # The TFLite converter and tfds mocks leave temporary folders behind.
+    path = tmp_path_factory.mktemp("tmpdir")
+    os.environ["TMPDIR"] = str(path)
+    tempfile.tempdir = str(path)
+
+
+def write_colour_folder(
+    root: Path, *, per_class: int = 40, size: int = 16, fmt: str = "png", seed: int = 0
+) -> Path:
+    """Class folders of noisy solid-colour images: red / green / blue."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for name, rgb in COLOURS.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            noise = rng.integers(-25, 26, size=(size, size, 3))
+            pixels = np.clip(np.array(rgb) + noise, 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i:03d}.{fmt}")
+    return root
+
+
+def write_idx_folder(root: Path, *, train: int = 300, test: int = 60, size: int = 12) -> Path:
+    """IDX files of grey images whose class is their brightness band (4 classes)."""
+    from kerasdl.data.idx import write_idx
+
+    rng = np.random.default_rng(1)
+    root.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", train), ("t10k", test)):
+        labels = rng.integers(0, 4, size=n).astype(np.uint8)
+        base = labels[:, None, None] * 60 + 20
+        images = np.clip(base + rng.integers(-15, 16, size=(n, size, size)), 0, 255).astype(np.uint8)
+        write_idx(root / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return root
+
+
+@pytest.fixture(scope="session")
+def colour_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_colour_folder(tmp_path_factory.mktemp("colours"))
+
+
+@pytest.fixture(scope="session")
+def idx_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_idx_folder(tmp_path_factory.mktemp("idx"))

@@ -1,0 +1,126 @@
+"""The CLI end to end on tiny generated data, through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kerasdl.cli import cli
+
+TINY = ["--preset", "tiny", "--epochs", "3", "--batch-size", "16"]
+
+
+def invoke(*args: str) -> "object":
+    return CliRunner().invoke(cli, list(args))
+
+
+def assert_one_line_error(result, message: str, code: int = 1) -> None:
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    lines = [l for l in result.output.strip().splitlines() if l.startswith("Error")]
+    assert len(lines) == 1 and message in lines[0], result.output
+
+
+def test_import_keeps_tensorflow_out() -> None:
+    code = "import sys, kerasdl.cli; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.parametrize("command", [[], ["apps"], ["train"], ["evaluate"], ["predict"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    for flag in ("-h", "--help"):
+        result = invoke(*command, flag)
+        assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_apps_lists_vision_and_models() -> None:
+    result = invoke("apps")
+    assert result.exit_code == 0
+    assert result.output.startswith("vision")
+    assert "--model mobilenet" in result.output
+
+
+def test_unknown_app() -> None:
+    result = invoke("train", "sound")
+    assert result.exit_code == 2
+    assert "Unknown app 'sound'. Available apps: vision." in result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs", "0"], "`epochs` must be a positive integer. Received: epochs=0"),
+        (["--model", "vgg99"], "`model` must be one of mlp, lenet, cnn, resnet, mobilenet"),
+        (["--set", "image_size"], "--set takes KEY=VALUE"),
+        (["--set", "colour=red"], "Unknown config key 'colour'"),
+        (["--dataset", "no/such/folder"], "No such folder"),
+        (["--preset", "huge"], "Unknown preset 'huge'"),
+    ],
+)
+def test_bad_options_give_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    result = invoke("train", "vision", "--runs-dir", str(tmp_path), *args)
+    assert_one_line_error(result, message)
+    assert not list((tmp_path).glob("vision/*")), "a failed start must leave no run folder"
+
+
+def test_train_evaluate_predict(tmp_path: Path, colour_folder: Path) -> None:
+    runs = tmp_path / "runs"
+    result = invoke("train", "vision", "--dataset", str(colour_folder), *TINY,
+                    "--runs-dir", str(runs), "--name", "t1", "--optimizer", "adam",
+                    "--lr", "0.01", "--schedule", "warmup-cosine", "--augment")
+    assert result.exit_code == 0, result.output
+    run = runs / "vision" / "t1"
+    for name in ["run.json", "config.toml", "labels.txt", "history.csv", "metrics.json",
+                 "checkpoints/best.keras", "checkpoints/last.keras",
+                 "plots/history.png", "plots/confusion_matrix.png"]:
+        assert (run / name).is_file(), name
+    assert any((run / "logs").rglob("events.out.tfevents*"))
+    assert not list((run / "checkpoints").glob("epoch-*")), "rolling checkpoints are tidied"
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["status"] == "completed" and meta["epochs_completed"] == 3
+    assert meta["data"]["class_names"] == ["blue", "green", "red"]
+    history = (run / "history.csv").read_text().splitlines()
+    assert history[0].startswith("epoch,") and len(history) == 4
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["split"] == "validation"  # the folder has no test split
+    assert metrics["accuracy"] > 0.6, metrics  # chance is 1/3
+    assert "accuracy:" in result.output and "Run saved to" in result.output
+
+    result = invoke("evaluate", str(run), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accuracy"] == pytest.approx(metrics["accuracy"])
+
+    red = colour_folder / "red" / "000.png"
+    result = invoke("predict", str(run), str(red), "--json")
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout.splitlines()[0])
+    assert row["label"] == "red" and len(row["top"]) == 3
+
+    junk = tmp_path / "junk.png"
+    junk.write_text("not an image")
+    assert_one_line_error(invoke("predict", str(run), str(junk)), "Cannot read image")
+    assert_one_line_error(invoke("predict", str(run), str(tmp_path / "none.png")), "Image file not found")
+    assert_one_line_error(invoke("evaluate", str(tmp_path)), "is not a kerasdl run directory")
+
+    result = invoke("train", "vision", "--runs-dir", str(runs), "--name", "t1", "--resume")
+    assert_one_line_error(result, "already completed")
+    result = invoke("train", "vision", "--runs-dir", str(runs), "--name", "t1")
+    assert_one_line_error(result, "already exists")
+
+
+def test_config_file_and_models(tmp_path: Path, idx_folder: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('model = "mobilenet"\nepochs = 1\nwidth = 4\nbatch_size = 32\n')
+    result = invoke("train", "vision", "--dataset", str(idx_folder), "--config", str(config),
+                    "--runs-dir", str(tmp_path), "--name", "m", "--set", "image_size=16",
+                    "--optimizer", "nesterov", "--lr", "0.05", "--schedule", "one-cycle",
+                    "--weight-decay", "0.0001", "--label-smoothing", "0.1")
+    assert result.exit_code == 0, result.output
+    saved = (tmp_path / "vision" / "m" / "config.toml").read_text()
+    assert 'model = "mobilenet"' in saved and "image_size = 16" in saved
+    assert 'optimizer = "nesterov"' in saved and "label_smoothing = 0.1" in saved
