@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from kerasdl import io as kio
 from kerasdl.config import TrainConfig, config_from_dict, read_toml
 from kerasdl.errors import DataError, KerasdlError
@@ -186,23 +188,66 @@ def _check_compatible(trained: dict[str, Any], now: dict[str, Any]) -> None:
 
 
 def predict(
-    run_path: str | Path, inputs: Sequence[str], *, top_k: int = 3
+    model_path: str | Path, inputs: Sequence[str], *, top_k: int = 3
 ) -> list[dict[str, Any]]:
-    """Runs a run's best model on user inputs (for vision: image files).
+    """Runs a model on user inputs (for vision: image files).
+
+    Args:
+        model_path: a run directory (its best model), a kerasdl `.tflite` file or a
+            kerasdl SavedModel version folder.
+        inputs: what the app reads (file paths for vision).
+        top_k: classes listed per input.
 
     Returns:
         One description per input, e.g. {"input": "cat.png", "label": "cat",
         "probability": 0.97, "top": [...]}.
     """
-    from kerasdl.training.saving import load_model
-
     if not inputs:
         raise KerasdlError("Nothing to predict: give at least one input.")
-    run = Run.open(run_path)
-    app = get_app(run.meta.get("app", ""))
-    info = run.meta["data"]
+    app, info, model = load_any_model(model_path)
     batch = app.read_inputs(inputs, info)
-    model = load_model(run.model_path())
-    outputs = model.predict(batch, batch_size=EVAL_BATCH_SIZE, verbose=0)
+    outputs = np.concatenate([
+        np.asarray(model(batch[i:i + EVAL_BATCH_SIZE]))
+        for i in range(0, len(batch), EVAL_BATCH_SIZE)
+    ])
     described = app.describe_outputs(outputs, info, top_k=top_k)
     return [{"input": str(i), **d} for i, d in zip(inputs, described)]
+
+
+def load_any_model(path: str | Path) -> tuple[Any, dict[str, Any], Any]:
+    """(app, data info, a callable model) from a run directory, a kerasdl .tflite file
+    or a kerasdl SavedModel folder."""
+    from kerasdl.export.saved_model import MODEL_INPUT_ENDPOINT, is_saved_model, read_saved_model_metadata
+
+    path = Path(path)
+    if path.suffix == ".tflite":
+        from kerasdl_edge import EdgeModel
+
+        if not path.is_file():
+            raise KerasdlError(f"TFLite file not found: {path}")
+        try:
+            edge = EdgeModel(path)
+        except (ValueError, RuntimeError) as e:
+            raise KerasdlError(f"Cannot load {path} as a TFLite model: {e}") from None
+        meta = edge.metadata
+        if not meta:
+            raise KerasdlError(f"{path} has no kerasdl metadata; was it exported by kerasdl?")
+        return get_app(meta["app"]), meta["info"], edge
+    if path.is_dir() and is_saved_model(path):
+        import tensorflow as tf
+
+        meta = read_saved_model_metadata(path)
+        if not meta:
+            raise KerasdlError(f"{path} is a SavedModel without kerasdl metadata.")
+        endpoint = tf.saved_model.load(str(path)).signatures[MODEL_INPUT_ENDPOINT]
+        (name, _), = endpoint.structured_input_signature[1].items()
+
+        def call(x: Any, training: bool = False) -> np.ndarray:
+            return endpoint(**{name: tf.constant(x)})["outputs"].numpy()
+
+        return get_app(meta["app"]), meta["info"], call
+    from kerasdl.training.saving import load_model
+
+    run = Run.open(path)
+    model = load_model(run.model_path())
+    return get_app(run.meta.get("app", "")), run.meta["data"], model

@@ -49,6 +49,8 @@ class App(abc.ABC):
     default_model: ClassVar[str] = ""
     # The logged value that picks the best checkpoint, and whether higher is better.
     monitor: ClassVar[tuple[str, str]] = ("val_loss", "min")
+    # The one number that export checks and benchmarks compare, from `score`.
+    headline_metric: ClassVar[str] = "loss"
 
     def model_name(self, config: TrainConfig) -> str:
         name = config.model or self.default_model
@@ -80,11 +82,23 @@ class App(abc.ABC):
     def metrics(self, config: TrainConfig, info: dict[str, Any]) -> list[Any]: ...
 
     @abc.abstractmethod
+    def score(self, targets: np.ndarray, outputs: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
+        """The app's metrics of `outputs` against `targets` (JSON-able)."""
+
+    def plot_evaluation(self, metrics: dict[str, Any], info: dict[str, Any], plots_dir: Path) -> None:
+        """Writes the app's evaluation plots (none by default)."""
+
     def evaluate(
-        self, model: "keras.Model", dataset: "tf.data.Dataset", info: dict[str, Any],
+        self, model: Any, dataset: "tf.data.Dataset", info: dict[str, Any],
         *, plots_dir: Path | None = None,
     ) -> dict[str, Any]:
-        """Metrics of `model` on a batched split; writes plots to `plots_dir` if given."""
+        """Metrics of `model` (a Keras model or anything called like one) on a batched
+        split; writes plots to `plots_dir` if given."""
+        targets, outputs = predict_dataset(model, dataset)
+        metrics = self.score(targets, outputs, info)
+        if plots_dir is not None:
+            self.plot_evaluation(metrics, info, plots_dir)
+        return metrics
 
     @abc.abstractmethod
     def format_metrics(self, metrics: dict[str, Any]) -> str:
@@ -93,6 +107,23 @@ class App(abc.ABC):
     @abc.abstractmethod
     def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:
         """Reads what the user gave `predict` (file paths, ...) into one model batch."""
+
+    def serving_endpoints(self, model: "keras.Model", info: dict[str, Any]) -> dict[str, Any]:
+        """SavedModel endpoints that take what a client has, as
+        {name: (function, input_signature)}; one should be `serving_default`.
+
+        The export adds `model_input` (the model's own input) to every SavedModel.
+        """
+        return {}
+
+    def tflite_model(self, model: "keras.Model", info: dict[str, Any]) -> "keras.Model":
+        """The model to convert to TFLite (e.g. a fixed-batch twin); the model itself
+        by default."""
+        return model
+
+    def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
+        """How a client turns raw data into the model's input, for edge runtimes."""
+        return {}
 
     @abc.abstractmethod
     def describe_outputs(
@@ -106,6 +137,7 @@ class ClassifierApp(App):
 
     config_class: ClassVar[type[TrainConfig]] = ClassifierConfig
     monitor = ("val_accuracy", "max")
+    headline_metric = "accuracy"
 
     def loss(self, config: TrainConfig, info: dict[str, Any]) -> Any:
         import keras
@@ -122,22 +154,18 @@ class ClassifierApp(App):
 
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
-    def evaluate(
-        self, model: "keras.Model", dataset: "tf.data.Dataset", info: dict[str, Any],
-        *, plots_dir: Path | None = None,
-    ) -> dict[str, Any]:
+    def score(self, targets: np.ndarray, outputs: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
         from kerasdl.evaluation.classification import classification_report
 
-        labels, probs = predict_dataset(model, dataset)
-        report = classification_report(labels, probs, info["class_names"])
-        if plots_dir is not None:
-            from kerasdl.evaluation.plots import plot_confusion_matrix
+        return classification_report(targets, outputs, info["class_names"])
 
-            plot_confusion_matrix(
-                np.asarray(report["confusion_matrix"]), info["class_names"],
-                plots_dir / "confusion_matrix.png",
-            )
-        return report
+    def plot_evaluation(self, metrics: dict[str, Any], info: dict[str, Any], plots_dir: Path) -> None:
+        from kerasdl.evaluation.plots import plot_confusion_matrix
+
+        plot_confusion_matrix(
+            np.asarray(metrics["confusion_matrix"]), info["class_names"],
+            plots_dir / "confusion_matrix.png",
+        )
 
     def format_metrics(self, metrics: dict[str, Any]) -> str:
         from kerasdl.evaluation.classification import format_report
@@ -159,8 +187,9 @@ class ClassifierApp(App):
         return described
 
 
-def predict_dataset(model: "keras.Model", dataset: "tf.data.Dataset") -> tuple[np.ndarray, np.ndarray]:
-    """Runs `model` over a batched `(input, target)` dataset; returns (targets, outputs)."""
+def predict_dataset(model: Any, dataset: "tf.data.Dataset") -> tuple[np.ndarray, np.ndarray]:
+    """Runs `model` (anything called like a Keras model) over a batched
+    `(input, target)` dataset; returns (targets, outputs)."""
     targets, outputs = [], []
     for x, y in dataset:
         outputs.append(np.asarray(model(x, training=False)))

@@ -199,16 +199,95 @@ def evaluate(run: str, split: str, dataset: str | None, as_json: bool) -> None:
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("run", type=click.Path())
+@click.option("--format", "formats", type=click.Choice(["saved_model", "tflite", "all"]), default="all", show_default=True)
+@click.option("--quantize", type=click.Choice(["float32", "dynamic", "float16", "int8", "all"]), default="all", show_default=True, help="TFLite variants.")
+@click.option("--name", help="Served model name (default: the app's name).")
+@click.option("--out", "out_dir", default="saved_models", show_default=True, type=click.Path(file_okay=False), help="Export root.")
+@click.option("--check/--no-check", default=True, show_default=True, help="Evaluate every variant against Keras on the test split.")
+@_user_errors
+def export(run: str, formats: str, quantize: str, name: str | None, out_dir: str, check: bool) -> None:
+    """Export a run as a SavedModel (TF Serving) and TFLite files.
+
+    The SavedModel lands in OUT/NAME/VERSION with a `serving_default` signature that
+    takes what a client has (encoded image bytes for vision); TFLite files land in
+    OUT/tflite/NAME-VERSION-QUANTIZATION.tflite with labels and preprocessing inside.
+
+    \b
+    Examples:
+      kerasdl export runs/vision/20261122-101500
+      kerasdl export runs/vision/20261122-101500 --format tflite --quantize int8
+    """
+    _quiet_tensorflow()
+    _setup_logging(False)
+    from kerasdl.export.exporter import FORMATS, export_run
+    from kerasdl.export.tflite import QUANTIZATIONS
+
+    report = export_run(
+        run,
+        formats=FORMATS if formats == "all" else (formats,),
+        quantizations=QUANTIZATIONS if quantize == "all" else (quantize,),
+        out_dir=out_dir, name=name, check=check,
+    )
+    if report.saved_model:
+        click.echo(f"SavedModel: {report.saved_model}")
+    for q, path in report.tflite.items():
+        click.echo(f"TFLite {q}: {path}")
+    if report.rows:
+        click.echo(report.table())
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("models", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--threads", default="1,2", show_default=True, help="TFLite thread counts, comma-separated.")
+@click.option("--runs", type=click.IntRange(min=10), default=200, show_default=True, help="Timed calls per model.")
+@_user_errors
+def benchmark(models: tuple[str, ...], threads: str, runs: int) -> None:
+    """Latency (p50, p90) and throughput of models, one example per call.
+
+    MODELS are .tflite files, SavedModel version folders or run directories (their
+    Keras model), timed side by side on this machine.
+
+    \b
+    Example:
+      kerasdl benchmark runs/vision/NAME saved_models/tflite/vision-1-*.tflite
+    """
+    _quiet_tensorflow()
+    _setup_logging(False)
+    from kerasdl.export.benchmark import benchmark_models
+
+    try:
+        thread_counts = [int(t) for t in threads.split(",") if t.strip()]
+    except ValueError:
+        raise KerasdlError(f"--threads takes integers like 1,2. Received: {threads!r}") from None
+    if not thread_counts or min(thread_counts) < 1:
+        raise KerasdlError(f"--threads takes positive integers like 1,2. Received: {threads!r}")
+    rows = benchmark_models(list(models), thread_counts, runs=runs)
+    width = max(len(r["model"]) for r in rows)
+    click.echo(f"{'model':<{width}}  {'format':<11} {'threads':>7}  {'p50 ms':>8}  {'p90 ms':>8}  {'per s':>8}")
+    for r in rows:
+        click.echo(f"{r['model']:<{width}}  {r['format']:<11} {r['threads']:>7}  "
+                   f"{r['p50_ms']:>8.3f}  {r['p90_ms']:>8.3f}  {r['per_second']:>8.0f}")
+    best = min(rows, key=lambda r: r["p50_ms"])
+    click.echo(f"Fastest here: {best['model']} ({best['format']}, {best['threads']} threads), "
+               f"p50 {best['p50_ms']:.3f} ms")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run", type=click.Path())
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True, help="Classes shown per input.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @_user_errors
 def predict(run: str, inputs: tuple[str, ...], top_k: int, as_json: bool) -> None:
-    """Label inputs (image files for vision) with a run's best model.
+    """Label inputs (image files for vision) with a model.
+
+    RUN is a run directory (its best model), a kerasdl .tflite file or a SavedModel
+    version folder.
 
     \b
-    Example:
+    Examples:
       kerasdl predict runs/vision/20261122-101500 apps/vision/sample/examples/*.png
+      kerasdl predict saved_models/tflite/vision-1-int8.tflite photo.jpg
     """
     _quiet_tensorflow()
     _setup_logging(False)

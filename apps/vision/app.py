@@ -86,6 +86,53 @@ class VisionApp(ClassifierApp):
 
         return augment
 
+    def serving_endpoints(self, model: "keras.Model", info: dict[str, Any]) -> dict[str, Any]:
+        """`serving_default` takes encoded images (JPEG, PNG, BMP, GIF bytes) and returns
+        probabilities, the top class label and its score; `serve_pixels` takes a uint8
+        batch already at the model's size."""
+        import tensorflow as tf
+
+        from kerasdl.data.images import decode_image
+
+        height, width, channels = info["image_shape"]
+        labels = tf.constant(info["class_names"])
+
+        def named_outputs(probabilities: tf.Tensor) -> dict[str, tf.Tensor]:
+            top = tf.argmax(probabilities, axis=-1)
+            return {
+                "probabilities": probabilities,
+                "classes": tf.gather(labels, top),
+                "scores": tf.reduce_max(probabilities, axis=-1),
+            }
+
+        def from_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+            images = tf.map_fn(
+                lambda b: decode_image(b, (height, width), channels), image_bytes,
+                fn_output_signature=tf.TensorSpec([height, width, channels], tf.uint8),
+            )
+            return named_outputs(model(images, training=False))
+
+        def from_pixels(image: tf.Tensor) -> dict[str, tf.Tensor]:
+            return named_outputs(model(image, training=False))
+
+        return {
+            "serving_default": (from_bytes, [tf.TensorSpec([None], tf.string, name="image_bytes")]),
+            "serve_pixels": (from_pixels, [tf.TensorSpec([None, height, width, channels], tf.uint8, name="image")]),
+        }
+
+    def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
+        from kerasdl.apps.vision.preprocessing import SCALE
+        from kerasdl.data.images import RESIZE_METHOD
+
+        height, width, channels = info["image_shape"]
+        return {
+            "input": "uint8 image [batch, height, width, channels], raw pixels 0-255",
+            "decode": "PNG/JPEG/BMP/GIF; grey converted to RGB or RGB to grey (ITU-R 601-2 luma) as needed",
+            "resize": {"height": height, "width": width, "method": RESIZE_METHOD, "antialias": True},
+            "channels": channels,
+            "normalization": {"inside_model": True, "scale": SCALE, "offset": 0.0},
+        }
+
     def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:
         from kerasdl.data.images import read_image_files
 

@@ -1,0 +1,187 @@
+"""`kerasdl export`: a run to a SavedModel and TFLite files, each checked against Keras."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from kerasdl import __version__
+from kerasdl import io as kio
+from kerasdl.errors import KerasdlError
+from kerasdl.export.layout import (
+    check_model_name,
+    next_version,
+    tflite_path,
+    write_models_config,
+)
+from kerasdl.export.tflite import QUANTIZATIONS
+from kerasdl.registry import get_app
+from kerasdl.runs import Run
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("saved_model", "tflite")
+CHECK_BATCH = 256
+
+
+@dataclass
+class ExportReport:
+    """What an export wrote and how each variant compares with the Keras model."""
+
+    name: str
+    version: int
+    metric: str
+    saved_model: Path | None = None
+    tflite: dict[str, Path] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def table(self) -> str:
+        if not self.rows:
+            return ""
+        lines = [f"{'variant':<12} {'size':>10}  {self.metric:>9}  {'keras':>9}  {'max |diff|':>10}"]
+        for r in self.rows:
+            size = f"{r['bytes'] / 1024:.1f} KB" if r["bytes"] is not None else "-"
+            lines.append(
+                f"{r['variant']:<12} {size:>10}  {r['metric']:>9.4f}  {r['keras_metric']:>9.4f}  "
+                f"{r['max_abs_diff']:>10.2e}"
+            )
+        return "\n".join(lines)
+
+
+def export_run(
+    run_path: str | Path,
+    *,
+    formats: Sequence[str] = FORMATS,
+    quantizations: Sequence[str] = QUANTIZATIONS,
+    out_dir: str | Path = "saved_models",
+    name: str | None = None,
+    check: bool = True,
+    representative_examples: int = 300,
+) -> ExportReport:
+    """Exports a run's best model.
+
+    Args:
+        run_path: a run directory.
+        formats: saved_model and/or tflite.
+        quantizations: TFLite variants among float32, dynamic, float16, int8.
+        out_dir: the export root (TF Serving's model base folder).
+        name: the served model's name (default: the app's name).
+        check: evaluate every variant on the test split against the Keras model.
+        representative_examples: training examples used to calibrate int8.
+
+    Returns:
+        An `ExportReport` (also written next to the TFLite files as JSON).
+
+    Raises:
+        KerasdlError: bad arguments, or a model that cannot be converted.
+    """
+    from kerasdl.api import run_config
+    from kerasdl.training.saving import load_model
+
+    for f in formats:
+        if f not in FORMATS:
+            raise KerasdlError(f"`format` must be one of {', '.join(FORMATS)}. Received: {f!r}")
+    for q in quantizations:
+        if q not in QUANTIZATIONS:
+            raise KerasdlError(
+                f"`quantize` must be one of {', '.join(QUANTIZATIONS)}. Received: {q!r}"
+            )
+    run = Run.open(run_path)
+    app = get_app(run.meta.get("app", ""))
+    info = run.meta["data"]
+    root = Path(out_dir)
+    name = check_model_name(name or app.name)
+    version = next_version(root, name)
+    model = load_model(run.model_path())
+    metadata = {
+        "kerasdl_version": __version__,
+        "app": app.name,
+        "name": name,
+        "version": version,
+        "run": str(run.path),
+        "created": dt.datetime.now().isoformat(timespec="seconds"),
+        "model": model.name,
+        "info": info,
+        "preprocessing": app.preprocessing_metadata(info),
+    }
+    report = ExportReport(name=name, version=version, metric=app.headline_metric)
+    data = None
+    if "tflite" in formats or check:
+        data = app.load_datasets(run_config(run))
+
+    if "saved_model" in formats:
+        from kerasdl.export.saved_model import export_saved_model
+
+        report.saved_model = export_saved_model(
+            model, app.serving_endpoints(model, info), metadata, root / name / str(version)
+        )
+        write_models_config(root)
+        logger.info("SavedModel written to %s", report.saved_model)
+
+    if "tflite" in formats:
+        from kerasdl.export.tflite import convert
+        from kerasdl_edge import write_metadata
+
+        representative = _representative_batches(data.train, representative_examples)
+        convertible = app.tflite_model(model, info)
+        for q in quantizations:
+            logger.info("Converting to TFLite (%s)", q)
+            content = convert(convertible, q, representative if q == "int8" else None)
+            content = write_metadata(content, {**metadata, "quantization": q})
+            path = tflite_path(root, name, version, q)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with kio.atomic_path(path) as tmp:
+                tmp.write_bytes(content)
+            report.tflite[q] = path
+
+    if check and data is not None:
+        report.rows = _check(app, model, report, data.test or data.validation, info)
+        if report.tflite:
+            kio.write_json(root / "tflite" / f"{name}-{version}-check.json",
+                           {"metric": report.metric, "rows": report.rows})
+    return report
+
+
+def _representative_batches(ds: Any, count: int) -> list[np.ndarray]:
+    inputs = [np.asarray(x) for x, _ in ds.take(count)]
+    if not inputs:
+        raise KerasdlError("The training split is empty: no data to calibrate int8 with.")
+    return [np.stack(inputs)]
+
+
+def _check(app: Any, model: Any, report: ExportReport, ds: Any, info: dict[str, Any]) -> list[dict[str, Any]]:
+    from kerasdl.app import predict_dataset
+    from kerasdl.data.pipeline import evaluation_pipeline
+
+    batches = evaluation_pipeline(ds, CHECK_BATCH)
+    targets, keras_out = predict_dataset(model, batches)
+    keras_metric = app.score(targets, keras_out, info)[report.metric]
+    rows = []
+
+    def row(variant: str, size: int | None, outputs: np.ndarray) -> dict[str, Any]:
+        return {
+            "variant": variant,
+            "bytes": size,
+            "metric": float(app.score(targets, outputs, info)[report.metric]),
+            "keras_metric": float(keras_metric),
+            "max_abs_diff": float(np.max(np.abs(outputs - keras_out))) if len(outputs) else 0.0,
+        }
+
+    if report.saved_model is not None:
+        from kerasdl.api import load_any_model
+
+        _, _, call = load_any_model(report.saved_model)
+        _, outputs = predict_dataset(call, batches)
+        rows.append(row("saved_model", None, outputs))
+    for q, path in report.tflite.items():
+        from kerasdl_edge import EdgeModel
+
+        edge = EdgeModel(path)
+        _, outputs = predict_dataset(edge, batches)
+        rows.append(row(f"tflite-{q}", edge.size_bytes, outputs))
+    return rows

@@ -1,0 +1,141 @@
+"""TFLite conversion with builtin ops only, run in a child process.
+
+The converter can crash the whole process (it segfaults on full-int8 conversion of some
+recurrent layers) and prints a SavedModel summary on stdout; in a child process a crash
+becomes a clear error and the output stays out of the user's way.
+
+    python -m kerasdl.export.tflite MODEL.keras QUANTIZATION REPRESENTATIVE.npz OUT.tflite
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kerasdl.errors import KerasdlError
+
+QUANTIZATIONS = ("float32", "dynamic", "float16", "int8")
+
+
+class ExportError(KerasdlError):
+    """A model cannot be converted as asked."""
+
+
+def convert(
+    model: Any, quantization: str, representative: list[np.ndarray] | None = None,
+    *, timeout: float = 1800,
+) -> bytes:
+    """Converts a Keras model to TFLite bytes (builtin ops only) in a child process.
+
+    Args:
+        model: the Keras model (saved to a temporary file for the child).
+        quantization: float32, dynamic (int8 weights), float16 (float16 weights) or
+            int8 (int8 weights and activations; integer input and output).
+        representative: calibration input batches for int8 (from the training split).
+
+    Raises:
+        ExportError: if the model needs ops outside TFLite's builtins, or the
+            converter fails or crashes.
+    """
+    from kerasdl.training.saving import save_model
+
+    if quantization not in QUANTIZATIONS:
+        raise ExportError(
+            f"`quantization` must be one of {', '.join(QUANTIZATIONS)}. Received: {quantization!r}"
+        )
+    if quantization == "int8" and not representative:
+        raise ExportError("int8 quantization needs representative data.")
+    with tempfile.TemporaryDirectory(prefix="kerasdl-convert-") as tmp:
+        tmp_path = Path(tmp)
+        model_path = save_model(model, tmp_path / "model.keras")
+        data_path = tmp_path / "representative.npz"
+        np.savez(data_path, *(representative or []))
+        out_path = tmp_path / "model.tflite"
+        env = {**os.environ, "TMPDIR": tmp, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "kerasdl.export.tflite", str(model_path), quantization,
+                 str(data_path), str(out_path)],
+                capture_output=True, text=True, env=env, timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise ExportError(f"TFLite conversion ({quantization}) took over {timeout:.0f} s.") from None
+        if proc.returncode < 0:
+            raise ExportError(
+                f"The TFLite converter crashed (signal {-proc.returncode}) converting to "
+                f"{quantization}; try another --quantize (full int8 of GRU/LSTM layers is "
+                "known to crash it)."
+            )
+        if proc.returncode != 0:
+            raise ExportError(_child_error(proc.stdout + proc.stderr, quantization))
+        return out_path.read_bytes()
+
+
+def _child_error(output: str, quantization: str) -> str:
+    for line in output.splitlines():
+        if line.startswith("KERASDL_ERROR "):
+            return json.loads(line[len("KERASDL_ERROR "):])["message"]
+    tail = " ".join(output.strip().splitlines()[-2:])[-400:]
+    return f"TFLite conversion ({quantization}) failed: {tail}"
+
+
+def _flex_ops(message: str) -> list[str]:
+    ops = set()
+    for token in message.replace(",", " ").split():
+        if token.startswith("tf.") and token[3:4].isupper():
+            ops.add(token.rstrip(".:"))
+    return sorted(ops)
+
+
+def _convert_in_this_process(model_path: str, quantization: str, data_path: str, out_path: str) -> None:
+    import tensorflow as tf
+
+    from kerasdl.training.saving import load_model
+
+    model = load_model(model_path)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if quantization == "int8":
+        with np.load(data_path) as data:
+            batches = [data[k] for k in sorted(data.files, key=lambda k: int(k.split("_")[1]))]
+
+        def representative() -> Any:
+            for batch in batches:
+                for row in batch:
+                    yield [row[None]]
+
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # Raw integer inputs (uint8 pixels) stay as they are; float inputs become int8.
+        input_dtype = model.inputs[0].dtype
+        converter.inference_input_type = tf.uint8 if input_dtype == "uint8" else tf.int8
+        converter.inference_output_type = tf.int8
+    try:
+        content = converter.convert()
+    except Exception as e:  # ConverterError and friends: report, then exit non-zero
+        message = str(e)
+        flex = _flex_ops(message)
+        if flex or "not supported by" in message or "Select TF" in message:
+            text = (f"The model needs TensorFlow ops that TFLite's builtins lack "
+                    f"({', '.join(flex) or 'see the converter log'}); kerasdl exports "
+                    "builtin ops only (no Flex delegate runs on the edge runtimes).")
+        else:
+            text = f"TFLite conversion ({quantization}) failed: {message.splitlines()[0][:300]}"
+        print("KERASDL_ERROR " + json.dumps({"message": text}), flush=True)
+        sys.exit(3)
+    Path(out_path).write_bytes(content)
+
+
+if __name__ == "__main__":
+    _convert_in_this_process(*sys.argv[1:5])

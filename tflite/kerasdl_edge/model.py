@@ -1,0 +1,75 @@
+"""Running a kerasdl .tflite export with ai-edge-litert."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kerasdl_edge.metadata import read_metadata
+
+
+class EdgeModel:
+    """A .tflite model that takes and returns float or integer arrays of any batch size.
+
+    Quantized inputs are quantized and quantized outputs dequantized with the scale and
+    zero point stored in the file, so callers always pass the model's natural input
+    (for images: uint8 pixels) and get float outputs back.
+
+    Args:
+        model: a .tflite path or its bytes.
+        num_threads: CPU threads for the interpreter (None: its default).
+
+    Example:
+    >>> from kerasdl_edge import EdgeModel
+    >>> model = EdgeModel("saved_models/tflite/vision-1-int8.tflite")  # doctest: +SKIP
+    >>> model.metadata["info"]["class_names"][:2]  # doctest: +SKIP
+    ['t-shirt', 'trouser']
+    """
+
+    def __init__(self, model: str | Path | bytes, *, num_threads: int | None = None) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        content = model if isinstance(model, bytes) else Path(model).read_bytes()
+        self.metadata: dict[str, Any] = read_metadata(content)
+        self.size_bytes = len(content)
+        self._interpreter = Interpreter(model_content=content, num_threads=num_threads)
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        self._batch = int(self._input["shape"][0])
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self._input["shape_signature"])
+
+    @property
+    def input_dtype(self) -> np.dtype:
+        return np.dtype(self._input["dtype"])
+
+    def _resize(self, batch: int) -> None:
+        if batch != self._batch:
+            shape = [batch, *self._input["shape"][1:]]
+            self._interpreter.resize_tensor_input(self._input["index"], shape)
+            self._interpreter.allocate_tensors()
+            self._input = self._interpreter.get_input_details()[0]
+            self._output = self._interpreter.get_output_details()[0]
+            self._batch = batch
+
+    def __call__(self, inputs: Any, training: bool = False) -> np.ndarray:
+        """Runs the model on a batch; `training` is accepted (and ignored) so code written
+        for Keras models can call it."""
+        x = np.asarray(inputs)
+        self._resize(len(x))
+        scale, zero_point = self._input["quantization"]
+        if scale and np.issubdtype(self.input_dtype, np.integer) and not np.issubdtype(x.dtype, np.integer):
+            info = np.iinfo(self.input_dtype)
+            x = np.clip(np.round(x / scale + zero_point), info.min, info.max)
+        self._interpreter.set_tensor(self._input["index"], x.astype(self.input_dtype))
+        self._interpreter.invoke()
+        y = self._interpreter.get_tensor(self._output["index"])
+        scale, zero_point = self._output["quantization"]
+        if scale and np.issubdtype(y.dtype, np.integer):
+            return (y.astype(np.float32) - zero_point) * scale
+        return y.astype(np.float32, copy=True)
