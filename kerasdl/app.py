@@ -76,10 +76,16 @@ class App(abc.ABC):
         return None
 
     @abc.abstractmethod
-    def loss(self, config: TrainConfig, info: dict[str, Any]) -> Any: ...
+    def loss(
+        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None
+    ) -> Any:
+        """The training loss, from `keras_module` (Keras 3 by default, or tf_keras)."""
 
     @abc.abstractmethod
-    def metrics(self, config: TrainConfig, info: dict[str, Any]) -> list[Any]: ...
+    def metrics(
+        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None
+    ) -> list[Any]:
+        """Fresh metric objects, from `keras_module`."""
 
     @abc.abstractmethod
     def score(self, targets: np.ndarray, outputs: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
@@ -139,20 +145,25 @@ class ClassifierApp(App):
     monitor = ("val_accuracy", "max")
     headline_metric = "accuracy"
 
-    def loss(self, config: TrainConfig, info: dict[str, Any]) -> Any:
-        import keras
+    def loss(
+        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None
+    ) -> Any:
+        from kerasdl.layers.blocks import keras_or
 
         smoothing = getattr(config, "label_smoothing", 0.0)
         if smoothing:
             from kerasdl.training.losses import SparseCategoricalCrossentropy
 
+            # Keras 3's loss runs on TensorFlow tensors, so tf_keras can call it too.
             return SparseCategoricalCrossentropy(label_smoothing=smoothing)
-        return keras.losses.SparseCategoricalCrossentropy()
+        return keras_or(keras_module).losses.SparseCategoricalCrossentropy()
 
-    def metrics(self, config: TrainConfig, info: dict[str, Any]) -> list[Any]:
-        import keras
+    def metrics(
+        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None
+    ) -> list[Any]:
+        from kerasdl.layers.blocks import keras_or
 
-        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        return [keras_or(keras_module).metrics.SparseCategoricalAccuracy(name="accuracy")]
 
     def score(self, targets: np.ndarray, outputs: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
         from kerasdl.evaluation.classification import classification_report

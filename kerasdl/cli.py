@@ -237,6 +237,38 @@ def export(run: str, formats: str, quantize: str, name: str | None, out_dir: str
 
 
 @cli.command(context_settings=CONTEXT)
+@click.argument("run", type=click.Path())
+@click.option("--prune", type=float, metavar="SPARSITY", help="Prune kernels to this sparsity, e.g. 0.8.")
+@click.option("--schedule", "prune_schedule", type=click.Choice(["polynomial", "constant"]), default="polynomial", show_default=True, help="Pruning schedule.")
+@click.option("--cluster", type=int, metavar="N", help="Cluster each kernel's weights into N values.")
+@click.option("--qat", is_flag=True, help="Quantization-aware training (after --prune/--cluster, preserving them).")
+@click.option("--epochs", type=int, default=2, show_default=True, help="Fine-tuning epochs per stage.")
+@click.option("--lr", "learning_rate", type=float, help="Fine-tuning learning rate (default: the run's / 10).")
+@click.option("--runs-dir", type=click.Path(file_okay=False), help="Where the new run goes (default: beside RUN).")
+@click.option("--name", help="New run name (default: RUN's name plus the techniques).")
+@_user_errors
+def optimize(run: str, runs_dir: str | None, name: str | None, **options: Any) -> None:
+    """Prune, cluster and/or quantization-aware train a run into a new run.
+
+    The new run is an ordinary run: evaluate, predict and export it. With --qat its
+    int8 TFLite export uses the quantization-aware model.
+
+    \b
+    Examples:
+      kerasdl optimize runs/vision/NAME --prune 0.8 --epochs 3
+      kerasdl optimize runs/vision/NAME --prune 0.5 --qat
+      kerasdl optimize runs/vision/NAME --cluster 16 --qat
+    """
+    _quiet_tensorflow()
+    _setup_logging(False)
+    from kerasdl.optimization.optimize import OptimizeConfig, optimize_run
+
+    report = optimize_run(run, OptimizeConfig(**options), runs_dir=runs_dir, name=name,
+                          verbose=1 if sys.stdout.isatty() else 2)
+    click.echo(report.text())
+
+
+@cli.command(context_settings=CONTEXT)
 @click.argument("models", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--threads", default="1,2", show_default=True, help="TFLite thread counts, comma-separated.")
 @click.option("--runs", type=click.IntRange(min=10), default=200, show_default=True, help="Timed calls per model.")

@@ -124,15 +124,21 @@ def export_run(
         logger.info("SavedModel written to %s", report.saved_model)
 
     if "tflite" in formats:
-        from kerasdl.export.tflite import convert
+        from kerasdl.export.tflite import convert, convert_qat
         from kerasdl_edge import write_metadata
 
         representative = _representative_batches(data.train, representative_examples)
         convertible = app.tflite_model(model, info)
+        qat_model = (run.meta.get("optimization") or {}).get("qat_model")
         for q in quantizations:
-            logger.info("Converting to TFLite (%s)", q)
-            content = convert(convertible, q, representative if q == "int8" else None)
-            content = write_metadata(content, {**metadata, "quantization": q})
+            if q == "int8" and qat_model:
+                logger.info("Converting the quantization-aware model to TFLite (int8)")
+                content = convert_qat(run.checkpoints / qat_model)
+            else:
+                logger.info("Converting to TFLite (%s)", q)
+                content = convert(convertible, q, representative if q == "int8" else None)
+            content = write_metadata(content, {**metadata, "quantization": q,
+                                               "quantization_aware": bool(q == "int8" and qat_model)})
             path = tflite_path(root, name, version, q)
             path.parent.mkdir(parents=True, exist_ok=True)
             with kio.atomic_path(path) as tmp:

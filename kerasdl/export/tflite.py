@@ -57,25 +57,36 @@ def convert(
         model_path = save_model(model, tmp_path / "model.keras")
         data_path = tmp_path / "representative.npz"
         np.savez(data_path, *(representative or []))
-        out_path = tmp_path / "model.tflite"
-        env = {**os.environ, "TMPDIR": tmp, "TF_CPP_MIN_LOG_LEVEL": "2"}
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "kerasdl.export.tflite", str(model_path), quantization,
-                 str(data_path), str(out_path)],
-                capture_output=True, text=True, env=env, timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            raise ExportError(f"TFLite conversion ({quantization}) took over {timeout:.0f} s.") from None
-        if proc.returncode < 0:
-            raise ExportError(
-                f"The TFLite converter crashed (signal {-proc.returncode}) converting to "
-                f"{quantization}; try another --quantize (full int8 of GRU/LSTM layers is "
-                "known to crash it)."
-            )
-        if proc.returncode != 0:
-            raise ExportError(_child_error(proc.stdout + proc.stderr, quantization))
-        return out_path.read_bytes()
+        return _run_child(model_path, quantization, data_path, tmp_path, timeout)
+
+
+def convert_qat(model_path: Path, *, timeout: float = 1800) -> bytes:
+    """Converts a quantization-aware-trained tf_keras model (saved by `kerasdl
+    optimize --qat`) to a full-int8 TFLite model: its own learned ranges, no calibration."""
+    with tempfile.TemporaryDirectory(prefix="kerasdl-convert-") as tmp:
+        return _run_child(Path(model_path), "qat", Path(tmp) / "none.npz", Path(tmp), timeout)
+
+
+def _run_child(model_path: Path, quantization: str, data_path: Path, tmp_path: Path, timeout: float) -> bytes:
+    out_path = tmp_path / "model.tflite"
+    env = {**os.environ, "TMPDIR": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "kerasdl.export.tflite", str(model_path), quantization,
+             str(data_path), str(out_path)],
+            capture_output=True, text=True, env=env, timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise ExportError(f"TFLite conversion ({quantization}) took over {timeout:.0f} s.") from None
+    if proc.returncode < 0:
+        raise ExportError(
+            f"The TFLite converter crashed (signal {-proc.returncode}) converting to "
+            f"{quantization}; try another --quantize (full int8 of GRU/LSTM layers is "
+            "known to crash it)."
+        )
+    if proc.returncode != 0:
+        raise ExportError(_child_error(proc.stdout + proc.stderr, quantization))
+    return out_path.read_bytes()
 
 
 def _child_error(output: str, quantization: str) -> str:
@@ -97,12 +108,25 @@ def _flex_ops(message: str) -> list[str]:
 def _convert_in_this_process(model_path: str, quantization: str, data_path: str, out_path: str) -> None:
     import tensorflow as tf
 
-    from kerasdl.training.saving import load_model
+    if quantization == "qat":
+        import tf_keras
 
-    model = load_model(model_path)
+        from kerasdl.optimization.techniques import quantize_scope
+
+        with quantize_scope():
+            model = tf_keras.models.load_model(model_path)
+    else:
+        from kerasdl.training.saving import load_model
+
+        model = load_model(model_path)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if quantization != "float32":
+    if quantization == "qat":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        input_dtype = tf.as_dtype(model.inputs[0].dtype)
+        converter.inference_input_type = tf.uint8 if input_dtype == tf.uint8 else tf.int8
+        converter.inference_output_type = tf.int8
+    elif quantization != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantization == "float16":
         converter.target_spec.supported_types = [tf.float16]
@@ -118,8 +142,8 @@ def _convert_in_this_process(model_path: str, quantization: str, data_path: str,
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         # Raw integer inputs (uint8 pixels) stay as they are; float inputs become int8.
-        input_dtype = model.inputs[0].dtype
-        converter.inference_input_type = tf.uint8 if input_dtype == "uint8" else tf.int8
+        input_dtype = tf.as_dtype(model.inputs[0].dtype)
+        converter.inference_input_type = tf.uint8 if input_dtype == tf.uint8 else tf.int8
         converter.inference_output_type = tf.int8
     try:
         content = converter.convert()
