@@ -22,6 +22,27 @@ def require(path: Path) -> Path:
     return path
 
 
+VISION_RUN = REPO / "bench" / "runs" / "vision" / "fashion-mnist"
+
+
+def require_vision_run(run: Path) -> Path:
+    """The Fashion-MNIST run bench/vision.py keeps; exits 1 with advice if missing."""
+    require(SHARED_DATA / "fashion_mnist")
+    if not (run / "run.json").is_file():
+        print(f"no run at {run}: run `python bench/vision.py` first", file=sys.stderr)
+        sys.exit(1)
+    return run
+
+
+def fresh_folder(name: str) -> Path:
+    """bench/runs/NAME, emptied."""
+    import shutil
+
+    path = REPO / "bench" / "runs" / name
+    shutil.rmtree(path, ignore_errors=True)
+    return path
+
+
 def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def cell(v: Any) -> str:
         return f"{v:.4g}" if isinstance(v, float) else str(v)

@@ -11,34 +11,28 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from common import REPO, SHARED_DATA, markdown_table, require, write_result  # noqa: E402
+from common import VISION_RUN, fresh_folder, markdown_table, require_vision_run, write_result  # noqa: E402
 
-DEFAULT_RUN = REPO / "bench" / "runs" / "vision" / "fashion-mnist"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, default=DEFAULT_RUN)
+    parser.add_argument("--run", type=Path, default=VISION_RUN)
     parser.add_argument("--runs", type=int, default=300, help="timed calls per latency figure")
     args = parser.parse_args()
-    require(SHARED_DATA / "fashion_mnist")
-    if not (args.run / "run.json").is_file():
-        print(f"no run at {args.run}: run `python bench/vision.py` first", file=sys.stderr)
-        return 1
+    require_vision_run(args.run)
 
     from kerasdl.export.benchmark import keras_latency, saved_model_latency, tflite_latency
     from kerasdl.export.exporter import export_run
     from kerasdl.runs import Run
     from kerasdl.training.saving import load_model
 
-    out = REPO / "bench" / "runs" / "export"
-    shutil.rmtree(out, ignore_errors=True)
+    out = fresh_folder("export")
     report = export_run(args.run, out_dir=out, name="fashion")
     keras_model = load_model(Run.open(args.run).model_path())
     keras = keras_latency(keras_model, runs=args.runs)
@@ -68,7 +62,7 @@ def main() -> int:
             f"{two['p50_ms']:.3f} / {two['p90_ms']:.3f}",
         ])
     table = markdown_table(
-        ["model", "file size (of float32)", "test accuracy", "max |diff| vs Keras",
+        ["model", "file size (of float32)", "test accuracy", "max \\|diff\\| vs Keras",
          "latency p50 / p90 ms, 1 thread", "2 threads"], rows)
     int8 = next(r for r in report.rows if r["variant"] == "tflite-int8")
     notes = (

@@ -17,11 +17,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from common import REPO, SHARED_DATA, markdown_table, require, write_result  # noqa: E402
-
-# The trained run is kept for bench/export.py (bench/runs/ is not committed).
-RUNS = REPO / "bench" / "runs"
-RUN_NAME = "fashion-mnist"
+from common import REPO, SHARED_DATA, VISION_RUN, markdown_table, require, write_result  # noqa: E402
 
 
 def pipeline_throughput(app, config) -> float:
@@ -64,9 +60,11 @@ def main() -> int:
     overrides.update(dict(s.split("=", 1) for s in args.set))
     config = resolve_config(app.config_class, preset=args.preset, overrides=overrides)
 
-    shutil.rmtree(RUNS / "vision" / RUN_NAME, ignore_errors=True)
+    # The trained run is kept for bench/export.py and bench/optimize.py.
+    shutil.rmtree(VISION_RUN, ignore_errors=True)
     wall = time.perf_counter()
-    summary = api.train("vision", config, runs_dir=RUNS, name=RUN_NAME, verbose=2)
+    summary = api.train("vision", config, runs_dir=VISION_RUN.parent.parent, name=VISION_RUN.name,
+                        verbose=2)
     wall = time.perf_counter() - wall
     params = _count_params(summary.run)
     pipeline = pipeline_throughput(app, config)

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import tempfile
@@ -178,9 +179,15 @@ def evaluate_run(
     return {"split": used, "model": run.model_path().name, **metrics}
 
 
+# Facts about where the data came from, not about the model's inputs and outputs.
+_DATA_PROVENANCE = ("source", "sizes")
+
+
 def _check_compatible(trained: dict[str, Any], now: dict[str, Any]) -> None:
-    for key in ("class_names", "image_shape"):
-        if key in trained and key in now and list(trained[key]) != list(now[key]):
+    for key in trained:
+        if key in _DATA_PROVENANCE or key not in now:
+            continue
+        if json.loads(json.dumps(trained[key])) != json.loads(json.dumps(now[key])):
             raise DataError(
                 f"The data's {key.replace('_', ' ')} {now[key]} differ from the ones the "
                 f"model was trained on {trained[key]}."

@@ -61,3 +61,15 @@ def colour_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def idx_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_idx_folder(tmp_path_factory.mktemp("idx"))
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory, colour_folder: Path) -> Path:
+    """A tiny vision run on the colour folder, for export and optimization tests."""
+    from kerasdl import api
+    from kerasdl.apps.vision.config import VisionConfig
+
+    config = VisionConfig(dataset=str(colour_folder), epochs=3, batch_size=16, width=4,
+                          learning_rate=0.01)
+    runs = tmp_path_factory.mktemp("runs")
+    return api.train("vision", config, runs_dir=runs, name="tiny", verbose=0).run.path

@@ -31,7 +31,8 @@ def test_import_keeps_tensorflow_out() -> None:
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
-@pytest.mark.parametrize("command", [[], ["apps"], ["train"], ["evaluate"], ["predict"]])
+@pytest.mark.parametrize("command", [[], ["apps"], ["train"], ["evaluate"], ["predict"],
+                                     ["export"], ["optimize"], ["benchmark"]])
 def test_every_command_has_help(command: list[str]) -> None:
     for flag in ("-h", "--help"):
         result = invoke(*command, flag)
@@ -106,6 +107,13 @@ def test_train_evaluate_predict(tmp_path: Path, colour_folder: Path) -> None:
     assert_one_line_error(invoke("predict", str(run), str(junk)), "Cannot read image")
     assert_one_line_error(invoke("predict", str(run), str(tmp_path / "none.png")), "Image file not found")
     assert_one_line_error(invoke("evaluate", str(tmp_path)), "is not a kerasdl run directory")
+    other = tmp_path / "other"
+    for name in ("cat", "dog"):
+        (other / name).mkdir(parents=True)
+        (other / name / "a.png").write_bytes((colour_folder / "red" / "000.png").read_bytes())
+        (other / name / "b.png").write_bytes((colour_folder / "red" / "001.png").read_bytes())
+    assert_one_line_error(invoke("evaluate", str(run), "--dataset", str(other)),
+                          "The data's class names ['cat', 'dog'] differ")
 
     result = invoke("train", "vision", "--runs-dir", str(runs), "--name", "t1", "--resume")
     assert_one_line_error(result, "already completed")

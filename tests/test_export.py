@@ -19,17 +19,6 @@ TOLERANCE = {"float32": 1e-4, "float16": 1e-2, "dynamic": 0.05, "int8": 0.1}
 
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory: pytest.TempPathFactory, colour_folder: Path) -> Path:
-    from kerasdl import api
-    from kerasdl.apps.vision.config import VisionConfig
-
-    runs = tmp_path_factory.mktemp("runs")
-    config = VisionConfig(dataset=str(colour_folder), epochs=3, batch_size=16, width=4,
-                          learning_rate=0.01)
-    return api.train("vision", config, runs_dir=runs, name="e", verbose=0).run.path
-
-
-@pytest.fixture(scope="module")
 def exported(trained_run: Path, tmp_path_factory: pytest.TempPathFactory):
     from kerasdl.export.exporter import export_run
 
@@ -151,3 +140,19 @@ def test_flex_ops_are_refused_clearly() -> None:
     model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling1D()(x)))
     with pytest.raises(ExportError, match="needs TensorFlow ops that TFLite's builtins lack"):
         convert(model, "float32")
+
+
+def test_mixed_precision_run_exports_as_float32(colour_folder: Path, tmp_path: Path) -> None:
+    import keras
+
+    from kerasdl import api
+    from kerasdl.apps.vision.config import VisionConfig
+    from kerasdl.export.exporter import export_run
+
+    config = VisionConfig(dataset=str(colour_folder), epochs=1, batch_size=32, width=4,
+                          mixed_precision=True)
+    run = api.train("vision", config, runs_dir=tmp_path, name="mp", verbose=0).run.path
+    assert keras.mixed_precision.global_policy().name == "float32", "training restores the policy"
+    report = export_run(run, quantizations=("float32",), out_dir=tmp_path / "out")
+    rows = {r["variant"]: r for r in report.rows}
+    assert rows["tflite-float32"]["max_abs_diff"] < 1e-2  # float16 training, float32 export

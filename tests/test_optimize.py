@@ -11,17 +11,6 @@ import pytest
 from kerasdl.errors import ConfigError
 
 
-@pytest.fixture(scope="module")
-def base_run(tmp_path_factory: pytest.TempPathFactory, colour_folder: Path) -> Path:
-    from kerasdl import api
-    from kerasdl.apps.vision.config import VisionConfig
-
-    runs = tmp_path_factory.mktemp("runs")
-    config = VisionConfig(dataset=str(colour_folder), epochs=2, batch_size=16, width=4,
-                          learning_rate=0.01)
-    return api.train("vision", config, runs_dir=runs, name="base", verbose=0).run.path
-
-
 def test_twins_of_every_model_match_exactly() -> None:
     import keras
 
@@ -61,17 +50,17 @@ def tflite_zero_fraction(path: Path, min_size: int = 64) -> list[float]:
     return fractions
 
 
-def test_pruning_survives_stripping_and_conversion(base_run: Path, tmp_path: Path) -> None:
+def test_pruning_survives_stripping_and_conversion(trained_run: Path, tmp_path: Path) -> None:
     from kerasdl.export.exporter import export_run
     from kerasdl.optimization.optimize import OptimizeConfig, optimize_run
 
-    report = optimize_run(base_run, OptimizeConfig(prune=0.5, prune_schedule="constant", epochs=1),
+    report = optimize_run(trained_run, OptimizeConfig(prune=0.5, prune_schedule="constant", epochs=1),
                           runs_dir=tmp_path, name="pruned", verbose=0)
     assert report.stages[0]["wrapped"] == ["block1_conv", "head_hidden", "head_logits"]
     assert all(v >= 0.49 for v in report.sparsity.values()), report.sparsity
     assert report.gzip_bytes["optimized"] < 0.85 * report.gzip_bytes["base"]
     meta = json.loads((report.run.path / "run.json").read_text())
-    assert meta["optimization"]["base_run"] == str(base_run) and meta["status"] == "completed"
+    assert meta["optimization"]["base_run"] == str(trained_run) and meta["status"] == "completed"
 
     export = export_run(report.run.path, formats=("tflite",), quantizations=("float32",),
                         out_dir=tmp_path / "out", check=False)
@@ -79,7 +68,7 @@ def test_pruning_survives_stripping_and_conversion(base_run: Path, tmp_path: Pat
     assert sum(f >= 0.45 for f in fractions) >= 2, fractions
 
 
-def test_qat_int8_agrees_with_its_keras_model(base_run: Path, tmp_path: Path, colour_folder: Path) -> None:
+def test_qat_int8_agrees_with_its_keras_model(trained_run: Path, tmp_path: Path, colour_folder: Path) -> None:
     import tf_keras
 
     from kerasdl.data.images import read_image_files
@@ -88,7 +77,7 @@ def test_qat_int8_agrees_with_its_keras_model(base_run: Path, tmp_path: Path, co
     from kerasdl.optimization.techniques import quantize_scope
     from kerasdl_edge import EdgeModel
 
-    report = optimize_run(base_run, OptimizeConfig(qat=True, epochs=1), runs_dir=tmp_path,
+    report = optimize_run(trained_run, OptimizeConfig(qat=True, epochs=1), runs_dir=tmp_path,
                           name="qat", verbose=0)
     assert report.stages[-1]["technique"] == "qat"
     assert "scale_pixels (Rescaling, stays float)" in report.stages[-1]["left"]
@@ -106,10 +95,10 @@ def test_qat_int8_agrees_with_its_keras_model(base_run: Path, tmp_path: Path, co
     assert row["metric"] >= row["keras_metric"] - 0.05
 
 
-def test_clustering_limits_distinct_values(base_run: Path, tmp_path: Path) -> None:
+def test_clustering_limits_distinct_values(trained_run: Path, tmp_path: Path) -> None:
     from kerasdl.optimization.optimize import OptimizeConfig, optimize_run
 
-    report = optimize_run(base_run, OptimizeConfig(cluster=4, epochs=1), runs_dir=tmp_path,
+    report = optimize_run(trained_run, OptimizeConfig(cluster=4, epochs=1), runs_dir=tmp_path,
                           name="clustered", verbose=0)
     assert report.unique_values and all(v <= 4 for v in report.unique_values.values())
 

@@ -97,7 +97,8 @@ def export_run(
     root = Path(out_dir)
     name = check_model_name(name or app.name)
     version = next_version(root, name)
-    model = load_model(run.model_path())
+    config = run_config(run)
+    model = _float32(app, config, info, load_model(run.model_path()))
     metadata = {
         "kerasdl_version": __version__,
         "app": app.name,
@@ -112,7 +113,7 @@ def export_run(
     report = ExportReport(name=name, version=version, metric=app.headline_metric)
     data = None
     if "tflite" in formats or check:
-        data = app.load_datasets(run_config(run))
+        data = app.load_datasets(config)
 
     if "saved_model" in formats:
         from kerasdl.export.saved_model import export_saved_model
@@ -151,6 +152,23 @@ def export_run(
             kio.write_json(root / "tflite" / f"{name}-{version}-check.json",
                            {"metric": report.metric, "rows": report.rows})
     return report
+
+
+def _float32(app: Any, config: Any, info: dict[str, Any], model: Any) -> Any:
+    """A float32 copy of a model trained under mixed precision (its float16 layers
+    would need Flex ops in TFLite and run slowly on CPUs); the model itself otherwise."""
+    import keras
+
+    if not any(layer.dtype_policy.name.startswith("mixed") for layer in model.layers):
+        return model
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        twin = app.build_model(config, info)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    twin.set_weights(model.get_weights())
+    return twin
 
 
 def _representative_batches(ds: Any, count: int) -> list[np.ndarray]:

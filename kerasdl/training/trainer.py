@@ -55,15 +55,28 @@ def train_app(
     """
     import keras
 
-    from kerasdl.training.callbacks import NaNGuard, RunCheckpoint
-    from kerasdl.training.distribution import is_chief, resolve_strategy, uses_custom_loop
-    from kerasdl.training.optimizers import build_optimizer
-    from kerasdl.training.saving import load_model
+    from kerasdl.training.distribution import resolve_strategy
 
     # A multi-worker strategy must exist before any other TensorFlow op runs.
     strategy = resolve_strategy(config.strategy)
     keras.utils.set_random_seed(config.seed)
+    previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(_precision_policy(config, strategy))
+    try:
+        return _train(app, config, run, strategy, resume=resume, verbose=verbose)
+    finally:
+        # The model keeps its layers' policies; the process gets its own back.
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _train(app: "App", config: TrainConfig, run: Run, strategy: Any, *, resume: bool,
+           verbose: Any) -> TrainResult:
+    import keras
+
+    from kerasdl.training.callbacks import NaNGuard, RunCheckpoint
+    from kerasdl.training.distribution import is_chief, uses_custom_loop
+    from kerasdl.training.optimizers import build_optimizer
+    from kerasdl.training.saving import load_model
 
     data = app.load_datasets(config)
     num_replicas = strategy.num_replicas_in_sync
