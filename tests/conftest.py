@@ -70,6 +70,6 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, colour_folder: Path) -
     from kerasdl.apps.vision.config import VisionConfig
 
     config = VisionConfig(dataset=str(colour_folder), epochs=3, batch_size=16, width=4,
-                          learning_rate=0.01)
+                          learning_rate=0.01, label_smoothing=0.1)
     runs = tmp_path_factory.mktemp("runs")
     return api.train("vision", config, runs_dir=runs, name="tiny", verbose=0).run.path

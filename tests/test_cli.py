@@ -26,9 +26,9 @@ def assert_one_line_error(result, message: str, code: int = 1) -> None:
     assert len(lines) == 1 and message in lines[0], result.output
 
 
-def test_import_keeps_tensorflow_out() -> None:
+def test_import_keeps_tensorflow_out(tmp_path: Path) -> None:
     code = "import sys, kerasdl.cli; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], cwd=tmp_path).returncode == 0
 
 
 @pytest.mark.parametrize("command", [[], ["apps"], ["train"], ["evaluate"], ["predict"],

@@ -56,7 +56,9 @@ def test_pruning_survives_stripping_and_conversion(trained_run: Path, tmp_path: 
 
     report = optimize_run(trained_run, OptimizeConfig(prune=0.5, prune_schedule="constant", epochs=1),
                           runs_dir=tmp_path, name="pruned", verbose=0)
-    assert report.stages[0]["wrapped"] == ["block1_conv", "head_hidden", "head_logits"]
+    # Kernels under MIN_PRUNED_WEIGHTS (the first convolution, the logits) stay dense.
+    assert report.stages[0]["wrapped"] == ["head_hidden"]
+    assert report.stages[0]["left"] == ["block1_conv (Conv2D)", "head_logits (Dense)"]
     assert all(v >= 0.49 for v in report.sparsity.values()), report.sparsity
     assert report.gzip_bytes["optimized"] < 0.85 * report.gzip_bytes["base"]
     meta = json.loads((report.run.path / "run.json").read_text())
@@ -65,7 +67,7 @@ def test_pruning_survives_stripping_and_conversion(trained_run: Path, tmp_path: 
     export = export_run(report.run.path, formats=("tflite",), quantizations=("float32",),
                         out_dir=tmp_path / "out", check=False)
     fractions = tflite_zero_fraction(export.tflite["float32"])
-    assert sum(f >= 0.45 for f in fractions) >= 2, fractions
+    assert sum(f >= 0.45 for f in fractions) == 1, fractions  # head_hidden's kernel
 
 
 def test_qat_int8_agrees_with_its_keras_model(trained_run: Path, tmp_path: Path, colour_folder: Path) -> None:
@@ -86,7 +88,7 @@ def test_qat_int8_agrees_with_its_keras_model(trained_run: Path, tmp_path: Path,
     int8 = EdgeModel(export.tflite["int8"])
     assert int8.metadata["quantization_aware"] is True
     with quantize_scope():
-        qat = tf_keras.models.load_model(report.run.path / "checkpoints" / QAT_MODEL)
+        qat = tf_keras.models.load_model(report.run.path / "checkpoints" / QAT_MODEL, compile=False)
     images = read_image_files(sorted(colour_folder.glob("*/01[0-9].png")), (16, 16), 3)
     expected = qat(images, training=False).numpy()
     assert np.abs(int8(images) - expected).max() < 0.1

@@ -22,8 +22,10 @@ def start(runs: Path, *extra: str, data: Path | None = None) -> subprocess.Popen
     if data is not None:
         args += ["--dataset", str(data), "--preset", "tiny", "--epochs", str(EPOCHS),
                  "--batch-size", "16"]
+    # cwd: `-m` puts the working folder on sys.path; test the installed package.
     return subprocess.Popen([*args, *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            cwd=runs.parent)
 
 
 def wait_for_epochs(run: Path, proc: subprocess.Popen, more_than: int, timeout: float = 120) -> int:

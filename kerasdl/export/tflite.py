@@ -75,6 +75,7 @@ def _run_child(model_path: Path, quantization: str, data_path: Path, tmp_path: P
             [sys.executable, "-m", "kerasdl.export.tflite", str(model_path), quantization,
              str(data_path), str(out_path)],
             capture_output=True, text=True, env=env, timeout=timeout,
+            cwd=tmp_path,  # `-m` puts the working folder first on sys.path: keep it empty
         )
     except subprocess.TimeoutExpired:
         raise ExportError(f"TFLite conversion ({quantization}) took over {timeout:.0f} s.") from None
@@ -114,7 +115,7 @@ def _convert_in_this_process(model_path: str, quantization: str, data_path: str,
         from kerasdl.optimization.techniques import quantize_scope
 
         with quantize_scope():
-            model = tf_keras.models.load_model(model_path)
+            model = tf_keras.models.load_model(model_path, compile=False)
     else:
         from kerasdl.training.saving import load_model
 

@@ -33,7 +33,8 @@ class OptimizeConfig:
         qat: quantization-aware training after pruning or clustering (which it
             preserves) or alone.
         epochs: fine-tuning epochs for each stage.
-        learning_rate: fine-tuning learning rate (default: a tenth of the run's).
+        learning_rate: peak fine-tuning learning rate, decayed to zero by a cosine over
+            each stage (default: a tenth of the run's).
     """
 
     prune: float | None = None
@@ -243,8 +244,11 @@ def _fine_tune(
 ) -> None:
     import tf_keras
 
+    # Cosine decay to zero: the run being tuned ended at a tiny learning rate, and the
+    # tuned model should end as settled as it.
+    steps = max(1, int(train.cardinality()) * epochs)
     model.compile(
-        optimizer=tf_keras.optimizers.Adam(lr),
+        optimizer=tf_keras.optimizers.Adam(tf_keras.optimizers.schedules.CosineDecay(lr, steps)),
         loss=app.loss(config, info, keras_module=tf_keras),
         metrics=app.metrics(config, info, keras_module=tf_keras),
     )
