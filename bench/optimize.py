@@ -57,7 +57,7 @@ def main() -> int:
     ]
     table = markdown_table(["model", "test accuracy (float)", "points vs dense",
                             "gzip float32 TFLite", "int8 TFLite accuracy"], rows)
-    notes = (f"Fine-tuning: {args.epochs} epochs per stage at a tenth of the run's learning rate, "
+    notes = (f"Fine-tuning: {args.epochs} epochs per stage at a tenth of the run's learning rate "
              "(cosine-decayed to zero) on the same augmented training split. Pruning ramps "
              "to the target over the first half of the steps; kernels under 1,024 weights "
              f"stay dense ({', '.join(pruned.stages[0]['left']) or 'none'}). int8 files: "
