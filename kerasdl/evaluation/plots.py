@@ -19,6 +19,15 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: str | Path) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    return path
+
+
 def plot_history(rows: Sequence[dict[str, Any]], path: str | Path) -> Path | None:
     """One panel per metric (loss, accuracy ...), train and validation overlaid."""
     if not rows:
@@ -36,12 +45,7 @@ def plot_history(rows: Sequence[dict[str, Any]], path: str | Path) -> Path | Non
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_confusion_matrix(
@@ -64,9 +68,4 @@ def plot_confusion_matrix(
                 ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8,
                         color="white" if rates[i, j] > 0.5 else "black")
     ax.set_title("Confusion matrix")
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
