@@ -13,7 +13,7 @@ import math
 import tomllib
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -323,5 +323,4 @@ __all__ = [
     "read_toml",
     "to_toml",
     "coerce_value",
-    "field",
 ]
