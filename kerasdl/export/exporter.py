@@ -147,7 +147,8 @@ def export_run(
             report.tflite[q] = path
 
     if check and data is not None:
-        report.rows = _check(app, model, report, data.test or data.validation, info)
+        split = data.test if data.test is not None else data.validation
+        report.rows = _check(app, model, report, split, info)
         if report.tflite:
             kio.write_json(root / "tflite" / f"{name}-{version}-check.json",
                            {"metric": report.metric, "rows": report.rows})
