@@ -164,7 +164,7 @@ def evaluate_run(
     if split not in ("test", "validation", "train"):
         raise KerasdlError(f"`split` must be test, validation or train. Received: {split!r}")
     info = run.meta["data"]
-    data = data if data is not None else app.load_datasets(config)
+    data = data if data is not None else app.load_datasets(config, fitted=info)
     _check_compatible(info, data.info)
     ds = getattr(data, split)
     used = split

@@ -37,6 +37,10 @@ class Datasets:
     validation: "tf.data.Dataset"
     test: "tf.data.Dataset | None"
     info: dict[str, Any] = field(default_factory=dict)
+    # Large arrays learned from the training split that only a new model's first
+    # weights need (idf weights, naive-Bayes ratios): passed to `build_model` with the
+    # info when training starts, then kept by the model's weights, not in run.json.
+    initial_weights: dict[str, Any] = field(default_factory=dict)
 
 
 class App(abc.ABC):
@@ -62,8 +66,15 @@ class App(abc.ABC):
         return name
 
     @abc.abstractmethod
-    def load_datasets(self, config: TrainConfig) -> Datasets:
-        """Loads the train, validation and test splits named by `config.dataset`."""
+    def load_datasets(self, config: TrainConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
+        """Loads the train, validation and test splits named by `config.dataset`.
+
+        Args:
+            config: the app's config.
+            fitted: the data info of a trained model. Preprocessing that is learned
+                from the training split (a vocabulary) is taken from it instead of
+                being learned again, so the model sees the inputs it was trained on.
+        """
 
     @abc.abstractmethod
     def build_model(
@@ -116,13 +127,16 @@ class App(abc.ABC):
 
     def serving_endpoints(self, model: "keras.Model", info: dict[str, Any]) -> dict[str, Any]:
         """SavedModel endpoints that take what a client has, as
-        {name: (function, input_signature)}; one should be `serving_default`.
+        {name: (function, input_signature)} or {name: (function, input_signature,
+        layers)}, `layers` being what the function uses besides the model (a
+        tokenizer's lookup table) that the SavedModel must hold; one endpoint should
+        be `serving_default`.
 
         The export adds `model_input` (the model's own input) to every SavedModel.
         """
         return {}
 
-    def tflite_model(self, model: "keras.Model", info: dict[str, Any]) -> "keras.Model":
+    def tflite_model(self, model: "keras.Model", config: TrainConfig, info: dict[str, Any]) -> "keras.Model":
         """The model to convert to TFLite (e.g. a fixed-batch twin); the model itself
         by default."""
         return model

@@ -234,6 +234,10 @@ def export(run: str, formats: str, quantize: str, name: str | None, out_dir: str
         click.echo(f"TFLite {q}: {path}")
     if report.rows:
         click.echo(report.table())
+    if report.failed:
+        # What could be made is kept; the exit status still says that not all of it was.
+        raise click.ClickException("Not exported: " + "; ".join(
+            f"TFLite {q}: {why}" for q, why in report.failed.items()))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -306,32 +310,45 @@ def benchmark(models: tuple[str, ...], threads: str, runs: int) -> None:
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("run", type=click.Path())
-@click.argument("inputs", nargs=-1, required=True)
+@click.argument("inputs", nargs=-1)
 @click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True, help="Classes shown per input.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @_user_errors
 def predict(run: str, inputs: tuple[str, ...], top_k: int, as_json: bool) -> None:
-    """Label inputs (image files for vision) with a model.
+    """Label inputs with a model: image files (vision); texts or text files (sentiment).
 
     RUN is a run directory (its best model), a kerasdl .tflite file or a SavedModel
-    version folder.
+    version folder. With no INPUTS, or `-`, inputs are read from stdin, one per line.
 
     \b
     Examples:
       kerasdl predict runs/vision/20261122-101500 apps/vision/sample/examples/*.png
       kerasdl predict saved_models/tflite/vision-1-int8.tflite photo.jpg
+      kerasdl predict runs/sentiment/20261122-120000 "A moving, beautifully acted film."
+      cat reviews.txt | kerasdl predict saved_models/tflite/sentiment-1-int8.tflite
     """
     _quiet_tensorflow()
     _setup_logging(False)
     from kerasdl import api
 
+    if not inputs or inputs == ("-",):
+        if sys.stdin.isatty():
+            raise click.UsageError("Give INPUTS, or pipe them in on stdin (one per line).")
+        inputs = tuple(line.rstrip("\r\n") for line in sys.stdin if line.strip())
+        if not inputs:
+            raise KerasdlError("Nothing to predict: stdin held no non-empty lines.")
     for row in api.predict(run, list(inputs), top_k=top_k):
         if as_json:
             click.echo(json.dumps(row))
             continue
         others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in row["top"][1:])
-        click.echo(f"{row['input']}: {row['label']} ({row['probability']:.3f})"
+        click.echo(f"{_shorten(row['input'])}: {row['label']} ({row['probability']:.3f})"
                    + (f"  [then {others}]" if others else ""))
+
+
+def _shorten(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def main() -> None:

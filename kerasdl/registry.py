@@ -29,6 +29,10 @@ APPS: dict[str, AppEntry] = {
         "kerasdl.apps.vision.app:VisionApp",
         "Image classification: MLP, LeNet, CNN, ResNet and MobileNet-style nets.",
     ),
+    "sentiment": AppEntry(
+        "kerasdl.apps.sentiment.app:SentimentApp",
+        "Text classification: TF-IDF bag of n-grams, 1-D CNN, (Bi)LSTM/GRU and Transformer.",
+    ),
 }
 
 

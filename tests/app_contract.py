@@ -27,7 +27,7 @@ def run_app_contract(app: App, config: TrainConfig, tmp_path: Path) -> dict[str,
     for name in app.models:
         keras.utils.set_random_seed(0)
         model_config = type(config)(**{**config.to_dict(), "model": name})
-        model = app.build_model(model_config, data.info)
+        model = app.build_model(model_config, {**data.info, **data.initial_weights})
         model.compile("adam", app.loss(model_config, data.info), metrics=app.metrics(model_config, data.info))
         history = model.fit(train, epochs=1, verbose=0)
         assert np.isfinite(history.history["loss"][-1]), name

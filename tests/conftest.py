@@ -53,6 +53,57 @@ def write_idx_folder(root: Path, *, train: int = 300, test: int = 60, size: int 
     return root
 
 
+POSITIVE = ["good", "great", "wonderful", "superb", "loved"]
+NEGATIVE = ["bad", "awful", "boring", "terrible", "hated"]
+FILLER = ["the", "film", "plot", "acting", "was", "really", "movie", "it", "and", "story"]
+
+
+def review_texts(n: int, *, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Short generated reviews whose label is the sentiment word they hold."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for i in range(n):
+        label = "pos" if i % 2 == 0 else "neg"
+        words = list(rng.choice(FILLER, size=rng.integers(4, 9)))
+        words.insert(int(rng.integers(0, len(words))), str(rng.choice(POSITIVE if label == "pos" else NEGATIVE)))
+        texts.append(" ".join(words).capitalize() + rng.choice([".", "!", "..."]))
+        labels.append(label)
+    return texts, labels
+
+
+def write_review_csv(path: Path, n: int = 240, *, seed: int = 0, delimiter: str = ",",
+                     columns: tuple[str, str] = ("text", "label")) -> Path:
+    import csv
+    import gzip
+    import io
+
+    texts, labels = review_texts(n, seed=seed)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter)
+    writer.writerow(columns)
+    writer.writerows(zip(texts, labels))
+    data = buffer.getvalue().encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+    return path
+
+
+def write_review_folder(root: Path, *, train: int = 120, test: int = 40) -> Path:
+    """aclImdb's layout: train/{neg,pos}/*.txt and test/{neg,pos}/*.txt."""
+    for split, n, seed in (("train", train, 0), ("test", test, 1)):
+        texts, labels = review_texts(n, seed=seed)
+        for i, (text, label) in enumerate(zip(texts, labels)):
+            folder = root / split / label
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{i}_1.txt").write_text(text)
+    return root
+
+
+@pytest.fixture(scope="session")
+def review_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_review_csv(tmp_path_factory.mktemp("reviews") / "reviews.csv")
+
+
 @pytest.fixture(scope="session")
 def colour_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_colour_folder(tmp_path_factory.mktemp("colours"))

@@ -40,7 +40,7 @@ class VisionApp(ClassifierApp):
     models: ClassVar[dict[str, str]] = MODELS
     default_model: ClassVar[str] = "cnn"
 
-    def load_datasets(self, config: TrainConfig) -> Datasets:
+    def load_datasets(self, config: TrainConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.images import load_image_datasets
 
         assert isinstance(config, VisionConfig)

@@ -19,7 +19,7 @@ from kerasdl.export.layout import (
     tflite_path,
     write_models_config,
 )
-from kerasdl.export.tflite import QUANTIZATIONS
+from kerasdl.export.tflite import QUANTIZATIONS, ExportError
 from kerasdl.registry import get_app
 from kerasdl.runs import Run
 
@@ -38,16 +38,18 @@ class ExportReport:
     metric: str
     saved_model: Path | None = None
     tflite: dict[str, Path] = field(default_factory=dict)
+    # Variants the converter could not make, with why; the others are still written.
+    failed: dict[str, str] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def table(self) -> str:
         if not self.rows:
             return ""
-        lines = [f"{'variant':<12} {'size':>10}  {self.metric:>9}  {'keras':>9}  {'max |diff|':>10}"]
+        lines = [f"{'variant':<14} {'size':>10}  {self.metric:>9}  {'keras':>9}  {'max |diff|':>10}"]
         for r in self.rows:
             size = f"{r['bytes'] / 1024:.1f} KB" if r["bytes"] is not None else "-"
             lines.append(
-                f"{r['variant']:<12} {size:>10}  {r['metric']:>9.4f}  {r['keras_metric']:>9.4f}  "
+                f"{r['variant']:<14} {size:>10}  {r['metric']:>9.4f}  {r['keras_metric']:>9.4f}  "
                 f"{r['max_abs_diff']:>10.2e}"
             )
         return "\n".join(lines)
@@ -75,7 +77,9 @@ def export_run(
         representative_examples: training examples used to calibrate int8.
 
     Returns:
-        An `ExportReport` (also written next to the TFLite files as JSON).
+        An `ExportReport` (also written next to the TFLite files as JSON). When
+        several quantizations are asked for and the converter cannot make some, the
+        others are written and the failures listed in `report.failed`.
 
     Raises:
         KerasdlError: bad arguments, or a model that cannot be converted.
@@ -113,7 +117,7 @@ def export_run(
     report = ExportReport(name=name, version=version, metric=app.headline_metric)
     data = None
     if "tflite" in formats or check:
-        data = app.load_datasets(config)
+        data = app.load_datasets(config, fitted=info)
 
     if "saved_model" in formats:
         from kerasdl.export.saved_model import export_saved_model
@@ -129,15 +133,21 @@ def export_run(
         from kerasdl_edge import write_metadata
 
         representative = _representative_batches(data.train, representative_examples)
-        convertible = app.tflite_model(model, info)
+        convertible = app.tflite_model(model, config, info)
         qat_model = (run.meta.get("optimization") or {}).get("qat_model")
         for q in quantizations:
-            if q == "int8" and qat_model:
-                logger.info("Converting the quantization-aware model to TFLite (int8)")
-                content = convert_qat(run.checkpoints / qat_model)
-            else:
-                logger.info("Converting to TFLite (%s)", q)
-                content = convert(convertible, q, representative if q == "int8" else None)
+            try:
+                if q == "int8" and qat_model:
+                    logger.info("Converting the quantization-aware model to TFLite (int8)")
+                    content = convert_qat(run.checkpoints / qat_model)
+                else:
+                    logger.info("Converting to TFLite (%s)", q)
+                    content = convert(convertible, q, representative if q == "int8" else None)
+            except ExportError as e:
+                if len(quantizations) == 1:
+                    raise
+                report.failed[q] = str(e)
+                continue
             content = write_metadata(content, {**metadata, "quantization": q,
                                                "quantization_aware": bool(q == "int8" and qat_model)})
             path = tflite_path(root, name, version, q)
@@ -151,7 +161,7 @@ def export_run(
         report.rows = _check(app, model, report, split, info)
         if report.tflite:
             kio.write_json(root / "tflite" / f"{name}-{version}-check.json",
-                           {"metric": report.metric, "rows": report.rows})
+                           {"metric": report.metric, "rows": report.rows, "failed": report.failed})
     return report
 
 

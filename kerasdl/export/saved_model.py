@@ -20,7 +20,8 @@ def export_saved_model(
 
     Args:
         model: the Keras model.
-        endpoints: {name: (function, input_signature)} from the app; `model_input`
+        endpoints: {name: (function, input_signature[, layers to track])} from the
+            app; `model_input`
             (the model's own input, raw outputs) is added to them.
         metadata: JSON written to `assets.extra/kerasdl.json` (TF Serving ignores it).
         version_dir: e.g. saved_models/vision/3; must not exist.
@@ -32,7 +33,9 @@ def export_saved_model(
         raise FileExistsError(f"{version_dir} already exists")
     archive = keras.export.ExportArchive()
     archive.track(model)
-    for name, (function, signature) in endpoints.items():
+    for name, (function, signature, *resources) in endpoints.items():
+        for resource in resources[0] if resources else ():
+            archive.track(resource)
         archive.add_endpoint(name, function, input_signature=signature)
     model_input = [
         tf.TensorSpec(t.shape, t.dtype, name=t.name.split(":")[0]) for t in model.inputs

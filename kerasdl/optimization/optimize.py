@@ -117,7 +117,7 @@ def optimize_run(
     config = run_config(base)
     info = base.meta["data"]
     model = load_model(base.model_path())
-    data = app.load_datasets(config)
+    data = app.load_datasets(config, fitted=info)
     train = training_pipeline(
         data.train, config.batch_size, seed=config.seed,
         augment=app.augmentation(config, data.info) if config.augment else None)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kerasdl.errors import KerasdlError
+
 
 @dataclass
 class Wrapped:
@@ -120,13 +122,21 @@ def quantize_aware(model: Any, preserve: str | None = None) -> Wrapped:
     )
 
     registry = Default8BitQuantizeRegistry()
+    # tfmot's wrapper hands a padding mask on to the layer it wraps, which most layers
+    # (Dense, Add ...) do not accept: in masked (text) models those stay float.
+    masked = {layer.name for layer in model.layers if _receives_mask(layer)}
     annotated = _clone(
         model, tfmot.quantization.keras.quantize_annotate_layer,
-        lambda layer: registry.supports(layer) and type(layer).__name__ != "InputLayer")
+        lambda layer: (registry.supports(layer) and type(layer).__name__ != "InputLayer"
+                       and layer.name not in masked))
     annotated.left += [
         f"{layer.name} ({type(layer).__name__}, stays float)" for layer in model.layers
         if not registry.supports(layer) and not layer.trainable_weights
         and type(layer).__name__ != "InputLayer"
+    ]
+    annotated.left = [
+        entry.replace(")", ", receives a padding mask)", 1) if entry.split(" (")[0] in masked else entry
+        for entry in annotated.left
     ]
     if preserve == "sparsity":
         scheme = tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
@@ -136,8 +146,28 @@ def quantize_aware(model: Any, preserve: str | None = None) -> Wrapped:
         scheme = tfmot.quantization.keras.default_8bit.Default8BitQuantizeScheme()
     _restrict_to_default_registry(scheme, registry)
     with quantize_scope():
-        annotated.model = tfmot.quantization.keras.quantize_apply(annotated.model, scheme)
+        try:
+            annotated.model = tfmot.quantization.keras.quantize_apply(annotated.model, scheme)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise KerasdlError(
+                f"tfmot cannot make {model.name} quantization-aware: "
+                f"{str(e).strip().splitlines()[0][:200]}"
+            ) from None
     return annotated
+
+
+def _receives_mask(layer: Any) -> bool:
+    """Whether a layer of a functional tf_keras model gets a padding mask that its
+    `call` does not take."""
+    import inspect
+
+    try:
+        inputs = layer.input if isinstance(layer.input, list) else [layer.input]
+    except AttributeError:  # a layer used more than once
+        return False
+    if not any(getattr(t, "_keras_mask", None) is not None for t in inputs):
+        return False
+    return "mask" not in inspect.signature(layer.call).parameters
 
 
 def _restrict_to_default_registry(scheme: Any, default: Any) -> None:

@@ -60,9 +60,14 @@ def copy_from_quantized(qat_model: Any, target: Any) -> None:
     for layer in target.layers:
         if not layer.weights:
             continue
-        source = by_name.get(f"quant_{layer.name}") or by_name.get(layer.name)
-        if source is None:
-            raise KerasdlError(f"The QAT model has no layer for {layer.name}.")
+        wrapper = by_name.get(f"quant_{layer.name}")
+        if wrapper is None:
+            # Not quantized: the same layer in tf_keras, its weights in the same order.
+            if layer.name not in by_name:
+                raise KerasdlError(f"The QAT model has no layer for {layer.name}.")
+            layer.set_weights(by_name[layer.name].get_weights())
+            continue
+        source = wrapper
         # A QuantizeWrapper owns its layer's variables beside the quantizers' ranges;
         # pick them by their short names (kernel, bias, gamma ...).
         variables = {v.name.split("/")[-1].split(":")[0]: v for v in source.weights}

@@ -78,7 +78,8 @@ def _train(app: "App", config: TrainConfig, run: Run, strategy: Any, *, resume: 
     from kerasdl.training.optimizers import build_optimizer
     from kerasdl.training.saving import load_model
 
-    data = app.load_datasets(config)
+    # A resumed run keeps the preprocessing it learned (a vocabulary) when it started.
+    data = app.load_datasets(config, fitted=run.meta.get("data") if resume else None)
     num_replicas = strategy.num_replicas_in_sync
     train_count = count_examples(data.train)
     if train_count == 0:
@@ -114,7 +115,7 @@ def _train(app: "App", config: TrainConfig, run: Run, strategy: Any, *, resume: 
         if initial_epoch:
             model = load_model(checkpoint, compile=True)
         else:
-            model = app.build_model(config, data.info)
+            model = app.build_model(config, {**data.info, **data.initial_weights})
             model.compile(
                 optimizer=build_optimizer(config, steps_per_epoch),
                 loss=app.loss(config, data.info),

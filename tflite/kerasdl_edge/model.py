@@ -39,6 +39,9 @@ class EdgeModel:
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         self._batch = int(self._input["shape"][0])
+        # Models exported with a fixed batch (recurrent layers) cannot be resized: they
+        # run a batch of that size at a time.
+        self.fixed_batch = int(self._input["shape_signature"][0]) if self._input["shape_signature"][0] > 0 else None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -61,7 +64,10 @@ class EdgeModel:
         """Runs the model on a batch; `training` is accepted (and ignored) so code written
         for Keras models can call it."""
         x = np.asarray(inputs)
-        self._resize(len(x))
+        if self.fixed_batch is not None and len(x) != self.fixed_batch:
+            return self._in_fixed_batches(x)
+        if self.fixed_batch is None:
+            self._resize(len(x))
         scale, zero_point = self._input["quantization"]
         if scale and np.issubdtype(self.input_dtype, np.integer) and not np.issubdtype(x.dtype, np.integer):
             info = np.iinfo(self.input_dtype)
@@ -73,3 +79,14 @@ class EdgeModel:
         if scale and np.issubdtype(y.dtype, np.integer):
             return (y.astype(np.float32) - zero_point) * scale
         return y.astype(np.float32, copy=True)
+
+    def _in_fixed_batches(self, x: np.ndarray) -> np.ndarray:
+        size = self.fixed_batch
+        outputs = []
+        for start in range(0, len(x), size):
+            chunk = x[start:start + size]
+            padded = np.concatenate([chunk, np.repeat(chunk[-1:], size - len(chunk), axis=0)])
+            outputs.append(self(padded)[: len(chunk)])
+        if not outputs:
+            return np.zeros((0, *self._output["shape"][1:]), np.float32)
+        return np.concatenate(outputs)

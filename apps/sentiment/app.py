@@ -1,0 +1,153 @@
+"""The sentiment app: text classification from tfds, text folders or CSV tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+
+import numpy as np
+
+from kerasdl.app import ClassifierApp, Datasets
+from kerasdl.config import TrainConfig
+from kerasdl.errors import DataError
+
+from kerasdl.apps.sentiment import preprocessing
+from kerasdl.apps.sentiment.config import SentimentConfig
+from kerasdl.apps.sentiment.models import MODELS, RECURRENT, build_sentiment_model
+
+if TYPE_CHECKING:
+    import keras
+
+SAMPLE_DIR = Path(__file__).parent / "sample"
+# What each model's first weights are computed from (see `Datasets.initial_weights`).
+MODEL_STATISTICS = {"bag": (preprocessing.IDF_KEY,), "nbsvm": (preprocessing.NB_KEY,)}
+# `predict` reads an argument as a file when such a file exists and is this small.
+MAX_TEXT_FILE_BYTES = 10_000_000
+
+
+class SentimentApp(ClassifierApp):
+    """Text classification (sentiment, topics, any labels).
+
+    Example:
+    >>> from kerasdl.apps.sentiment.app import SentimentApp
+    >>> from kerasdl.apps.sentiment.config import SentimentConfig
+    >>> app = SentimentApp()
+    >>> data = app.load_datasets(SentimentConfig())  # the bundled IMDB sample
+    >>> data.info["class_names"]
+    ['neg', 'pos']
+    """
+
+    name: ClassVar[str] = "sentiment"
+    description: ClassVar[str] = "Text classification."
+    config_class: ClassVar[type[TrainConfig]] = SentimentConfig
+    models: ClassVar[dict[str, str]] = MODELS
+    default_model: ClassVar[str] = "bag"
+
+    def load_datasets(self, config: TrainConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
+        from kerasdl.data.text import load_text_datasets
+
+        assert isinstance(config, SentimentConfig)
+        data = load_text_datasets(
+            config.dataset, sample_dir=SAMPLE_DIR, text_column=config.text_column,
+            label_column=config.label_column, validation_split=config.validation_split,
+            seed=config.seed,
+        )
+        info = data.info()
+        arrays: dict[str, Any] = {}
+        if fitted is not None and preprocessing.TOKENIZER_KEY in fitted:
+            info[preprocessing.TOKENIZER_KEY] = fitted[preprocessing.TOKENIZER_KEY]
+        else:
+            model = self.model_name(config)
+            ngrams, length = config.tokens(model)
+            learned, arrays = preprocessing.fit(
+                data.train, len(data.class_names), max_tokens=config.max_tokens, ngrams=ngrams,
+                sequence_length=length, standardize=config.standardize,
+                statistics=MODEL_STATISTICS.get(model, ()),
+            )
+            info.update(learned)
+        return Datasets(
+            train=preprocessing.vectorize(data.train, info),
+            validation=preprocessing.vectorize(data.validation, info),
+            test=preprocessing.vectorize(data.test, info) if data.test is not None else None,
+            info=info, initial_weights=arrays,
+        )
+
+    def build_model(
+        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None,
+        batch_size: int | None = None,
+    ) -> "keras.Model":
+        assert isinstance(config, SentimentConfig)
+        spec = preprocessing.tokenizer_spec(info)
+        return build_sentiment_model(
+            self.model_name(config), spec.sequence_length, len(spec.vocabulary),
+            len(info["class_names"]), config, batch_size=batch_size, keras_module=keras_module,
+            statistics={k: info[k] for k in (preprocessing.IDF_KEY, preprocessing.NB_KEY) if k in info},
+        )
+
+    def tflite_model(self, model: "keras.Model", config: TrainConfig, info: dict[str, Any]) -> "keras.Model":
+        """Recurrent models run in TFLite with a fixed batch only: a batch-1 copy."""
+        if self.model_name(config) not in RECURRENT:
+            return model
+        fixed = self.build_model(config, info, batch_size=1)
+        fixed.set_weights(model.get_weights())
+        return fixed
+
+    def serving_endpoints(self, model: "keras.Model", info: dict[str, Any]) -> dict[str, Any]:
+        """`serving_default` takes raw strings and returns probabilities, the top class
+        label and its score; the tokenizer is inside the SavedModel."""
+        import tensorflow as tf
+
+        from kerasdl.data.tokenizer import text_vectorizer
+
+        vectorizer = text_vectorizer(preprocessing.tokenizer_spec(info))
+        vectorizer(tf.constant([""]))  # builds it: the export tracks built layers only
+        labels = tf.constant(info["class_names"])
+
+        def from_text(text: tf.Tensor) -> dict[str, tf.Tensor]:
+            probabilities = model(tf.cast(vectorizer(text), tf.int32), training=False)
+            top = tf.argmax(probabilities, axis=-1)
+            return {
+                "probabilities": probabilities,
+                "classes": tf.gather(labels, top),
+                "scores": tf.reduce_max(probabilities, axis=-1),
+            }
+
+        return {
+            "serving_default": (from_text, [tf.TensorSpec([None], tf.string, name="text")], [vectorizer]),
+        }
+
+    def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
+        spec = preprocessing.tokenizer_spec(info)
+        return {
+            "input": f"int32 token ids [batch, {spec.sequence_length}], 0 = padding",
+            "tokenizer": "info.tokenizer: TextVectorization settings and vocabulary; "
+                         "kerasdl_edge.text.Tokenizer reproduces its ids without TensorFlow",
+            "standardize": spec.standardize,
+            "split": "ASCII whitespace",
+            "ngrams": spec.ngrams,
+            "sequence_length": spec.sequence_length,
+        }
+
+    def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:
+        """Each input is a text file's path (read whole) or, failing that, the text itself."""
+        return preprocessing.edge_tokenizer(info)([read_text_argument(i) for i in inputs])
+
+
+def read_text_argument(value: str) -> str:
+    """The contents of `value` if it names a text file, else `value` itself."""
+    path = Path(value)
+    try:
+        is_file = len(value) < 4096 and "\n" not in value and path.is_file()
+    except OSError:
+        is_file = False
+    if not is_file:
+        return value
+    if path.stat().st_size > MAX_TEXT_FILE_BYTES:
+        raise DataError(f"{path} is over {MAX_TEXT_FILE_BYTES // 1_000_000} MB; expected one text.")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path} is not UTF-8 text (byte {e.start}).") from None
+    except OSError as e:
+        raise DataError(f"Cannot read {path}: {e.strerror}") from None

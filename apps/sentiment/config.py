@@ -1,0 +1,98 @@
+"""The sentiment app's hyperparameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from kerasdl.config import ClassifierConfig, _check_choice, _check_positive_int, _check_range
+from kerasdl.data.tokenizer import STANDARDIZE
+from kerasdl.errors import ConfigError
+
+# What each model family reads best when `ngrams` / `sequence_length` are left unset:
+# a bag of n-grams ignores order, so it takes bigrams and a long window; the sequence
+# models learn order from words alone.
+MODEL_TOKENS: dict[str, tuple[int, int]] = {
+    "bag": (2, 800),
+    "nbsvm": (3, 1500),
+    "cnn": (1, 400),
+    "lstm": (1, 256),
+    "gru": (1, 256),
+    "transformer": (1, 256),
+}
+
+
+@dataclass
+class SentimentConfig(ClassifierConfig):
+    """Text classification.
+
+    Attributes:
+        model: bag (TF-IDF weighted bag of n-grams + MLP), nbsvm (naive-Bayes
+            scaled linear model on n-grams), cnn (1-D convolutions),
+            lstm, gru (recurrent; bidirectional by default) or transformer (encoder).
+        max_tokens: vocabulary size, padding and out-of-vocabulary ids included.
+        ngrams: 1 for words, N adds 2..N-grams; None takes the model's default.
+        sequence_length: token ids per text (longer texts are cut); None takes the
+            model's default.
+        standardize: lower_and_strip_punctuation, lower, strip_punctuation or none.
+        embedding_dim: width of the token embedding (for bag: of the hidden layer
+            fed by the TF-IDF vector).
+        units: width of the recurrent, convolution or feed-forward layers.
+        depth: stacked recurrent, convolution or encoder blocks.
+        heads: attention heads (transformer).
+        token_dropout: fraction of a text's n-grams dropped at random while training
+            (bag, nbsvm).
+        bidirectional: read the text both ways (lstm, gru).
+        text_column, label_column: for CSV/TSV data, the columns to read (common names
+            such as text/review and label/sentiment are found by themselves).
+    """
+
+    model: str = "bag"
+    epochs: int = 6
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    schedule: str = "cosine"
+    dropout: float = 0.3
+    max_tokens: int = 20_000
+    ngrams: int | None = None
+    sequence_length: int | None = None
+    standardize: str = "lower_and_strip_punctuation"
+    embedding_dim: int = 64
+    units: int = 64
+    depth: int = 1
+    heads: int = 2
+    token_dropout: float = 0.0
+    bidirectional: bool = True
+    text_column: str | None = None
+    label_column: str | None = None
+
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        # Seconds on any machine: the tests and CI use it.
+        "tiny": {"epochs": 2, "batch_size": 16, "max_tokens": 500, "sequence_length": 32,
+                 "embedding_dim": 8, "units": 8, "dropout": 0.0},
+        # The benchmark recipes for IMDB (bench/sentiment.py): see the README.
+        "imdb": {"model": "nbsvm", "epochs": 2, "batch_size": 32, "max_tokens": 800_000,
+                 "ngrams": 3, "sequence_length": 1500, "optimizer": "adam",
+                 "learning_rate": 5e-3, "schedule": "cosine", "token_dropout": 0.2},
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("max_tokens", "embedding_dim", "units", "depth", "heads"):
+            _check_positive_int(self, name)
+        if self.max_tokens < 3:
+            raise ConfigError(
+                f"`max_tokens` must be at least 3 (padding, unknown and one word). "
+                f"Received: max_tokens={self.max_tokens}"
+            )
+        if self.ngrams is not None:
+            _check_positive_int(self, "ngrams")
+        if self.sequence_length is not None:
+            _check_positive_int(self, "sequence_length")
+        _check_choice(self, "standardize", STANDARDIZE)
+        _check_range(self, "token_dropout", 0.0, 1.0, high_open=True)
+
+    def tokens(self, model: str) -> tuple[int, int]:
+        """(ngrams, sequence_length), the model's defaults where unset."""
+        ngrams, length = MODEL_TOKENS[model]
+        return self.ngrams or ngrams, self.sequence_length or length

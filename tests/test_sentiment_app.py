@@ -1,0 +1,137 @@
+"""The sentiment app: models, training, predict and export on generated reviews."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from app_contract import run_app_contract
+from conftest import review_texts, write_review_csv
+from kerasdl.apps.sentiment.app import SentimentApp
+from kerasdl.apps.sentiment.config import SentimentConfig
+from kerasdl.cli import cli
+from kerasdl.errors import ConfigError
+
+TINY = SentimentConfig.presets["tiny"]
+
+
+def test_contract_all_models(review_csv: Path, tmp_path: Path) -> None:
+    config = SentimentConfig(dataset=str(review_csv), **TINY)
+    results = run_app_contract(SentimentApp(), config, tmp_path)
+    assert set(results) == {"bag", "nbsvm", "cnn", "lstm", "gru", "transformer"}
+    for name, r in results.items():
+        assert r["output_shape"] == (4, 2), name
+
+
+def test_vocabulary_comes_from_the_training_split_only(tmp_path: Path) -> None:
+    (tmp_path / "train.csv").write_text("text,label\ngood film,pos\nbad film,neg\n" * 5)
+    (tmp_path / "test.csv").write_text("text,label\nzebra film,pos\n")
+    data = SentimentApp().load_datasets(SentimentConfig(dataset=str(tmp_path), model="cnn", **TINY))
+    vocabulary = data.info["tokenizer"]["vocabulary"]
+    assert "film" in vocabulary and "zebra" not in vocabulary
+    ids, _ = next(iter(data.test))
+    assert ids.numpy()[:3].tolist() == [1, vocabulary.index("film"), 0]
+
+
+def test_fitted_info_reuses_the_trained_vocabulary(review_csv: Path, tmp_path: Path) -> None:
+    app = SentimentApp()
+    trained = app.load_datasets(SentimentConfig(dataset=str(review_csv), **TINY)).info
+    other = write_review_csv(tmp_path / "other.csv", 60, seed=7)
+    (tmp_path / "other.csv").write_text(other.read_text() + "zebra unicorn,pos\n")
+    again = app.load_datasets(SentimentConfig(dataset=str(other), **TINY), fitted=trained)
+    assert again.info["tokenizer"] == trained["tokenizer"]
+    assert again.initial_weights == {}  # a trained model has them in its weights
+
+
+def test_new_models_start_from_training_statistics(review_csv: Path) -> None:
+    app = SentimentApp()
+    for model, layer, key in (("bag", "idf", "idf"), ("nbsvm", "nb_ratios", "nb_ratios")):
+        config = SentimentConfig(dataset=str(review_csv), model=model, **TINY)
+        data = app.load_datasets(config)
+        assert key not in data.info  # not in run.json: the model's weights hold them
+        built = app.build_model(config, {**data.info, **data.initial_weights})
+        weights = built.get_layer(layer).get_weights()[0]
+        assert np.abs(weights[2:]).sum() > 0 and not weights[0].any(), model
+
+
+def test_bad_config_values() -> None:
+    with pytest.raises(ConfigError, match="`max_tokens` must be at least 3"):
+        SentimentConfig(max_tokens=2)
+    with pytest.raises(ConfigError, match="`standardize` must be one of"):
+        SentimentConfig(standardize="upper")
+    with pytest.raises(ConfigError, match="`ngrams` must be a positive integer"):
+        SentimentConfig(ngrams=0)
+
+
+@pytest.fixture(scope="module")
+def sentiment_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from kerasdl import api
+
+    csv = write_review_csv(tmp_path_factory.mktemp("reviews") / "reviews.csv", 400)
+    config = SentimentConfig(dataset=str(csv), **{**TINY, "epochs": 4, "learning_rate": 1e-2})
+    summary = api.train("sentiment", config, runs_dir=tmp_path_factory.mktemp("runs"),
+                        name="bag", verbose=0)
+    assert summary.metrics["accuracy"] > 0.9  # chance is 0.5
+    return summary.run.path
+
+
+def test_predict_texts_files_and_stdin(sentiment_run: Path, tmp_path: Path) -> None:
+    review = tmp_path / "review.txt"
+    review.write_text("It was awful, the plot was boring.")
+    result = CliRunner().invoke(cli, ["predict", str(sentiment_run), "A great, wonderful film!",
+                                      str(review), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["label"] for r in rows] == ["pos", "neg"]
+    assert abs(sum(t["probability"] for t in rows[0]["top"]) - 1) < 1e-4
+    result = CliRunner().invoke(cli, ["predict", str(sentiment_run)],
+                                input="superb story\n\nterrible acting\n")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("superb story: pos") and lines[1].startswith("terrible acting: neg")
+
+
+def test_export_strings_savedmodel_and_token_id_tflite(sentiment_run: Path, tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    from kerasdl.export.exporter import export_run
+    from kerasdl.training.saving import load_model
+    from kerasdl_edge import EdgeModel
+    from kerasdl_edge.text import Tokenizer
+
+    report = export_run(sentiment_run, quantizations=("float32", "int8"), out_dir=tmp_path)
+    by_variant = {r["variant"]: r for r in report.rows}
+    assert by_variant["tflite-float32"]["max_abs_diff"] < 1e-4
+    assert by_variant["tflite-int8"]["max_abs_diff"] < 0.1
+    assert by_variant["tflite-int8"]["metric"] > 0.85
+
+    texts = ["What a great film", "Boring, boring and awful.", "", "Ünïcödé wonderful 😀"]
+    serving = tf.saved_model.load(str(report.saved_model)).signatures["serving_default"]
+    out = serving(text=tf.constant(texts))
+    assert [c.decode() for c in out["classes"].numpy()[:2]] == ["pos", "neg"]
+
+    edge = EdgeModel(report.tflite["float32"])
+    tokenizer = Tokenizer.from_spec(edge.metadata["info"]["tokenizer"])
+    np.testing.assert_allclose(edge(tokenizer(texts)), out["probabilities"].numpy(), atol=1e-4)
+    keras_model = load_model(Path(sentiment_run) / "checkpoints" / "best.keras")
+    np.testing.assert_allclose(keras_model(tokenizer(texts)), out["probabilities"].numpy(), atol=1e-5)
+
+
+def test_recurrent_model_exports_with_a_fixed_batch(review_csv: Path, tmp_path: Path) -> None:
+    from kerasdl import api
+    from kerasdl.export.exporter import export_run
+
+    config = SentimentConfig(dataset=str(review_csv), model="gru", **{**TINY, "epochs": 1})
+    run = api.train("sentiment", config, runs_dir=tmp_path, name="gru", verbose=0).run
+    report = export_run(run.path, formats=("tflite",), quantizations=("float32",), out_dir=tmp_path / "out")
+    (row,) = report.rows
+    assert row["max_abs_diff"] < 1e-4
+    texts, _ = review_texts(3, seed=5)
+    result = CliRunner().invoke(cli, ["predict", str(report.tflite["float32"]), *texts])
+    assert result.exit_code == 0, result.output
+    assert len(result.output.splitlines()) == 3

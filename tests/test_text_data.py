@@ -1,0 +1,182 @@
+"""Text sources and the two tokenizers (TextVectorization and its TF-free twin)."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import review_texts, write_review_csv, write_review_folder
+from kerasdl.data import tfds_source
+from kerasdl.data.text import load_text_datasets
+from kerasdl.data.tokenizer import (
+    STANDARDIZE,
+    TokenizerSpec,
+    document_counts,
+    fit_tokenizer,
+    inverse_document_frequency,
+    naive_bayes_ratios,
+    text_vectorizer,
+)
+from kerasdl.errors import DataError
+from kerasdl_edge.text import Tokenizer
+
+
+def pairs(ds) -> list[tuple[str, int]]:
+    return [(t.decode("utf-8"), int(y)) for t, y in ds.as_numpy_iterator()]
+
+
+def test_csv_columns_found_by_name_and_split(review_csv: Path) -> None:
+    data = load_text_datasets(str(review_csv), sample_dir=".", validation_split=0.25)
+    assert data.class_names == ["neg", "pos"]
+    assert data.sizes == {"train": 180, "validation": 60, "test": 0}
+    assert data.test is None
+    text, label = pairs(data.train)[0]
+    assert isinstance(text, str) and label in (0, 1)
+
+
+def test_tsv_gz_with_named_columns(tmp_path: Path) -> None:
+    path = write_review_csv(tmp_path / "r.tsv.gz", 40, delimiter="\t", columns=("Review Body", "Stars"))
+    with pytest.raises(DataError, match="no text column found among Review Body, Stars; name it with --set text_column=NAME"):
+        load_text_datasets(str(path), sample_dir=".")
+    data = load_text_datasets(str(path), sample_dir=".", text_column="review body", label_column="stars")
+    assert data.sizes["train"] + data.sizes["validation"] == 40
+
+
+def test_class_folders_in_acl_imdb_layout(tmp_path: Path) -> None:
+    root = write_review_folder(tmp_path / "aclImdb")
+    (root / "train" / "unsup").mkdir()
+    (root / "train" / "unsup" / "0_0.txt").write_text("unlabelled")
+    data = load_text_datasets(str(root), sample_dir=".")
+    assert data.class_names == ["neg", "pos"]
+    assert data.sizes["test"] == 40 and data.sizes["train"] + data.sizes["validation"] == 120
+    texts, labels = review_texts(40, seed=1)
+    got = sorted(pairs(data.test))
+    assert got == sorted((t, ["neg", "pos"].index(l)) for t, l in zip(texts, labels))
+
+
+def test_table_folder_and_numeric_labels(tmp_path: Path) -> None:
+    (tmp_path / "train.csv").write_text("text,label\n" + "".join(f"t{i} a,{i % 3}\n" for i in range(30)))
+    (tmp_path / "test.csv").write_text("text,label\nx,2\ny,10\n")
+    with pytest.raises(DataError, match=r"The test split has labels \['10'\] that the training split lacks"):
+        load_text_datasets(str(tmp_path), sample_dir=".")
+    (tmp_path / "test.csv").write_text("text,label\nx,2\ny,0\n")
+    data = load_text_datasets(str(tmp_path), sample_dir=".")
+    assert data.class_names == ["0", "1", "2"] and data.sizes["test"] == 2
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "is empty; expected a header row"),
+    ("text,label\n", "has a header but no rows"),
+    ("text,label\nonly one,pos\nagain,pos\n", "has only one class ('pos')"),
+    ("text,label\nhello,pos\nx,,\n", "line 3: 3 fields but the header has 2"),
+    ("text,label\nhello,\n", "line 2: the label column 'label' is empty"),
+])
+def test_bad_tables(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_text_datasets(str(path), sample_dir=".")
+
+
+def test_bad_sources(tmp_path: Path) -> None:
+    (tmp_path / "notes.json").write_text("{}")
+    with pytest.raises(DataError, match="is not a CSV or TSV file"):
+        load_text_datasets(str(tmp_path / "notes.json"), sample_dir=".")
+    (tmp_path / "corrupt.csv.gz").write_bytes(b"not gzip")
+    with pytest.raises(DataError, match="Cannot read .*corrupt.csv.gz"):
+        load_text_datasets(str(tmp_path / "corrupt.csv.gz"), sample_dir=".")
+    (tmp_path / "latin1.csv").write_bytes("text,label\ncaf\xe9,a\n".encode("latin-1"))
+    with pytest.raises(DataError, match="is not UTF-8 text"):
+        load_text_datasets(str(tmp_path / "latin1.csv"), sample_dir=".")
+    (tmp_path / "empty" / "pos").mkdir(parents=True)
+    with pytest.raises(DataError, match="Class folder .*pos holds no .txt files"):
+        load_text_datasets(str(tmp_path / "empty"), sample_dir=".")
+    (tmp_path / "none").mkdir()
+    with pytest.raises(DataError, match="No class sub-folders under"):
+        load_text_datasets(str(tmp_path / "none"), sample_dir=".")
+    with pytest.raises(DataError, match="No such file or folder"):
+        load_text_datasets("./missing.csv", sample_dir=".")
+
+
+def test_tfds_code_path_with_mock_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tensorflow_datasets as tfds
+
+    monkeypatch.setattr(tfds_source, "internet_available", lambda timeout=3.0: True)
+    with tfds.testing.mock_data(num_examples=12):
+        data = load_text_datasets("imdb_reviews", sample_dir=".")
+        text, label = next(iter(data.train))
+    assert data.class_names == ["neg", "pos"]
+    assert data.source == "tfds:imdb_reviews"
+    assert text.dtype.name == "string" and int(label) in (0, 1)
+
+
+def test_tfds_without_network_fails_fast(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(tfds_source, "internet_available", lambda timeout=3.0: False)
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError, match="cannot reach the internet"):
+        load_text_datasets("tfds:imdb_reviews", sample_dir=".")
+
+
+# ---- the tokenizer and its TensorFlow-free twin -------------------------------------------
+
+VARIED = [
+    "",
+    "   ",
+    "Hello, World! HELLO world?!",
+    "It's a 10/10 movie -- must-see; (really) [truly] {wow} #1 @home $5 50% a&b ~x^ `q` |p| \\s\\",
+    "ÉCOLE École école — naïve café Straße İstanbul ΑΒΓ αβγ ДОМ дом",
+    "日本語のテキスト 中文 한국어 emoji 😀👍🏽 mixed😀words",
+    "tabs\tand\nnewlines\r\nand\x0bvertical\x0cfeed",
+    "non\u00a0breaking\u2003em space\u3000ideographic",
+    "zero\u200bwidth and combining e\u0301 and ﬁ ligature",
+    "“smart quotes” ‘single’ «guillemets» ¡hola! ¿qué?",
+    "good " * 3000 + "bad",
+    "[UNK] [unk] unk",
+    "a",
+]
+
+
+@pytest.mark.parametrize("standardize", STANDARDIZE)
+@pytest.mark.parametrize("ngrams", [1, 3])
+def test_edge_tokenizer_reproduces_text_vectorization(standardize: str, ngrams: int) -> None:
+    import tensorflow as tf
+
+    corpus = VARIED + review_texts(50)[0]
+    spec = fit_tokenizer(tf.data.Dataset.from_tensor_slices(corpus), max_tokens=400,
+                         ngrams=ngrams, sequence_length=64, standardize=standardize)
+    expected = text_vectorizer(spec)(tf.constant(corpus)).numpy()
+    edge = Tokenizer.from_spec(spec.to_dict())
+    got = edge(corpus)
+    assert got.dtype == np.int32 and got.shape == expected.shape
+    for text, want, have in zip(corpus, expected, got):
+        assert have.tolist() == want.tolist(), repr(text[:80])
+    assert (expected > 1).sum() > 100  # most tokens are known: the test compares lookups
+    long = VARIED[-3]
+    assert got[VARIED.index(long)].tolist() == expected[VARIED.index(long)].tolist()
+
+
+def test_unseen_words_map_to_oov_and_padding_to_zero() -> None:
+    spec = TokenizerSpec(vocabulary=["", "[UNK]", "good", "movie"], sequence_length=5)
+    assert Tokenizer.from_spec(spec.to_dict())(["A GOOD zebra movie!"]).tolist() == [[1, 2, 1, 3, 0]]
+
+
+def test_document_statistics() -> None:
+    import tensorflow as tf
+
+    ids = np.array([[2, 3, 0], [2, 0, 0], [2, 4, 4]], np.int32)
+    labels = np.array([1, 0, 0], np.int32)
+    counts, documents = document_counts(
+        tf.data.Dataset.from_tensor_slices((ids, labels)).batch(2), 5, 2)
+    assert documents.tolist() == [2, 1]
+    assert counts[2].tolist() == [2, 1] and counts[4].tolist() == [1, 0]  # once per document
+    idf = inverse_document_frequency(counts, documents)
+    assert idf[0] == 0.0
+    assert idf[2] < idf[3] == idf[4]
+    np.testing.assert_allclose(idf[2], np.log1p(3 / 4))
+    ratios = naive_bayes_ratios(counts)
+    assert ratios.shape == (5, 2) and not ratios[0].any()
+    assert ratios[3, 1] > 0 > ratios[3, 0]  # token 3 is only in the class-1 document
+    assert ratios[4, 0] > 0 > ratios[4, 1]
