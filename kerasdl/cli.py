@@ -315,7 +315,8 @@ def benchmark(models: tuple[str, ...], threads: str, runs: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @_user_errors
 def predict(run: str, inputs: tuple[str, ...], top_k: int, as_json: bool) -> None:
-    """Label inputs with a model: image files (vision); texts or text files (sentiment).
+    """Run a model on inputs: image files (vision), texts or text files (sentiment), a
+    CSV whose last rows are the window to forecast from (forecast).
 
     RUN is a run directory (its best model), a kerasdl .tflite file or a SavedModel
     version folder. With no INPUTS, or `-`, inputs are read from stdin, one per line.
@@ -341,9 +342,21 @@ def predict(run: str, inputs: tuple[str, ...], top_k: int, as_json: bool) -> Non
         if as_json:
             click.echo(json.dumps(row))
             continue
+        if "forecast" in row:
+            click.echo(_forecast_table(row))
+            continue
         others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in row["top"][1:])
         click.echo(f"{_shorten(row['input'])}: {row['label']} ({row['probability']:.3f})"
                    + (f"  [then {others}]" if others else ""))
+
+
+def _forecast_table(row: dict[str, Any]) -> str:
+    columns = list(row["forecast"])
+    lines = [f"{row['input']}: the next {len(row['forecast'][columns[0]])} rows",
+             f"{'step':>5}  " + "  ".join(f"{c[:12]:>12}" for c in columns)]
+    for step, values in enumerate(zip(*row["forecast"].values()), start=1):
+        lines.append(f"{step:>5}  " + "  ".join(f"{v:>12.6g}" for v in values))
+    return "\n".join(lines)
 
 
 def _shorten(text: str, width: int = 60) -> str:

@@ -31,7 +31,11 @@ APPS: dict[str, AppEntry] = {
     ),
     "sentiment": AppEntry(
         "kerasdl.apps.sentiment.app:SentimentApp",
-        "Text classification: TF-IDF bag of n-grams, 1-D CNN, (Bi)LSTM/GRU and Transformer.",
+        "Text classification: TF-IDF bag of n-grams, NBSVM, 1-D CNN, (Bi)LSTM/GRU and Transformer.",
+    ),
+    "forecast": AppEntry(
+        "kerasdl.apps.forecast.app:ForecastApp",
+        "Time-series forecasting: baselines, linear/DLinear, MLP, CNN, LSTM/GRU and PatchTST.",
     ),
 }
 

@@ -99,6 +99,29 @@ def write_review_folder(root: Path, *, train: int = 120, test: int = 40) -> Path
     return root
 
 
+def write_sine_csv(path: Path, rows: int = 600, *, seed: int = 0) -> Path:
+    """Hourly rows of two noisy sines (periods 12 and 24) and a linear mix of them."""
+    import datetime as dt
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows)
+    a = np.sin(2 * np.pi * t / 12) + 0.05 * rng.normal(size=rows)
+    b = 2 * np.cos(2 * np.pi * t / 24) + 5 + 0.05 * rng.normal(size=rows)
+    start = dt.datetime(2024, 1, 1)
+    lines = ["date,a,b,mix"] + [
+        f"{(start + dt.timedelta(hours=int(i))).isoformat(sep=' ')},{a[i]:.5f},{b[i]:.5f},{a[i] + 0.5 * b[i]:.5f}"
+        for i in t
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sine_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_sine_csv(tmp_path_factory.mktemp("series") / "sines.csv")
+
+
 @pytest.fixture(scope="session")
 def review_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_review_csv(tmp_path_factory.mktemp("reviews") / "reviews.csv")

@@ -18,7 +18,7 @@ from kerasdl.data.tokenizer import (
     fit_tokenizer,
     inverse_document_frequency,
     naive_bayes_ratios,
-    text_vectorizer,
+    tokenizer_function,
 )
 from kerasdl.errors import DataError
 from kerasdl_edge.text import Tokenizer
@@ -140,14 +140,14 @@ VARIED = [
 
 
 @pytest.mark.parametrize("standardize", STANDARDIZE)
-@pytest.mark.parametrize("ngrams", [1, 3])
-def test_edge_tokenizer_reproduces_text_vectorization(standardize: str, ngrams: int) -> None:
+@pytest.mark.parametrize("ngrams, binary", [(1, False), (3, False), (2, True)])
+def test_edge_tokenizer_reproduces_text_vectorization(standardize: str, ngrams: int, binary: bool) -> None:
     import tensorflow as tf
 
     corpus = VARIED + review_texts(50)[0]
     spec = fit_tokenizer(tf.data.Dataset.from_tensor_slices(corpus), max_tokens=400,
-                         ngrams=ngrams, sequence_length=64, standardize=standardize)
-    expected = text_vectorizer(spec)(tf.constant(corpus)).numpy()
+                         ngrams=ngrams, sequence_length=64, standardize=standardize, binary=binary)
+    expected = tokenizer_function(spec)[0](tf.constant(corpus)).numpy()
     edge = Tokenizer.from_spec(spec.to_dict())
     got = edge(corpus)
     assert got.dtype == np.int32 and got.shape == expected.shape
@@ -161,6 +161,16 @@ def test_edge_tokenizer_reproduces_text_vectorization(standardize: str, ngrams: 
 def test_unseen_words_map_to_oov_and_padding_to_zero() -> None:
     spec = TokenizerSpec(vocabulary=["", "[UNK]", "good", "movie"], sequence_length=5)
     assert Tokenizer.from_spec(spec.to_dict())(["A GOOD zebra movie!"]).tolist() == [[1, 2, 1, 3, 0]]
+
+
+def test_binary_keeps_first_occurrences_before_the_cut() -> None:
+    import tensorflow as tf
+
+    spec = TokenizerSpec(vocabulary=["", "[UNK]", "good", "movie", "bad"], sequence_length=3,
+                         binary=True)
+    text = "good good zebra movie good lion bad"
+    assert Tokenizer.from_spec(spec.to_dict())([text]).tolist() == [[2, 1, 3]]
+    assert tokenizer_function(spec)[0](tf.constant([text, ""])).numpy().tolist() == [[2, 1, 3], [0, 0, 0]]
 
 
 def test_document_statistics() -> None:

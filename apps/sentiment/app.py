@@ -59,10 +59,10 @@ class SentimentApp(ClassifierApp):
             info[preprocessing.TOKENIZER_KEY] = fitted[preprocessing.TOKENIZER_KEY]
         else:
             model = self.model_name(config)
-            ngrams, length = config.tokens(model)
+            ngrams, length, binary = config.tokens(model)
             learned, arrays = preprocessing.fit(
                 data.train, len(data.class_names), max_tokens=config.max_tokens, ngrams=ngrams,
-                sequence_length=length, standardize=config.standardize,
+                sequence_length=length, standardize=config.standardize, binary=binary,
                 statistics=MODEL_STATISTICS.get(model, ()),
             )
             info.update(learned)
@@ -98,14 +98,14 @@ class SentimentApp(ClassifierApp):
         label and its score; the tokenizer is inside the SavedModel."""
         import tensorflow as tf
 
-        from kerasdl.data.tokenizer import text_vectorizer
+        from kerasdl.data.tokenizer import tokenizer_function
 
-        vectorizer = text_vectorizer(preprocessing.tokenizer_spec(info))
-        vectorizer(tf.constant([""]))  # builds it: the export tracks built layers only
+        tokenize, vectorizer = tokenizer_function(preprocessing.tokenizer_spec(info))
+        tokenize(tf.constant([""]))  # builds it: the export tracks built layers only
         labels = tf.constant(info["class_names"])
 
         def from_text(text: tf.Tensor) -> dict[str, tf.Tensor]:
-            probabilities = model(tf.cast(vectorizer(text), tf.int32), training=False)
+            probabilities = model(tokenize(text), training=False)
             top = tf.argmax(probabilities, axis=-1)
             return {
                 "probabilities": probabilities,
@@ -127,6 +127,7 @@ class SentimentApp(ClassifierApp):
             "split": "ASCII whitespace",
             "ngrams": spec.ngrams,
             "sequence_length": spec.sequence_length,
+            "binary": spec.binary,
         }
 
     def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:

@@ -9,16 +9,17 @@ from kerasdl.config import ClassifierConfig, _check_choice, _check_positive_int,
 from kerasdl.data.tokenizer import STANDARDIZE
 from kerasdl.errors import ConfigError
 
-# What each model family reads best when `ngrams` / `sequence_length` are left unset:
-# a bag of n-grams ignores order, so it takes bigrams and a long window; the sequence
-# models learn order from words alone.
-MODEL_TOKENS: dict[str, tuple[int, int]] = {
-    "bag": (2, 800),
-    "nbsvm": (3, 1500),
-    "cnn": (1, 400),
-    "lstm": (1, 256),
-    "gru": (1, 256),
-    "transformer": (1, 256),
+# What each model family reads best when `ngrams` / `sequence_length` / `binary` are
+# left unset: a bag of n-grams ignores order, so it takes n-grams and a long window
+# (naive Bayes works best on presence, not counts); the sequence models learn order
+# from words alone.
+MODEL_TOKENS: dict[str, tuple[int, int, bool]] = {
+    "bag": (2, 800, False),
+    "nbsvm": (3, 1500, True),
+    "cnn": (1, 400, False),
+    "lstm": (1, 256, False),
+    "gru": (1, 256, False),
+    "transformer": (1, 256, False),
 }
 
 
@@ -34,6 +35,8 @@ class SentimentConfig(ClassifierConfig):
         ngrams: 1 for words, N adds 2..N-grams; None takes the model's default.
         sequence_length: token ids per text (longer texts are cut); None takes the
             model's default.
+        binary: each distinct token once per text (presence, not counts); None takes
+            the model's default (True for nbsvm only).
         standardize: lower_and_strip_punctuation, lower, strip_punctuation or none.
         embedding_dim: width of the token embedding (for bag: of the hidden layer
             fed by the TF-IDF vector).
@@ -56,6 +59,7 @@ class SentimentConfig(ClassifierConfig):
     max_tokens: int = 20_000
     ngrams: int | None = None
     sequence_length: int | None = None
+    binary: bool | None = None
     standardize: str = "lower_and_strip_punctuation"
     embedding_dim: int = 64
     units: int = 64
@@ -72,8 +76,8 @@ class SentimentConfig(ClassifierConfig):
                  "embedding_dim": 8, "units": 8, "dropout": 0.0},
         # The benchmark recipes for IMDB (bench/sentiment.py): see the README.
         "imdb": {"model": "nbsvm", "epochs": 2, "batch_size": 32, "max_tokens": 800_000,
-                 "ngrams": 3, "sequence_length": 1500, "optimizer": "adam",
-                 "learning_rate": 5e-3, "schedule": "cosine", "token_dropout": 0.2},
+                 "ngrams": 3, "sequence_length": 1500, "binary": True, "optimizer": "adam",
+                 "learning_rate": 2e-2, "schedule": "cosine"},
     }
 
     def __post_init__(self) -> None:
@@ -92,7 +96,8 @@ class SentimentConfig(ClassifierConfig):
         _check_choice(self, "standardize", STANDARDIZE)
         _check_range(self, "token_dropout", 0.0, 1.0, high_open=True)
 
-    def tokens(self, model: str) -> tuple[int, int]:
-        """(ngrams, sequence_length), the model's defaults where unset."""
-        ngrams, length = MODEL_TOKENS[model]
-        return self.ngrams or ngrams, self.sequence_length or length
+    def tokens(self, model: str) -> tuple[int, int, bool]:
+        """(ngrams, sequence_length, binary), the model's defaults where unset."""
+        ngrams, length, binary = MODEL_TOKENS[model]
+        return (self.ngrams or ngrams, self.sequence_length or length,
+                binary if self.binary is None else self.binary)

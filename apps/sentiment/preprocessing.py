@@ -2,7 +2,7 @@
 
 The tokenizer is learned from the training split (`fit`) and stored in the run's data
 info as a `TokenizerSpec`. From that one spec come the tf.data pipelines (`vectorize`),
-the SavedModel's string signature (`text_vectorizer`) and, for TFLite clients, the
+the SavedModel's string signature (`tokenizer_function`) and, for TFLite clients, the
 TensorFlow-free `kerasdl_edge.text.Tokenizer` (`edge_tokenizer`), which a test holds to
 the same ids. Models take the ids, never strings: TFLite's builtins cannot tokenize.
 """
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from kerasdl.data.tokenizer import TokenizerSpec, fit_tokenizer, text_vectorizer
+from kerasdl.data.tokenizer import TokenizerSpec, fit_tokenizer, tokenizer_function
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -28,8 +28,8 @@ VECTORIZE_BATCH = 256
 
 
 def fit(data: "tf.data.Dataset", num_classes: int, *, max_tokens: int, ngrams: int,
-        sequence_length: int, standardize: str, statistics: Sequence[str] = ()
-        ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        sequence_length: int, standardize: str, binary: bool = False,
+        statistics: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Learns the tokenizer from the training split's `(text, label)` pairs.
 
     Args:
@@ -42,7 +42,7 @@ def fit(data: "tf.data.Dataset", num_classes: int, *, max_tokens: int, ngrams: i
     from kerasdl.data.tokenizer import document_counts, inverse_document_frequency, naive_bayes_ratios
 
     spec = fit_tokenizer(data.map(lambda text, label: text), max_tokens=max_tokens, ngrams=ngrams,
-                         sequence_length=sequence_length, standardize=standardize)
+                         sequence_length=sequence_length, standardize=standardize, binary=binary)
     learned: dict[str, Any] = {TOKENIZER_KEY: spec.to_dict()}
     arrays: dict[str, np.ndarray] = {}
     if statistics:
@@ -63,10 +63,10 @@ def vectorize(ds: "tf.data.Dataset", info: dict[str, Any]) -> "tf.data.Dataset":
     """Maps `(text, label)` pairs to `(int32 ids, label)` pairs."""
     import tensorflow as tf
 
-    vectorizer = text_vectorizer(tokenizer_spec(info))
+    tokenize, _ = tokenizer_function(tokenizer_spec(info))
 
     def to_ids(text: "tf.Tensor", label: "tf.Tensor") -> tuple["tf.Tensor", "tf.Tensor"]:
-        return tf.cast(vectorizer(text), tf.int32), label
+        return tokenize(text), label
 
     # Tokenizing a batch at a time is several times faster than one text at a time.
     ids = ds.batch(VECTORIZE_BATCH).map(to_ids, num_parallel_calls=tf.data.AUTOTUNE).unbatch()

@@ -9,7 +9,7 @@ the TensorFlow-free one (TFLite clients); tests hold the two to the same ids.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -35,12 +35,15 @@ class TokenizerSpec:
         sequence_length: ids per text: longer token lists are cut at the end, shorter
             ones padded with 0.
         vocabulary: index 0 is padding (""), 1 the out-of-vocabulary token.
+        binary: keep each distinct id once, where it first appears, before the cut
+            to `sequence_length`: which tokens a text holds, not how often.
     """
 
     standardize: str = "lower_and_strip_punctuation"
     ngrams: int = 1
     sequence_length: int = 256
     vocabulary: list[str] = field(default_factory=list)
+    binary: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "split": "whitespace", "pad_id": PAD_ID, "oov_id": OOV_ID}
@@ -49,12 +52,12 @@ class TokenizerSpec:
     def from_dict(cls, data: dict[str, Any]) -> "TokenizerSpec":
         return cls(standardize=data["standardize"], ngrams=int(data["ngrams"]),
                    sequence_length=int(data["sequence_length"]),
-                   vocabulary=list(data["vocabulary"]))
+                   vocabulary=list(data["vocabulary"]), binary=bool(data.get("binary", False)))
 
 
 def fit_tokenizer(
     texts: "tf.data.Dataset", *, max_tokens: int, ngrams: int, sequence_length: int,
-    standardize: str = "lower_and_strip_punctuation",
+    standardize: str = "lower_and_strip_punctuation", binary: bool = False,
 ) -> TokenizerSpec:
     """Learns the `max_tokens` most frequent tokens (padding and OOV included) of
     `texts`, a dataset of scalar strings: the training split only, so validation and
@@ -78,18 +81,42 @@ def fit_tokenizer(
     if len(vocabulary) <= 2:
         raise DataError("The training texts hold no words: the vocabulary is empty.")
     return TokenizerSpec(standardize=standardize, ngrams=ngrams,
-                         sequence_length=sequence_length, vocabulary=vocabulary)
+                         sequence_length=sequence_length, vocabulary=vocabulary, binary=binary)
 
 
 def text_vectorizer(spec: TokenizerSpec) -> "keras.layers.TextVectorization":
-    """The TensorFlow tokenizer of `spec`: strings in, int64 ids [batch, length] out."""
+    """The TensorFlow lookup of `spec`: strings in, int64 ids out, [batch, length]
+    (binary specs: [batch, longest text], see `tokenizer_function`)."""
     import keras
 
     return keras.layers.TextVectorization(
         vocabulary=spec.vocabulary, standardize=_keras_standardize(spec.standardize),
         ngrams=spec.ngrams if spec.ngrams > 1 else None, output_mode="int",
-        output_sequence_length=spec.sequence_length, name="tokenizer",
+        output_sequence_length=None if spec.binary else spec.sequence_length, name="tokenizer",
     )
+
+
+def tokenizer_function(spec: TokenizerSpec) -> tuple[Callable[["tf.Tensor"], "tf.Tensor"], Any]:
+    """The TensorFlow tokenizer of `spec`: a function from a batch of strings to int32
+    ids [batch, sequence_length], and the layer that holds its vocabulary (for a
+    SavedModel to track)."""
+    import tensorflow as tf
+
+    vectorizer = text_vectorizer(spec)
+    length = spec.sequence_length
+
+    def first_occurrences(row: tf.Tensor) -> tf.Tensor:
+        distinct = tf.unique(tf.boolean_mask(row, row != PAD_ID)).y[:length]
+        return tf.pad(distinct, [[0, length - tf.shape(distinct)[0]]])
+
+    def tokenize(texts: tf.Tensor) -> tf.Tensor:
+        ids = tf.cast(vectorizer(texts), tf.int32)
+        if spec.binary:
+            ids = tf.map_fn(first_occurrences, ids,
+                            fn_output_signature=tf.TensorSpec([length], tf.int32))
+        return ids
+
+    return tokenize, vectorizer
 
 
 def document_counts(

@@ -10,7 +10,7 @@ import numpy as np
 from kerasdl.io import atomic_path
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -19,7 +19,7 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(plt: Any, fig: Any, path: str | Path) -> Path:
+def save(plt: Any, fig: Any, path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -32,7 +32,7 @@ def plot_history(rows: Sequence[dict[str, Any]], path: str | Path) -> Path | Non
     """One panel per metric (loss, accuracy ...), train and validation overlaid."""
     if not rows:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     keys = [k for k in rows[0] if k not in ("epoch", "learning_rate") and not k.startswith("val_")]
     panels = keys + (["learning_rate"] if "learning_rate" in rows[0] else [])
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
@@ -45,14 +45,14 @@ def plot_history(rows: Sequence[dict[str, Any]], path: str | Path) -> Path | Non
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend()
-    return _save(plt, fig, path)
+    return save(plt, fig, path)
 
 
 def plot_confusion_matrix(
     matrix: np.ndarray, class_names: Sequence[str], path: str | Path
 ) -> Path:
     """Counts in each cell, colours by the row-normalised rate (the recall per class)."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(class_names)
     size = min(12.0, 2.5 + 0.55 * n)
     fig, ax = plt.subplots(figsize=(size, size))
@@ -68,4 +68,4 @@ def plot_confusion_matrix(
                 ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8,
                         color="white" if rates[i, j] > 0.5 else "black")
     ax.set_title("Confusion matrix")
-    return _save(plt, fig, path)
+    return save(plt, fig, path)

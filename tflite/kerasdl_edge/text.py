@@ -5,7 +5,8 @@ This tokenizer reads the vocabulary and settings stored in the .tflite file and
 reproduces the ids of the TextVectorization layer used in training: ASCII-only
 lower-casing (as `tf.strings.lower`), removal of ASCII punctuation (Keras' default
 pattern), splitting on ASCII whitespace (as `tf.strings.split`), n-grams joined by a
-space after the words (as `tf.strings.ngrams`), then lookup, cut and pad.
+space after the words (as `tf.strings.ngrams`), then lookup, (for binary tokenizers)
+each distinct id once in order of first appearance, cut and pad.
 
 Example:
 >>> from kerasdl_edge.text import Tokenizer
@@ -35,11 +36,12 @@ class Tokenizer:
         standardize: lower_and_strip_punctuation, lower, strip_punctuation or none.
         ngrams: 1 for words; N appends every 2..N-gram after the words.
         sequence_length: ids per text (cut at the end, padded with 0).
+        binary: keep each distinct id once, where it first appears, before the cut.
     """
 
     def __init__(
         self, vocabulary: list[str], *, standardize: str = "lower_and_strip_punctuation",
-        ngrams: int = 1, sequence_length: int = 256,
+        ngrams: int = 1, sequence_length: int = 256, binary: bool = False,
     ) -> None:
         if standardize not in STANDARDIZE:
             raise ValueError(f"standardize must be one of {', '.join(STANDARDIZE)}, not {standardize!r}")
@@ -47,13 +49,14 @@ class Tokenizer:
         self.standardize = standardize
         self.ngrams = int(ngrams)
         self.sequence_length = int(sequence_length)
+        self.binary = bool(binary)
         self._ids = {token.encode("utf-8"): i for i, token in enumerate(self.vocabulary) if i > OOV_ID}
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> "Tokenizer":
         """From the `tokenizer` entry of a kerasdl export's metadata."""
         return cls(spec["vocabulary"], standardize=spec["standardize"], ngrams=spec["ngrams"],
-                   sequence_length=spec["sequence_length"])
+                   sequence_length=spec["sequence_length"], binary=spec.get("binary", False))
 
     def tokens(self, text: str) -> list[bytes]:
         """The standardized words and n-grams of `text`, before lookup."""
@@ -69,7 +72,11 @@ class Tokenizer:
         return grams
 
     def encode(self, text: str) -> np.ndarray:
-        ids = [self._ids.get(t, OOV_ID) for t in self.tokens(text)[: self.sequence_length]]
+        if self.binary:
+            ids = list(dict.fromkeys(self._ids.get(t, OOV_ID) for t in self.tokens(text)))
+            ids = ids[: self.sequence_length]
+        else:
+            ids = [self._ids.get(t, OOV_ID) for t in self.tokens(text)[: self.sequence_length]]
         row = np.zeros(self.sequence_length, np.int32)
         row[: len(ids)] = ids
         return row

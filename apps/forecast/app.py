@@ -1,0 +1,234 @@
+"""The forecast app: multivariate time-series forecasting from CSV tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+
+import numpy as np
+
+from kerasdl.app import App, Datasets
+from kerasdl.config import TrainConfig
+from kerasdl.errors import DataError
+
+from kerasdl.apps.forecast.config import ForecastConfig
+from kerasdl.apps.forecast.models import MODELS, RECURRENT, build_forecast_model
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
+SAMPLE = Path(__file__).parent / "sample" / "exchange_rate.csv"
+
+
+class ForecastApp(App):
+    """Forecasting the next rows of a table of series.
+
+    Example:
+    >>> from kerasdl.apps.forecast.app import ForecastApp
+    >>> from kerasdl.apps.forecast.config import ForecastConfig
+    >>> data = ForecastApp().load_datasets(ForecastConfig())  # the bundled exchange rates
+    >>> data.info["targets"]
+    ['0', '1', '2', '3', '4', '5', '6', 'OT']
+    """
+
+    name: ClassVar[str] = "forecast"
+    description: ClassVar[str] = "Multivariate time-series forecasting."
+    config_class: ClassVar[type[TrainConfig]] = ForecastConfig
+    models: ClassVar[dict[str, str]] = MODELS
+    default_model: ClassVar[str] = "linear"
+    monitor = ("val_loss", "min")
+    headline_metric = "mse"
+
+    def load_datasets(self, config: TrainConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
+        from kerasdl.data.timeseries import Scaler, read_series_csv, split_borders, window_starts, windows_dataset
+
+        assert isinstance(config, ForecastConfig)
+        path = SAMPLE if config.dataset is None else Path(config.dataset).expanduser()
+        if not path.is_file():
+            raise DataError(
+                f"No such file: {path}. The forecast app reads a CSV file with a time column "
+                "and numeric columns (tfds has no time-series forecasting data sets to offer)."
+            )
+        series = read_series_csv(path, time_column=config.time_column)
+        columns, targets = _choose_columns(series.columns, config, path)
+        order = [series.columns.index(c) for c in columns]
+        values = series.values[:, order]
+        rows = len(values)
+        validation_start, test_start, test_end = split_borders(rows, config.split)
+        if fitted is not None and "scaler" in fitted:
+            scaler = Scaler.from_dict(fitted["scaler"])
+        else:
+            scaler = Scaler.fit(values[:validation_start])
+        scaled = scaler.transform(values)
+        length, horizon = config.input_length, config.horizon
+        starts = {
+            "train": window_starts(0, validation_start, length, horizon, config.stride),
+            "validation": window_starts(validation_start, test_start, length, horizon, 1),
+            "test": window_starts(test_start, test_end, length, horizon, 1),
+        }
+        for split in ("train", "validation"):
+            if len(starts[split]) == 0:
+                raise DataError(
+                    f"{path}: the {split} split is too short for one window of "
+                    f"{length} + {horizon} rows; lower input_length or horizon, or change split."
+                )
+        target_index = list(range(len(targets)))
+        datasets = {s: windows_dataset(scaled, st, length, horizon, target_index) if len(st) else None
+                    for s, st in starts.items()}
+        info = {
+            "source": f"csv:{path}",
+            "columns": columns,
+            "targets": targets,
+            "time_column": series.time_column,
+            "input_length": length,
+            "horizon": horizon,
+            "scaler": scaler.to_dict(),
+            "sizes": {s: int(len(st)) for s, st in starts.items()},
+            "rows": {"train": [0, validation_start], "validation": [validation_start, test_start],
+                     "test": [test_start, test_end]},
+        }
+        return Datasets(train=datasets["train"], validation=datasets["validation"],
+                        test=datasets["test"], info=info)
+
+    def build_model(
+        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None,
+        batch_size: int | None = None,
+    ) -> "keras.Model":
+        assert isinstance(config, ForecastConfig)
+        return build_forecast_model(
+            self.model_name(config), info["input_length"], len(info["columns"]),
+            len(info["targets"]), info["horizon"], config, batch_size=batch_size,
+            keras_module=keras_module,
+        )
+
+    def tflite_model(self, model: "keras.Model", config: TrainConfig, info: dict[str, Any]) -> "keras.Model":
+        """Recurrent models run in TFLite with a fixed batch only: a batch-1 copy."""
+        if self.model_name(config) not in RECURRENT:
+            return model
+        fixed = self.build_model(config, info, batch_size=1)
+        fixed.set_weights(model.get_weights())
+        return fixed
+
+    def loss(self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None) -> Any:
+        from kerasdl.layers.blocks import keras_or
+
+        k = keras_or(keras_module)
+        assert isinstance(config, ForecastConfig)
+        return {"mse": k.losses.MeanSquaredError, "mae": k.losses.MeanAbsoluteError,
+                "huber": k.losses.Huber}[config.loss]()
+
+    def metrics(self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None) -> list[Any]:
+        from kerasdl.layers.blocks import keras_or
+
+        k = keras_or(keras_module)
+        return [k.metrics.MeanAbsoluteError(name="mae"), k.metrics.MeanSquaredError(name="mse")]
+
+    def score(self, targets: np.ndarray, outputs: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
+        from kerasdl.evaluation.forecasting import forecast_metrics
+
+        return forecast_metrics(targets, outputs, _target_scaler(info))
+
+    def evaluate(
+        self, model: Any, dataset: "tf.data.Dataset", info: dict[str, Any], *, plots_dir: Path | None = None,
+    ) -> dict[str, Any]:
+        """The model's metrics beside the repeat-last baseline's, measured on the same
+        windows; with `plots_dir`, a plot of forecast against actual."""
+        from kerasdl.evaluation.forecasting import forecast_metrics, plot_forecast
+
+        inputs, targets, outputs = [], [], []
+        for x, y in dataset:
+            outputs.append(np.asarray(model(x, training=False)))
+            targets.append(np.asarray(y))
+            inputs.append(np.asarray(x)[:, -1:, : len(info["targets"])])
+        if not outputs:
+            raise DataError("The split to evaluate holds no windows.")
+        targets_, outputs_ = np.concatenate(targets), np.concatenate(outputs)
+        naive = np.repeat(np.concatenate(inputs), info["horizon"], axis=1)
+        scaler = _target_scaler(info)
+        metrics = forecast_metrics(targets_, outputs_, scaler)
+        metrics["naive"] = forecast_metrics(targets_, naive, scaler)
+        metrics["windows"] = int(len(targets_))
+        if plots_dir is not None:
+            plot_forecast(targets_, outputs_, scaler, info["targets"], plots_dir / "forecast.png")
+        return metrics
+
+    def format_metrics(self, metrics: dict[str, Any]) -> str:
+        from kerasdl.evaluation.forecasting import format_forecast_metrics
+
+        return format_forecast_metrics(metrics)
+
+    def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:
+        """Each input is a CSV file with the training columns; its last
+        `input_length` rows are the window to forecast from."""
+        from kerasdl.data.timeseries import Scaler, read_series_csv
+
+        windows = []
+        for name in inputs:
+            series = read_series_csv(name, time_column=info.get("time_column"))
+            missing = [c for c in info["columns"] if c not in series.columns]
+            if missing:
+                raise DataError(f"{name} lacks the column(s) {', '.join(missing)} the model was trained on.")
+            if len(series.values) < info["input_length"]:
+                raise DataError(
+                    f"{name} has {len(series.values)} rows; the model needs the last "
+                    f"{info['input_length']}."
+                )
+            values = series.values[-info["input_length"]:, [series.columns.index(c) for c in info["columns"]]]
+            windows.append(Scaler.from_dict(info["scaler"]).transform(values))
+        return np.stack(windows)
+
+    def describe_outputs(self, outputs: np.ndarray, info: dict[str, Any], *, top_k: int = 3) -> list[dict[str, Any]]:
+        scaler = _target_scaler(info)
+        described = []
+        for row in np.asarray(outputs):
+            values = scaler.inverse(row)
+            described.append({"forecast": {name: [float(v) for v in values[:, j]]
+                                           for j, name in enumerate(info["targets"])}})
+        return described
+
+    def serving_endpoints(self, model: "keras.Model", info: dict[str, Any]) -> dict[str, Any]:
+        """`serving_default` takes raw windows [batch, input_length, columns] in the
+        data's own units and returns the forecast in those units; scaling is inside."""
+        import tensorflow as tf
+
+        scaler = info["scaler"]
+        mean = tf.constant(scaler["mean"], tf.float32)
+        std = tf.constant(scaler["std"], tf.float32)
+        targets = len(info["targets"])
+
+        def forecast(window: tf.Tensor) -> dict[str, tf.Tensor]:
+            scaled = model((window - mean) / std, training=False)
+            return {"forecast": scaled * std[:targets] + mean[:targets]}
+
+        return {"serving_default": (forecast, [tf.TensorSpec(
+            [None, info["input_length"], len(info["columns"])], tf.float32, name="window")])}
+
+    def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "input": f"float32 [batch, {info['input_length']}, {len(info['columns'])}]: the last "
+                     f"{info['input_length']} rows of the columns {info['columns']}, z-scored",
+            "normalization": {"inside_model": False, "mean": info["scaler"]["mean"],
+                              "std": info["scaler"]["std"], "formula": "(value - mean) / std"},
+            "output": f"[batch, {info['horizon']}, {len(info['targets'])}]: the next rows of "
+                      f"{info['targets']}, z-scored: value = output * std + mean (the targets' entries)",
+        }
+
+
+def _choose_columns(available: list[str], config: ForecastConfig, path: Path) -> tuple[list[str], list[str]]:
+    targets = config.column_list("target") or list(available)
+    features = config.column_list("features") or list(available)
+    for name in targets + features:
+        if name not in available:
+            raise DataError(f"{path} has no column '{name}'. Its numeric columns: {', '.join(available)}.")
+    columns = targets + [c for c in features if c not in targets]
+    return columns, targets
+
+
+def _target_scaler(info: dict[str, Any]) -> Any:
+    from kerasdl.data.timeseries import Scaler
+
+    scaler = Scaler.from_dict(info["scaler"])
+    n = len(info["targets"])
+    return Scaler(scaler.mean[:n], scaler.std[:n])

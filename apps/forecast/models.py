@@ -1,0 +1,210 @@
+"""Forecast model builders: baselines, linear maps, MLP, CNN, RNN and PatchTST.
+
+Every model takes z-scored windows [batch, input_length, features] (the target columns
+first) and returns the next `horizon` rows of the targets [batch, horizon, targets],
+all at once. Everything is built from standard layers, so the models convert to TFLite
+builtins (recurrent ones with a fixed batch).
+
+Example:
+>>> from kerasdl.apps.forecast.config import ForecastConfig
+>>> from kerasdl.apps.forecast.models import build_forecast_model
+>>> model = build_forecast_model("linear", 96, 7, 7, 24, ForecastConfig())
+>>> tuple(model.output.shape)
+(None, 24, 7)
+"""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any, Callable
+
+from kerasdl.layers.blocks import keras_or
+from kerasdl.layers.position_embedding import position_embedding_class
+
+from kerasdl.apps.forecast.config import ForecastConfig
+
+MODELS: dict[str, str] = {
+    "repeat-last": "Baseline: every future row repeats the last one seen (no weights).",
+    "seasonal": "Baseline: repeats the last `season` rows (no weights).",
+    "linear": "One linear map from the input window to the horizon, shared by all columns (the default).",
+    "dlinear": "DLinear: a moving-average trend and the remainder, each mapped linearly.",
+    "mlp": "Per-column MLP over the window, shared by all columns.",
+    "cnn": "1-D convolutions over time, then a dense layer to the whole horizon.",
+    "lstm": "LSTM encoder, then a dense layer to the whole horizon.",
+    "gru": "GRU encoder, then a dense layer to the whole horizon.",
+    "patchtst": "PatchTST: each column cut into patches, a Transformer encoder over them.",
+}
+BASELINES = ("repeat-last", "seasonal")
+RECURRENT = ("lstm", "gru")
+INPUT_NAME = "window"
+
+
+class _Shapes:
+    def __init__(self, length: int, features: int, targets: int, horizon: int) -> None:
+        self.length, self.features, self.targets, self.horizon = length, features, targets, horizon
+
+
+def _targets(x: Any, s: _Shapes, k: ModuleType, name: str) -> Any:
+    """The first `targets` columns of [batch, time, features]."""
+    if s.targets == s.features:
+        return x
+    x = k.layers.Permute((2, 1), name=f"{name}_by_column")(x)
+    x = k.layers.Cropping1D((0, s.features - s.targets), name=f"{name}_crop")(x)
+    return k.layers.Permute((2, 1), name=f"{name}_by_time")(x)
+
+
+def _over_time(x: Any, layer: Any, name: str, k: ModuleType) -> Any:
+    """Applies `layer` along the time axis of each column: [b, t, c] -> [b, t', c]."""
+    x = k.layers.Permute((2, 1), name=f"{name}_by_column")(x)
+    x = layer(x)
+    return k.layers.Permute((2, 1), name=f"{name}_by_time")(x)
+
+
+def _normalized(build_core: Callable[[Any, _Shapes, ForecastConfig, ModuleType], Any]) -> Callable[..., Any]:
+    """Wraps a core builder with instance normalization when the config asks for it."""
+
+    def build(s: _Shapes, config: ForecastConfig, k: ModuleType, batch_size: int | None) -> Any:
+        inputs = k.Input((s.length, s.features), batch_size=batch_size, name=INPUT_NAME)
+        x = inputs
+        if config.instance_norm:
+            # RevIN-style (Kim et al. 2022), mean only: the window's level is taken
+            # out before the model and put back after.
+            level = k.layers.GlobalAveragePooling1D(keepdims=True, name="window_level")(inputs)
+            x = k.layers.Subtract(name="centred")([inputs, k.layers.UpSampling1D(s.length, name="level_in")(level)])
+        y = build_core(x, s, config, k)
+        if config.instance_norm:
+            back = k.layers.UpSampling1D(s.horizon, name="level_out")(_targets(level, s, k, "level"))
+            y = k.layers.Add(name="forecast")([y, back])
+        return k.Model(inputs, k.layers.Activation("linear", dtype="float32", name="forecast_out")(y),
+                       name=build_core.__name__.removeprefix("_"))
+
+    return build
+
+
+def _repeat_last(s: _Shapes, config: ForecastConfig, k: ModuleType, batch_size: int | None) -> Any:
+    inputs = k.Input((s.length, s.features), batch_size=batch_size, name=INPUT_NAME)
+    last = k.layers.Cropping1D((s.length - 1, 0), name="last_row")(inputs)
+    y = k.layers.UpSampling1D(s.horizon, name="repeat")(_targets(last, s, k, "last"))
+    return k.Model(inputs, y, name="repeat-last")
+
+
+def _seasonal(s: _Shapes, config: ForecastConfig, k: ModuleType, batch_size: int | None) -> Any:
+    inputs = k.Input((s.length, s.features), batch_size=batch_size, name=INPUT_NAME)
+    season = k.layers.Cropping1D((s.length - config.season, 0), name="last_season")(inputs)
+    season = _targets(season, s, k, "season")
+    copies = math.ceil(s.horizon / config.season)
+    y = k.layers.Concatenate(axis=1, name="repeat")([season] * copies) if copies > 1 else season
+    if copies * config.season > s.horizon:
+        y = k.layers.Cropping1D((0, copies * config.season - s.horizon), name="to_horizon")(y)
+    return k.Model(inputs, y, name="seasonal")
+
+
+def _linear(x: Any, s: _Shapes, config: ForecastConfig, k: ModuleType) -> Any:
+    y = _over_time(x, k.layers.Dense(s.horizon, name="window_to_horizon"), "linear", k)
+    return _targets(y, s, k, "out")
+
+
+def _dlinear(x: Any, s: _Shapes, config: ForecastConfig, k: ModuleType) -> Any:
+    trend = k.layers.AveragePooling1D(config.kernel_size, strides=1, padding="same", name="trend")(x)
+    remainder = k.layers.Subtract(name="remainder")([x, trend])
+    y_trend = _over_time(trend, k.layers.Dense(s.horizon, name="trend_to_horizon"), "trend_map", k)
+    y_rest = _over_time(remainder, k.layers.Dense(s.horizon, name="remainder_to_horizon"), "rest_map", k)
+    return _targets(k.layers.Add(name="sum")([y_trend, y_rest]), s, k, "out")
+
+
+def _mlp(x: Any, s: _Shapes, config: ForecastConfig, k: ModuleType) -> Any:
+    h = k.layers.Permute((2, 1), name="by_column")(x)
+    for i in range(config.depth):
+        h = k.layers.Dense(config.units, activation="relu", name=f"hidden_{i + 1}")(h)
+    if config.dropout:
+        h = k.layers.Dropout(config.dropout, name="dropout")(h)
+    h = k.layers.Dense(s.horizon, name="to_horizon")(h)
+    return _targets(k.layers.Permute((2, 1), name="by_time")(h), s, k, "out")
+
+
+def _dense_head(h: Any, s: _Shapes, config: ForecastConfig, k: ModuleType) -> Any:
+    if config.dropout:
+        h = k.layers.Dropout(config.dropout, name="dropout")(h)
+    h = k.layers.Dense(s.horizon * s.targets, name="to_horizon")(h)
+    return k.layers.Reshape((s.horizon, s.targets), name="horizon_by_target")(h)
+
+
+def _cnn(x: Any, s: _Shapes, config: ForecastConfig, k: ModuleType) -> Any:
+    h = x
+    for i in range(config.depth):
+        h = k.layers.Conv1D(config.units, min(config.kernel_size, 7), padding="causal",
+                            activation="relu", name=f"conv_{i + 1}")(h)
+        h = k.layers.MaxPooling1D(2, name=f"pool_{i + 1}")(h) if h.shape[1] >= 4 else h
+    return _dense_head(k.layers.Flatten(name="flatten")(h), s, config, k)
+
+
+def _recurrent(cell: str) -> Callable[[Any, _Shapes, ForecastConfig, ModuleType], Any]:
+    def core(x: Any, s: _Shapes, config: ForecastConfig, k: ModuleType) -> Any:
+        layer_class = k.layers.LSTM if cell == "lstm" else k.layers.GRU
+        h = x
+        for i in range(config.depth):
+            h = layer_class(config.units, return_sequences=i < config.depth - 1, name=f"{cell}_{i + 1}")(h)
+        return _dense_head(h, s, config, k)
+
+    core.__name__ = f"_{cell}"
+    return core
+
+
+def _patchtst(x: Any, s: _Shapes, config: ForecastConfig, k: ModuleType) -> Any:
+    """PatchTST (Nie et al. 2023): each column alone (channel independence) is cut into
+    non-overlapping patches that become the tokens of a Transformer encoder."""
+    patch = config.patch_length
+    patches = s.length // patch
+    width = config.units
+    if width % config.heads:
+        width = config.heads * max(1, width // config.heads)
+    if patches * patch < s.length:
+        x = k.layers.Cropping1D((s.length - patches * patch, 0), name="whole_patches")(x)
+    columns = k.layers.Permute((2, 1), name="by_column")(x)
+    columns = k.layers.Reshape((s.features, patches, patch), name="patches")(columns)
+
+    tokens = k.Input((patches, patch), name="column_patches")
+    h = k.layers.Dense(width, name="patch_embedding")(tokens)
+    h = position_embedding_class(k)(patches, name="patch_position")(h)
+    for i in range(1, config.depth + 1):
+        attended = k.layers.MultiHeadAttention(config.heads, width // config.heads,
+                                               dropout=config.dropout, name=f"encoder{i}_attention")(h, h)
+        h = k.layers.LayerNormalization(name=f"encoder{i}_norm1")(k.layers.Add(name=f"encoder{i}_res1")([h, attended]))
+        f = k.layers.Dense(width * 2, activation="gelu", name=f"encoder{i}_ffn1")(h)
+        f = k.layers.Dense(width, name=f"encoder{i}_ffn2")(f)
+        h = k.layers.LayerNormalization(name=f"encoder{i}_norm2")(k.layers.Add(name=f"encoder{i}_res2")([h, f]))
+    h = k.layers.Flatten(name="flatten")(h)
+    if config.dropout:
+        h = k.layers.Dropout(config.dropout, name="head_dropout")(h)
+    encoder = k.Model(tokens, k.layers.Dense(s.horizon, name="to_horizon")(h), name="column_encoder")
+
+    y = k.layers.TimeDistributed(encoder, name="each_column")(columns)  # [b, features, horizon]
+    return _targets(k.layers.Permute((2, 1), name="by_time")(y), s, k, "out")
+
+
+BUILDERS: dict[str, Callable[..., Any]] = {
+    "repeat-last": _repeat_last,
+    "seasonal": _seasonal,
+    "linear": _normalized(_linear),
+    "dlinear": _normalized(_dlinear),
+    "mlp": _normalized(_mlp),
+    "cnn": _normalized(_cnn),
+    "lstm": _normalized(_recurrent("lstm")),
+    "gru": _normalized(_recurrent("gru")),
+    "patchtst": _normalized(_patchtst),
+}
+
+
+def build_forecast_model(
+    name: str, input_length: int, features: int, targets: int, horizon: int,
+    config: ForecastConfig, *, batch_size: int | None = None, keras_module: ModuleType | None = None,
+) -> Any:
+    """Builds the uncompiled model `name` (one of `MODELS`).
+
+    Args:
+        features: input columns, the `targets` forecast columns first.
+        batch_size: a fixed batch size (TFLite runs recurrent layers only so).
+    """
+    shapes = _Shapes(input_length, features, targets, horizon)
+    return BUILDERS[name](shapes, config, keras_or(keras_module), batch_size)

@@ -1,0 +1,152 @@
+"""The forecast app and its time-series data layer, on generated sines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from app_contract import run_app_contract
+from kerasdl.apps.forecast.app import ForecastApp
+from kerasdl.apps.forecast.config import ForecastConfig
+from kerasdl.cli import cli
+from kerasdl.data.timeseries import read_series_csv, split_borders, window_starts
+from kerasdl.errors import ConfigError, DataError
+
+TINY = ForecastConfig.presets["tiny"]
+
+
+def test_missing_values_are_filled_forward(tmp_path: Path) -> None:
+    path = tmp_path / "gaps.csv"
+    path.write_text("date,x,y\n2024-01-01,,1\n2024-01-02,2,NaN\n2024-01-03,,3\n2024-01-04,4,\n")
+    series = read_series_csv(path)
+    assert series.time_column == "date" and series.columns == ["x", "y"]
+    assert series.values.tolist() == [[2, 1], [2, 1], [2, 3], [4, 3]]
+    assert series.filled == 4
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "is empty"),
+    ("date,x\n", "has a header but no rows"),
+    ("date,x\n2024-01-01,1\n2024-01-02,abc\n", "line 3: column 'x' holds 'abc', not a number"),
+    ("date,x\n2024-01-02,1\n2024-01-01,2\n", "line 3: the time column 'date' goes back in time"),
+    ("date,x\n2024-01-01,1\n2024-01-01,2\n", "line 3: the time column 'date' repeats"),
+    ("date,x\nyesterday,1\n", "line 2: the time column 'date' holds 'yesterday'"),
+    ("date,x\n2024-01-01,\n2024-01-02,\n", "column 'x' holds no numbers at all"),
+    ("date\n2024-01-01\n", "has no value columns"),
+])
+def test_bad_series(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(DataError, match=message):
+        read_series_csv(path)
+
+
+def test_standard_etth1_protocol_window_counts() -> None:
+    validation, test, end = split_borders(17420, "8640,2880,2880")
+    assert (validation, test, end) == (8640, 11520, 14400)
+    assert len(window_starts(test, end, 336, 96, 1)) == 2785
+    train = window_starts(0, validation, 336, 96, 1)
+    assert train[-1] + 336 + 96 == validation  # targets never cross into validation
+    with pytest.raises(DataError, match="`split` must be three positive numbers"):
+        split_borders(100, "0.7,0.3")
+    with pytest.raises(DataError, match="The split needs 300 rows but the data has 100"):
+        split_borders(100, "100,100,100")
+
+
+def test_scaling_uses_training_rows_only(sine_csv: Path) -> None:
+    data = ForecastApp().load_datasets(ForecastConfig(dataset=str(sine_csv), **TINY))
+    series = read_series_csv(sine_csv)
+    train_rows = data.info["rows"]["train"][1]
+    np.testing.assert_allclose(data.info["scaler"]["mean"], series.values[:train_rows].mean(axis=0), rtol=1e-4)
+    # 120 test rows; inputs may reach back into validation, targets stay inside
+    assert data.info["sizes"]["test"] == 120 - 6 + 1
+    x, y = next(iter(data.train))
+    assert tuple(x.shape) == (24, 3) and tuple(y.shape) == (6, 3)
+
+
+def test_targets_first_then_features(sine_csv: Path) -> None:
+    data = ForecastApp().load_datasets(ForecastConfig(dataset=str(sine_csv), target="mix", features="a", **TINY))
+    assert data.info["columns"] == ["mix", "a"] and data.info["targets"] == ["mix"]
+    _, y = next(iter(data.train))
+    assert tuple(y.shape) == (6, 1)
+    with pytest.raises(DataError, match="has no column 'zz'. Its numeric columns: a, b, mix"):
+        ForecastApp().load_datasets(ForecastConfig(dataset=str(sine_csv), target="zz", **TINY))
+    with pytest.raises(DataError, match="the train split is too short"):
+        ForecastApp().load_datasets(ForecastConfig(dataset=str(sine_csv), split="20,100,100", **TINY))
+
+
+def test_bad_config_values() -> None:
+    with pytest.raises(ConfigError, match="`season` \\(50\\) must not exceed `input_length` \\(24\\)"):
+        ForecastConfig(input_length=24, season=50)
+    with pytest.raises(ConfigError, match="`loss` must be one of mse, mae, huber"):
+        ForecastConfig(loss="l3")
+
+
+def test_contract_all_models(sine_csv: Path, tmp_path: Path) -> None:
+    results = run_app_contract(ForecastApp(), ForecastConfig(dataset=str(sine_csv), **TINY), tmp_path)
+    assert set(results) == set(ForecastApp.models)
+    for name, r in results.items():
+        assert r["output_shape"] == (4, 6, 3), name
+
+
+@pytest.fixture(scope="module")
+def linear_run(tmp_path_factory: pytest.TempPathFactory, sine_csv: Path) -> Path:
+    from kerasdl import api
+
+    config = ForecastConfig(dataset=str(sine_csv), **{**TINY, "epochs": 8, "learning_rate": 1e-2})
+    summary = api.train("forecast", config, runs_dir=tmp_path_factory.mktemp("runs"), name="linear", verbose=0)
+    metrics = summary.metrics
+    assert metrics["mse"] < 0.5 * metrics["naive"]["mse"]  # sines are predictable; repeat-last is not
+    assert metrics["mae"] < metrics["naive"]["mae"] and metrics["r2"] > 0.9
+    assert (summary.run.plots / "forecast.png").stat().st_size > 1000
+    return summary.run.path
+
+
+def test_predict_the_next_horizon_from_a_csv(linear_run: Path, sine_csv: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["predict", str(linear_run), str(sine_csv), "--json"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.output)
+    assert list(row["forecast"]) == ["a", "b", "mix"] and len(row["forecast"]["a"]) == 6
+    t = np.arange(600, 606)  # the rows after the file's last one
+    np.testing.assert_allclose(row["forecast"]["a"], np.sin(2 * np.pi * t / 12), atol=0.35)
+    short = tmp_path / "short.csv"
+    short.write_text("\n".join(sine_csv.read_text().splitlines()[:10]) + "\n")
+    result = CliRunner().invoke(cli, ["predict", str(linear_run), str(short)])
+    assert result.exit_code == 1 and "has 9 rows; the model needs the last 24" in result.output
+
+
+def test_export_raw_unit_savedmodel_and_tflite(linear_run: Path, sine_csv: Path, tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    from kerasdl.export.exporter import export_run
+    from kerasdl.training.saving import load_model
+    from kerasdl_edge import EdgeModel
+
+    report = export_run(linear_run, quantizations=("float32", "int8"), out_dir=tmp_path)
+    rows = {r["variant"]: r for r in report.rows}
+    assert rows["tflite-float32"]["max_abs_diff"] < 1e-4
+    assert rows["tflite-int8"]["metric"] < 2 * rows["tflite-int8"]["keras_metric"] + 0.05
+    raw = read_series_csv(sine_csv).values[-24:][None]
+    serving = tf.saved_model.load(str(report.saved_model)).signatures["serving_default"]
+    forecast = serving(window=tf.constant(raw))["forecast"].numpy()
+    info = EdgeModel(report.tflite["float32"]).metadata["info"]
+    mean, std = np.asarray(info["scaler"]["mean"]), np.asarray(info["scaler"]["std"])
+    scaled = EdgeModel(report.tflite["float32"])(((raw - mean) / std).astype(np.float32))
+    np.testing.assert_allclose(scaled * std + mean, forecast, atol=1e-3)
+    keras_out = np.asarray(load_model(Path(linear_run) / "checkpoints" / "best.keras")(((raw - mean) / std).astype(np.float32)))
+    np.testing.assert_allclose(keras_out, scaled, atol=1e-4)
+
+
+def test_recurrent_forecaster_exports_with_a_fixed_batch(sine_csv: Path, tmp_path: Path) -> None:
+    from kerasdl import api
+    from kerasdl.export.exporter import export_run
+
+    config = ForecastConfig(dataset=str(sine_csv), model="lstm", **{**TINY, "epochs": 1})
+    run = api.train("forecast", config, runs_dir=tmp_path, name="lstm", verbose=0).run
+    report = export_run(run.path, formats=("tflite",), quantizations=("float32",), out_dir=tmp_path / "out")
+    (row,) = report.rows
+    assert row["max_abs_diff"] < 1e-4
