@@ -27,7 +27,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from common import REPO, SHARED_DATA, fresh_folder, markdown_table, require, write_result  # noqa: E402
+from common import SHARED_DATA, fresh_folder, markdown_table, require, write_result  # noqa: E402
 
 # Per-model recipes on top of the `imdb` preset (the nbsvm recipe); the sequence
 # models read words, the bag models n-grams.
@@ -148,7 +148,8 @@ def main() -> int:
         ["model", "test accuracy", "parameters", "training time (2 cores)", "int8 TFLite size",
          "int8 TFLite accuracy"], rows)
     command = "python bench/sentiment.py " + " ".join(sys.argv[1:])
-    write_result("sentiment", "Sentiment: IMDB, 25,000 test reviews", table, command.strip(),
+    full = args.models == parser.get_default("models") and not args.skip_baselines
+    write_result("sentiment" if full else "sentiment-" + "-".join(models), "Sentiment: IMDB, 25,000 test reviews", table, command.strip(),
                  notes="Baselines fit on all 25,000 training reviews; kerasdl models on 22,500 "
                        "(2,500 held out to pick the best epoch). No pretrained weights anywhere.")
     return 0

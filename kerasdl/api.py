@@ -165,7 +165,7 @@ def evaluate_run(
         raise KerasdlError(f"`split` must be test, validation or train. Received: {split!r}")
     info = run.meta["data"]
     data = data if data is not None else app.load_datasets(config, fitted=info)
-    _check_compatible(info, data.info)
+    _check_compatible(info, data.info, app.provenance_keys)
     ds = getattr(data, split)
     used = split
     if ds is None and split == "test":
@@ -179,13 +179,9 @@ def evaluate_run(
     return {"split": used, "model": run.model_path().name, **metrics}
 
 
-# Facts about where the data came from, not about the model's inputs and outputs.
-_DATA_PROVENANCE = ("source", "sizes")
-
-
-def _check_compatible(trained: dict[str, Any], now: dict[str, Any]) -> None:
+def _check_compatible(trained: dict[str, Any], now: dict[str, Any], provenance: Sequence[str]) -> None:
     for key in trained:
-        if key in _DATA_PROVENANCE or key not in now:
+        if key in provenance or key not in now:
             continue
         if json.loads(json.dumps(trained[key])) != json.loads(json.dumps(now[key])):
             raise DataError(

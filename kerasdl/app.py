@@ -55,6 +55,9 @@ class App(abc.ABC):
     monitor: ClassVar[tuple[str, str]] = ("val_loss", "min")
     # The one number that export checks and benchmarks compare, from `score`.
     headline_metric: ClassVar[str] = "loss"
+    # Data info entries about where the data came from, not about the model's inputs
+    # and outputs: evaluating on other data may change them.
+    provenance_keys: ClassVar[tuple[str, ...]] = ("source", "sizes")
 
     def model_name(self, config: TrainConfig) -> str:
         name = config.model or self.default_model

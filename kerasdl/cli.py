@@ -106,7 +106,7 @@ def _overrides(**options: Any) -> dict[str, Any]:
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("app", type=AppType())
-@click.option("--dataset", help="tfds name, or a folder (class sub-folders or IDX files). Default: the bundled sample.")
+@click.option("--dataset", help="A tfds name, a folder or a file (see the app's README). Default: the app's bundled sample.")
 @click.option("--model", help="Model family (see `kerasdl apps`).")
 @click.option("--epochs", type=int, help="Passes over the training data.")
 @click.option("--batch-size", type=int, help="Examples per step.")
@@ -179,7 +179,7 @@ def train(app: str, preset: str | None, config_file: str | None, sets: tuple[str
 @cli.command(context_settings=CONTEXT)
 @click.argument("run", type=click.Path())
 @click.option("--split", type=click.Choice(["test", "validation", "train"]), default="test", show_default=True)
-@click.option("--dataset", help="Evaluate on another data set with the same classes.")
+@click.option("--dataset", help="Evaluate on another data set of the same kind (same classes or columns).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @_user_errors
 def evaluate(run: str, split: str, dataset: str | None, as_json: bool) -> None:

@@ -42,14 +42,15 @@ def test_every_command_has_help(command: list[str]) -> None:
 def test_apps_lists_vision_and_models() -> None:
     result = invoke("apps")
     assert result.exit_code == 0
-    assert result.output.startswith("vision")
-    assert "--model mobilenet" in result.output
+    lines = result.output.splitlines()
+    assert [line.split()[0] for line in lines if not line.startswith(" ")] == ["forecast", "sentiment", "vision"]
+    assert "--model mobilenet" in result.output and "--model nbsvm" in result.output
 
 
 def test_unknown_app() -> None:
     result = invoke("train", "sound")
     assert result.exit_code == 2
-    assert "Unknown app 'sound'. Available apps: vision." in result.output
+    assert "Unknown app 'sound'. Available apps: forecast, sentiment, vision." in result.output
 
 
 @pytest.mark.parametrize(

@@ -150,3 +150,12 @@ def test_recurrent_forecaster_exports_with_a_fixed_batch(sine_csv: Path, tmp_pat
     report = export_run(run.path, formats=("tflite",), quantizations=("float32",), out_dir=tmp_path / "out")
     (row,) = report.rows
     assert row["max_abs_diff"] < 1e-4
+
+
+def test_evaluate_on_another_file_keeps_the_trained_scaling(linear_run: Path, tmp_path: Path) -> None:
+    from conftest import write_sine_csv
+
+    other = write_sine_csv(tmp_path / "later.csv", 400, seed=3)
+    result = CliRunner().invoke(cli, ["evaluate", str(linear_run), "--dataset", str(other)])
+    assert result.exit_code == 0, result.output
+    assert "repeat last" in result.output and "75 test windows" in result.output

@@ -135,3 +135,17 @@ def test_recurrent_model_exports_with_a_fixed_batch(review_csv: Path, tmp_path: 
     result = CliRunner().invoke(cli, ["predict", str(report.tflite["float32"]), *texts])
     assert result.exit_code == 0, result.output
     assert len(result.output.splitlines()) == 3
+
+
+def test_nbsvm_int8_tflite_keeps_its_accuracy(review_csv: Path, tmp_path: Path) -> None:
+    from kerasdl import api
+    from kerasdl.export.exporter import export_run
+
+    config = SentimentConfig(dataset=str(review_csv), model="nbsvm",
+                             **{**TINY, "epochs": 3, "learning_rate": 2e-2})
+    run = api.train("sentiment", config, runs_dir=tmp_path, name="nbsvm", verbose=0).run
+    report = export_run(run.path, formats=("tflite",), quantizations=("float32", "int8"), out_dir=tmp_path / "out")
+    rows = {r["variant"]: r for r in report.rows}
+    assert rows["tflite-float32"]["max_abs_diff"] < 1e-4  # the fused table is the same function
+    assert rows["tflite-int8"]["keras_metric"] > 0.9
+    assert rows["tflite-int8"]["metric"] > rows["tflite-int8"]["keras_metric"] - 0.05

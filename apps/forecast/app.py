@@ -40,6 +40,7 @@ class ForecastApp(App):
     default_model: ClassVar[str] = "linear"
     monitor = ("val_loss", "min")
     headline_metric = "mse"
+    provenance_keys = ("source", "sizes", "rows")
 
     def load_datasets(self, config: TrainConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.timeseries import Scaler, read_series_csv, split_borders, window_starts, windows_dataset

@@ -86,7 +86,12 @@ class SentimentApp(ClassifierApp):
         )
 
     def tflite_model(self, model: "keras.Model", config: TrainConfig, info: dict[str, Any]) -> "keras.Model":
-        """Recurrent models run in TFLite with a fixed batch only: a batch-1 copy."""
+        """Recurrent models run in TFLite with a fixed batch only: a batch-1 copy.
+        nbsvm's two lookups are fused into one table (see `fuse_nbsvm`)."""
+        from kerasdl.apps.sentiment.models import fuse_nbsvm
+
+        if self.model_name(config) == "nbsvm":
+            return fuse_nbsvm(model)
         if self.model_name(config) not in RECURRENT:
             return model
         fixed = self.build_model(config, info, batch_size=1)

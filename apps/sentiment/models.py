@@ -163,6 +163,24 @@ def build_transformer(length: int, vocab: int, classes: int, config: SentimentCo
     return k.Model(ids, outputs, name="transformer")
 
 
+def fuse_nbsvm(model: Any, keras_module: ModuleType | None = None) -> Any:
+    """The same function as a trained nbsvm model with its learned weights and fixed
+    ratios multiplied into one table: one lookup per token instead of two and a
+    product. Full-int8 TFLite needs it: quantizing the product of two int8 lookups to
+    int8 rounds most per-token terms away (measured: every review got one class)."""
+    k = keras_or(keras_module)
+    length = model.input.shape[1]
+    weights = model.get_layer("ngram_weights").get_weights()[0]
+    ratios = model.get_layer("nb_ratios").get_weights()[0]
+    ids = token_input(length, k, model.input.shape[0])
+    x = k.layers.Embedding(*weights.shape, name="ngram_scores")(ids)
+    x = k.layers.GlobalAveragePooling1D(name="sum_over_text")(x)
+    outputs = k.layers.Activation("softmax", dtype="float32", name="probabilities")(x)
+    fused = k.Model(ids, outputs, name="nbsvm_fused")
+    fused.get_layer("ngram_scores").set_weights([weights * ratios])
+    return fused
+
+
 BUILDERS: dict[str, Callable[..., Any]] = {
     "bag": build_bag,
     "nbsvm": build_nbsvm,

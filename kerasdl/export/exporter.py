@@ -183,7 +183,12 @@ def _float32(app: Any, config: Any, info: dict[str, Any], model: Any) -> Any:
 
 
 def _representative_batches(ds: Any, count: int) -> list[np.ndarray]:
-    inputs = [np.asarray(x) for x, _ in ds.take(count)]
+    """`count` training inputs spread evenly over the split: the first ones alone
+    would calibrate a time-ordered split (a series) on its first days only."""
+    from kerasdl.data.pipeline import count_examples
+
+    every = max(1, count_examples(ds) // count)
+    inputs = [np.asarray(x) for x, _ in ds.shard(every, 0).take(count)]
     if not inputs:
         raise KerasdlError("The training split is empty: no data to calibrate int8 with.")
     return [np.stack(inputs)]

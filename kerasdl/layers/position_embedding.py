@@ -3,8 +3,8 @@
 Self-attention is blind to order: it sees a set of token vectors. Adding a learned
 vector per position (as BERT does) lets it tell "not good" from "good, not".
 
-The class is written once and defined for each Keras (Keras 3 at import, tf_keras when
-a twin is built for tfmot), each registered under `kerasdl>PositionEmbedding` so saved
+The class is written once and defined for each Keras on first use (Keras 3, and tf_keras
+when a twin is built for tfmot), each registered under `kerasdl>PositionEmbedding` so saved
 models reload.
 """
 
@@ -21,7 +21,8 @@ def position_embedding_class(keras_module: ModuleType) -> type:
 
     Example:
     >>> import keras
-    >>> from kerasdl.layers.position_embedding import PositionEmbedding
+    >>> from kerasdl.layers.position_embedding import position_embedding_class
+    >>> PositionEmbedding = position_embedding_class(keras)
     >>> x = keras.Input((16, 8))
     >>> tuple(PositionEmbedding(16)(x).shape)
     (None, 16, 8)
@@ -78,10 +79,8 @@ def _define(k: ModuleType) -> type:
     return PositionEmbedding
 
 
-def _keras3() -> type:
+def register() -> type:
+    """Defines (and so registers) the Keras 3 class, for loading saved models."""
     import keras
 
     return position_embedding_class(keras)
-
-
-PositionEmbedding = _keras3()

@@ -17,8 +17,10 @@ def load_model(path: str | Path, *, compile: bool = False) -> Any:
     import keras
 
     # Importing these registers kerasdl's serializable objects with Keras.
-    from kerasdl.layers import position_embedding  # noqa: F401
+    from kerasdl.layers import position_embedding
     from kerasdl.training import losses, optimizers  # noqa: F401
+
+    position_embedding.register()
 
     path = Path(path)
     if not path.exists():
