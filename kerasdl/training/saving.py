@@ -17,10 +17,11 @@ def load_model(path: str | Path, *, compile: bool = False) -> Any:
     import keras
 
     # Importing these registers kerasdl's serializable objects with Keras.
-    from kerasdl.layers import position_embedding
+    from kerasdl.layers import audio_features, position_embedding
     from kerasdl.training import losses, optimizers  # noqa: F401
 
     position_embedding.register()
+    audio_features.register()
 
     path = Path(path)
     if not path.exists():
