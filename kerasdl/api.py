@@ -193,18 +193,25 @@ def _check_compatible(trained: dict[str, Any], now: dict[str, Any], provenance: 
 def predict(
     model_path: str | Path, inputs: Sequence[str], *, top_k: int = 3
 ) -> list[dict[str, Any]]:
-    """Runs a model on user inputs (for vision: image files).
+    """Runs a model on user inputs (image files, texts, CSV files: what the app reads).
 
     Args:
         model_path: a run directory (its best model), a kerasdl `.tflite` file or a
             kerasdl SavedModel version folder.
-        inputs: what the app reads (file paths for vision).
-        top_k: classes listed per input.
+        inputs: what the app reads.
+        top_k: classes listed per input (classifiers).
 
     Returns:
         One description per input, e.g. {"input": "cat.png", "label": "cat",
         "probability": 0.97, "top": [...]}.
     """
+    return predict_with_app(model_path, inputs, top_k=top_k)[1]
+
+
+def predict_with_app(
+    model_path: str | Path, inputs: Sequence[str], *, top_k: int = 3
+) -> tuple[Any, list[dict[str, Any]]]:
+    """`predict`, also returning the model's app (whose `format_prediction` prints a row)."""
     if not inputs:
         raise KerasdlError("Nothing to predict: give at least one input.")
     app, info, model = load_any_model(model_path)
@@ -214,7 +221,7 @@ def predict(
         for i in range(0, len(batch), EVAL_BATCH_SIZE)
     ])
     described = app.describe_outputs(outputs, info, top_k=top_k)
-    return [{"input": str(i), **d} for i, d in zip(inputs, described)]
+    return app, [{"input": str(i), **d} for i, d in zip(inputs, described)]
 
 
 def load_any_model(path: str | Path) -> tuple[Any, dict[str, Any], Any]:

@@ -58,6 +58,9 @@ class App(abc.ABC):
     # Data info entries about where the data came from, not about the model's inputs
     # and outputs: evaluating on other data may change them.
     provenance_keys: ClassVar[tuple[str, ...]] = ("source", "sizes")
+    # Models whose layers TFLite runs with a fixed batch only (recurrent ones): their
+    # TFLite export is made from a batch-1 copy, so `build_model` takes `batch_size`.
+    fixed_batch_models: ClassVar[tuple[str, ...]] = ()
 
     def model_name(self, config: TrainConfig) -> str:
         name = config.model or self.default_model
@@ -140,9 +143,13 @@ class App(abc.ABC):
         return {}
 
     def tflite_model(self, model: "keras.Model", config: TrainConfig, info: dict[str, Any]) -> "keras.Model":
-        """The model to convert to TFLite (e.g. a fixed-batch twin); the model itself
-        by default."""
-        return model
+        """The model to convert to TFLite: a batch-1 copy for `fixed_batch_models`, the
+        model itself otherwise."""
+        if self.model_name(config) not in self.fixed_batch_models:
+            return model
+        fixed = self.build_model(config, info, batch_size=1)  # type: ignore[call-arg]
+        fixed.set_weights(model.get_weights())
+        return fixed
 
     def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
         """How a client turns raw data into the model's input, for edge runtimes."""
@@ -153,6 +160,10 @@ class App(abc.ABC):
         self, outputs: np.ndarray, info: dict[str, Any], *, top_k: int = 3
     ) -> list[dict[str, Any]]:
         """One JSON-able description per row of model output."""
+
+    @abc.abstractmethod
+    def format_prediction(self, row: dict[str, Any]) -> str:
+        """`predict`'s row ({"input": ..., **a description}) as text for a terminal."""
 
 
 class ClassifierApp(App):
@@ -199,6 +210,14 @@ class ClassifierApp(App):
         from kerasdl.evaluation.classification import format_report
 
         return format_report(metrics)
+
+    def format_prediction(self, row: dict[str, Any]) -> str:
+        source = " ".join(row["input"].split())  # a text input may span lines
+        if len(source) > 60:
+            source = source[:57] + "..."
+        others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in row["top"][1:])
+        return (f"{source}: {row['label']} ({row['probability']:.3f})"
+                + (f"  [then {others}]" if others else ""))
 
     def describe_outputs(
         self, outputs: np.ndarray, info: dict[str, Any], *, top_k: int = 3

@@ -141,6 +141,8 @@ def train(app: str, preset: str | None, config_file: str | None, sets: tuple[str
       kerasdl train vision --model resnet --optimizer nesterov --lr 0.05 --schedule one-cycle
       kerasdl train vision --dataset fashion_mnist --preset fashion-mnist
       kerasdl train vision --name try1 --resume
+      kerasdl train sentiment --model transformer --epochs 3
+      kerasdl train forecast --dataset ETTh1.csv --preset etth1
     """
     _quiet_tensorflow()
     _setup_logging(False)
@@ -338,30 +340,9 @@ def predict(run: str, inputs: tuple[str, ...], top_k: int, as_json: bool) -> Non
         inputs = tuple(line.rstrip("\r\n") for line in sys.stdin if line.strip())
         if not inputs:
             raise KerasdlError("Nothing to predict: stdin held no non-empty lines.")
-    for row in api.predict(run, list(inputs), top_k=top_k):
-        if as_json:
-            click.echo(json.dumps(row))
-            continue
-        if "forecast" in row:
-            click.echo(_forecast_table(row))
-            continue
-        others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in row["top"][1:])
-        click.echo(f"{_shorten(row['input'])}: {row['label']} ({row['probability']:.3f})"
-                   + (f"  [then {others}]" if others else ""))
-
-
-def _forecast_table(row: dict[str, Any]) -> str:
-    columns = list(row["forecast"])
-    lines = [f"{row['input']}: the next {len(row['forecast'][columns[0]])} rows",
-             f"{'step':>5}  " + "  ".join(f"{c[:12]:>12}" for c in columns)]
-    for step, values in enumerate(zip(*row["forecast"].values()), start=1):
-        lines.append(f"{step:>5}  " + "  ".join(f"{v:>12.6g}" for v in values))
-    return "\n".join(lines)
-
-
-def _shorten(text: str, width: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 3] + "..."
+    app, rows = api.predict_with_app(run, list(inputs), top_k=top_k)
+    for row in rows:
+        click.echo(json.dumps(row) if as_json else app.format_prediction(row))
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ class ForecastApp(App):
     monitor = ("val_loss", "min")
     headline_metric = "mse"
     provenance_keys = ("source", "sizes", "rows")
+    fixed_batch_models = RECURRENT
 
     def load_datasets(self, config: TrainConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.timeseries import Scaler, read_series_csv, split_borders, window_starts, windows_dataset
@@ -51,6 +52,11 @@ class ForecastApp(App):
             raise DataError(
                 f"No such file: {path}. The forecast app reads a CSV file with a time column "
                 "and numeric columns (tfds has no time-series forecasting data sets to offer)."
+            )
+        if not path.name.lower().endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz")):
+            raise DataError(
+                f"{path} is not a CSV or TSV file; expected a table with a time column and "
+                "numeric columns."
             )
         series = read_series_csv(path, time_column=config.time_column)
         columns, targets = _choose_columns(series.columns, config, path)
@@ -103,14 +109,6 @@ class ForecastApp(App):
             len(info["targets"]), info["horizon"], config, batch_size=batch_size,
             keras_module=keras_module,
         )
-
-    def tflite_model(self, model: "keras.Model", config: TrainConfig, info: dict[str, Any]) -> "keras.Model":
-        """Recurrent models run in TFLite with a fixed batch only: a batch-1 copy."""
-        if self.model_name(config) not in RECURRENT:
-            return model
-        fixed = self.build_model(config, info, batch_size=1)
-        fixed.set_weights(model.get_weights())
-        return fixed
 
     def loss(self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None) -> Any:
         from kerasdl.layers.blocks import keras_or
@@ -188,6 +186,14 @@ class ForecastApp(App):
             described.append({"forecast": {name: [float(v) for v in values[:, j]]
                                            for j, name in enumerate(info["targets"])}})
         return described
+
+    def format_prediction(self, row: dict[str, Any]) -> str:
+        columns = list(row["forecast"])
+        lines = [f"{row['input']}: the next {len(row['forecast'][columns[0]])} rows",
+                 f"{'step':>5}  " + "  ".join(f"{c[:12]:>12}" for c in columns)]
+        for step, values in enumerate(zip(*row["forecast"].values()), start=1):
+            lines.append(f"{step:>5}  " + "  ".join(f"{v:>12.6g}" for v in values))
+        return "\n".join(lines)
 
     def serving_endpoints(self, model: "keras.Model", info: dict[str, Any]) -> dict[str, Any]:
         """`serving_default` takes raw windows [batch, input_length, columns] in the

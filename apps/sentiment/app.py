@@ -10,6 +10,7 @@ import numpy as np
 
 from kerasdl.app import ClassifierApp, Datasets
 from kerasdl.config import TrainConfig
+from kerasdl.data.files import read_text_file
 from kerasdl.errors import DataError
 
 from kerasdl.apps.sentiment import preprocessing
@@ -43,6 +44,7 @@ class SentimentApp(ClassifierApp):
     config_class: ClassVar[type[TrainConfig]] = SentimentConfig
     models: ClassVar[dict[str, str]] = MODELS
     default_model: ClassVar[str] = "bag"
+    fixed_batch_models = RECURRENT
 
     def load_datasets(self, config: TrainConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.text import load_text_datasets
@@ -86,17 +88,13 @@ class SentimentApp(ClassifierApp):
         )
 
     def tflite_model(self, model: "keras.Model", config: TrainConfig, info: dict[str, Any]) -> "keras.Model":
-        """Recurrent models run in TFLite with a fixed batch only: a batch-1 copy.
-        nbsvm's two lookups are fused into one table (see `fuse_nbsvm`)."""
+        """nbsvm's two lookups fused into one table (see `fuse_nbsvm`); recurrent
+        models as a batch-1 copy."""
         from kerasdl.apps.sentiment.models import fuse_nbsvm
 
         if self.model_name(config) == "nbsvm":
             return fuse_nbsvm(model)
-        if self.model_name(config) not in RECURRENT:
-            return model
-        fixed = self.build_model(config, info, batch_size=1)
-        fixed.set_weights(model.get_weights())
-        return fixed
+        return super().tflite_model(model, config, info)
 
     def serving_endpoints(self, model: "keras.Model", info: dict[str, Any]) -> dict[str, Any]:
         """`serving_default` takes raw strings and returns probabilities, the top class
@@ -151,9 +149,4 @@ def read_text_argument(value: str) -> str:
         return value
     if path.stat().st_size > MAX_TEXT_FILE_BYTES:
         raise DataError(f"{path} is over {MAX_TEXT_FILE_BYTES // 1_000_000} MB; expected one text.")
-    try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path} is not UTF-8 text (byte {e.start}).") from None
-    except OSError as e:
-        raise DataError(f"Cannot read {path}: {e.strerror}") from None
+    return read_text_file(path)

@@ -8,7 +8,6 @@ training split (`kerasdl.data.vocabulary`) and maps its tokenizer over all split
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import logging
 import sys
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kerasdl.data.files import read_text_file
 from kerasdl.errors import DataError
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def load_text_datasets(
         if _table_files(path):
             return _from_table_folder(path, text_column, label_column, validation_split, seed)
         return _from_class_folders(path, validation_split, seed)
-    if "/" in dataset or dataset.startswith("."):
+    if "/" in dataset or dataset.startswith(".") or dataset.lower().endswith(TABLE_SUFFIXES):
         raise DataError(f"No such file or folder: {path}")
     return _from_tfds(dataset, validation_split)
 
@@ -137,15 +137,8 @@ def _from_table_folder(
 
 
 def _read_table(path: Path, text_column: str | None, label_column: str | None) -> _Split:
-    name = path.name.lower()
-    delimiter = "\t" if ".tsv" in name else ","
-    try:
-        raw = gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes()
-        content = raw.decode("utf-8-sig")
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise DataError(f"Cannot read {path}: {e}") from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path} is not UTF-8 text (byte {e.start}).") from None
+    delimiter = "\t" if ".tsv" in path.name.lower() else ","
+    content = read_text_file(path)
     csv.field_size_limit(sys.maxsize)  # reviews and articles exceed csv's 128 KB default
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
     try:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gzip
 import io
 import logging
 import math
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from kerasdl.data.files import read_text_file
 from kerasdl.errors import DataError
 
 if TYPE_CHECKING:
@@ -61,15 +61,7 @@ def read_series_csv(path: str | Path, *, time_column: str | None = None) -> Seri
         DataError: unreadable file, non-numeric cells, unsorted or repeated times.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-        text = (gzip.decompress(raw) if path.name.endswith(".gz") else raw).decode("utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(f"No such file: {path}") from None
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise DataError(f"Cannot read {path}: {e}") from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path} is not UTF-8 text (byte {e.start}).") from None
+    text = read_text_file(path)
     delimiter = "\t" if ".tsv" in path.name.lower() else ","
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     rows = [r for r in rows if r]

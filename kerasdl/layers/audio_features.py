@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-_CLASSES: dict[str, type] = {}
+from kerasdl.layers.twin_classes import define_once
+
 LOG_OFFSET = 1e-6
 
 
@@ -45,18 +46,10 @@ def log_mel_class(keras_module: ModuleType) -> type:
     >>> tuple(LogMel(sample_rate=8000, frame_length=256, frame_step=128)(x).shape)
     (None, 61, 40)
     """
-    name = keras_module.__name__
-    if name not in _CLASSES:
-        _CLASSES[name] = _define(keras_module)
-    return _CLASSES[name]
+    return define_once(keras_module, "LogMelSpectrogram", _define)
 
 
 def _define(k: ModuleType) -> type:
-    register = (k.saving.register_keras_serializable if hasattr(k, "saving")
-                and hasattr(k.saving, "register_keras_serializable")
-                else k.utils.register_keras_serializable)
-
-    @register(package="kerasdl")
     class LogMelSpectrogram(k.layers.Layer):
         """Waveforms [batch, samples] in, log-mel frames [batch, frames, mel_bins] (or
         MFCCs [batch, frames, mfcc]) out.

@@ -13,7 +13,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-_CLASSES: dict[str, type] = {}
+from kerasdl.layers.twin_classes import define_once
 
 
 def position_embedding_class(keras_module: ModuleType) -> type:
@@ -27,18 +27,10 @@ def position_embedding_class(keras_module: ModuleType) -> type:
     >>> tuple(PositionEmbedding(16)(x).shape)
     (None, 16, 8)
     """
-    name = keras_module.__name__
-    if name not in _CLASSES:
-        _CLASSES[name] = _define(keras_module)
-    return _CLASSES[name]
+    return define_once(keras_module, "PositionEmbedding", _define)
 
 
 def _define(k: ModuleType) -> type:
-    register = (k.saving.register_keras_serializable if hasattr(k, "saving")
-                and hasattr(k.saving, "register_keras_serializable")
-                else k.utils.register_keras_serializable)
-
-    @register(package="kerasdl")
     class PositionEmbedding(k.layers.Layer):
         """Adds a learned vector per position to a [batch, length, dim] sequence; the
         padding mask passes through.
