@@ -224,6 +224,20 @@ def predict_with_app(
     return app, [{"input": str(i), **d} for i, d in zip(inputs, described)]
 
 
+def stream_with_app(
+    model_path: str | Path, recordings: Sequence[str], **options: Any
+) -> tuple[Any, list[dict[str, Any]]]:
+    """The commands heard in each long recording (apps with a streaming mode: speech),
+    as rows {"input", "time", "label", "score"}; `options` go to the app's `stream`."""
+    if not recordings:
+        raise KerasdlError("Nothing to listen to: give at least one recording.")
+    app, info, model = load_any_model(model_path)
+    rows = []
+    for recording in recordings:
+        rows += app.stream(model, recording, info, **options)
+    return app, rows
+
+
 def load_any_model(path: str | Path) -> tuple[Any, dict[str, Any], Any]:
     """(app, data info, a callable model) from a run directory, a kerasdl .tflite file
     or a kerasdl SavedModel folder."""

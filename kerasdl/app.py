@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 import numpy as np
 
 from kerasdl.config import ClassifierConfig, TrainConfig
-from kerasdl.errors import ConfigError
+from kerasdl.errors import ConfigError, KerasdlError
 
 if TYPE_CHECKING:
     import keras
@@ -61,6 +61,9 @@ class App(abc.ABC):
     # Models whose layers TFLite runs with a fixed batch only (recurrent ones): their
     # TFLite export is made from a batch-1 copy, so `build_model` takes `batch_size`.
     fixed_batch_models: ClassVar[tuple[str, ...]] = ()
+    # Layers whose ops stay float32 in a full-int8 TFLite export (selective
+    # quantization), e.g. a spectrogram front end that 8 bits cannot hold.
+    int8_float_layers: ClassVar[tuple[str, ...]] = ()
 
     def model_name(self, config: TrainConfig) -> str:
         name = config.model or self.default_model
@@ -154,6 +157,11 @@ class App(abc.ABC):
     def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
         """How a client turns raw data into the model's input, for edge runtimes."""
         return {}
+
+    def stream(self, model: Any, path: str, info: dict[str, Any], **options: Any) -> list[dict[str, Any]]:
+        """What `model` finds along the long input at `path`, one row per event with its
+        time (apps with a streaming mode override this)."""
+        raise KerasdlError(f"The {self.name} app has no streaming mode; --stream is for speech.")
 
     @abc.abstractmethod
     def describe_outputs(

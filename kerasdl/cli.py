@@ -315,13 +315,25 @@ def benchmark(models: tuple[str, ...], threads: str, runs: int) -> None:
 @click.argument("inputs", nargs=-1)
 @click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True, help="Classes shown per input.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@click.option("--stream", is_flag=True,
+              help="Slide the model's window over each long recording and print the commands "
+                   "heard, with times (speech).")
+@click.option("--hop", type=click.FloatRange(min=0.01), default=0.1, show_default=True,
+              help="With --stream: seconds the window moves per step.")
+@click.option("--smoothing", type=click.IntRange(min=1), default=3, show_default=True,
+              help="With --stream: windows whose probabilities are averaged.")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.7, show_default=True,
+              help="With --stream: smoothed probability a detection needs.")
 @_user_errors
-def predict(run: str, inputs: tuple[str, ...], top_k: int, as_json: bool) -> None:
-    """Run a model on inputs: image files (vision), texts or text files (sentiment), a
-    CSV whose last rows are the window to forecast from (forecast).
+def predict(run: str, inputs: tuple[str, ...], top_k: int, as_json: bool, stream: bool,
+            hop: float, smoothing: int, threshold: float) -> None:
+    """Run a model on inputs: image files (vision), texts or text files (sentiment), WAV
+    files (speech), a CSV whose last rows are the window to forecast from (forecast).
 
     RUN is a run directory (its best model), a kerasdl .tflite file or a SavedModel
     version folder. With no INPUTS, or `-`, inputs are read from stdin, one per line.
+    With --stream (speech), each input is a long recording and every command heard in
+    it is printed with its time.
 
     \b
     Examples:
@@ -329,6 +341,8 @@ def predict(run: str, inputs: tuple[str, ...], top_k: int, as_json: bool) -> Non
       kerasdl predict saved_models/tflite/vision-1-int8.tflite photo.jpg
       kerasdl predict runs/sentiment/20261122-120000 "A moving, beautifully acted film."
       cat reviews.txt | kerasdl predict saved_models/tflite/sentiment-1-int8.tflite
+      kerasdl predict runs/speech/20261122-180000 apps/speech/sample/examples/seven.wav
+      kerasdl predict runs/speech/20261122-180000 --stream apps/speech/sample/examples/stream-three-one-four.wav
     """
     _quiet_tensorflow()
     _setup_logging(False)
@@ -340,7 +354,13 @@ def predict(run: str, inputs: tuple[str, ...], top_k: int, as_json: bool) -> Non
         inputs = tuple(line.rstrip("\r\n") for line in sys.stdin if line.strip())
         if not inputs:
             raise KerasdlError("Nothing to predict: stdin held no non-empty lines.")
-    app, rows = api.predict_with_app(run, list(inputs), top_k=top_k)
+    if stream:
+        app, rows = api.stream_with_app(run, list(inputs), hop_seconds=hop, smoothing=smoothing,
+                                        threshold=threshold)
+        if not rows and not as_json:
+            click.echo(f"No command heard above --threshold {threshold}.")
+    else:
+        app, rows = api.predict_with_app(run, list(inputs), top_k=top_k)
     for row in rows:
         click.echo(json.dumps(row) if as_json else app.format_prediction(row))
 

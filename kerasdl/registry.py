@@ -33,6 +33,10 @@ APPS: dict[str, AppEntry] = {
         "kerasdl.apps.sentiment.app:SentimentApp",
         "Text classification: TF-IDF bag of n-grams, NBSVM, 1-D CNN, (Bi)LSTM/GRU and Transformer.",
     ),
+    "speech": AppEntry(
+        "kerasdl.apps.speech.app:SpeechApp",
+        "Spoken command recognition: log-mel/MFCC features in the model; CNN, DS-CNN and CRNN.",
+    ),
     "forecast": AppEntry(
         "kerasdl.apps.forecast.app:ForecastApp",
         "Time-series forecasting: baselines, linear/DLinear, MLP, CNN, LSTM/GRU and PatchTST.",

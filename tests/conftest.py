@@ -147,3 +147,50 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, colour_folder: Path) -
                           learning_rate=0.01, label_smoothing=0.1)
     runs = tmp_path_factory.mktemp("runs")
     return api.train("vision", config, runs_dir=runs, name="tiny", verbose=0).run.path
+
+
+TONES = {"high": 2400.0, "low": 300.0, "mid": 900.0}
+
+
+def tone_clip(label: str, rate: int, rng: np.random.Generator, *, seconds: float | None = None) -> np.ndarray:
+    """A noisy tone whose pitch is its class, at a random level and length."""
+    seconds = seconds if seconds is not None else float(rng.uniform(0.3, 0.8))
+    t = np.arange(int(rate * seconds)) / rate
+    level = rng.uniform(0.1, 0.6)
+    clip = level * np.sin(2 * np.pi * TONES[label] * t + rng.uniform(0, 6.28))
+    clip *= np.hanning(len(t)) ** 0.2  # soft edges, like a spoken word
+    return (clip + 0.01 * rng.normal(size=len(t))).astype(np.float32)
+
+
+def write_pcm_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
+    """16-bit PCM WAV; `samples` [frames] or [frames, channels] in [-1, 1]."""
+    import wave
+
+    samples = np.atleast_2d(np.asarray(samples).T).T
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(samples.shape[1])
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(np.round(np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def write_tone_folder(root: Path, *, train: int = 40, test: int = 10, seed: int = 0) -> Path:
+    """train/ and test/ class folders of tone WAVs: mostly 8 kHz mono, some at 16 kHz,
+    some stereo, of varying lengths."""
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", train), ("test", test)):
+        for label in TONES:
+            for i in range(n):
+                rate = 16000 if i % 5 == 0 else 8000
+                clip = tone_clip(label, rate, rng)
+                if i % 7 == 0:
+                    clip = np.stack([clip, 0.8 * clip], axis=1)
+                write_pcm_wav(root / split / label / f"{label}_{i}.wav", clip, rate)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tone_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tone_folder(tmp_path_factory.mktemp("tones"))

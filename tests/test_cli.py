@@ -43,14 +43,15 @@ def test_apps_lists_vision_and_models() -> None:
     result = invoke("apps")
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert [line.split()[0] for line in lines if not line.startswith(" ")] == ["forecast", "sentiment", "vision"]
+    assert [line.split()[0] for line in lines if not line.startswith(" ")] == ["forecast", "sentiment", "speech", "vision"]
     assert "--model mobilenet" in result.output and "--model nbsvm" in result.output
+    assert "--model ds-cnn" in result.output
 
 
 def test_unknown_app() -> None:
     result = invoke("train", "sound")
     assert result.exit_code == 2
-    assert "Unknown app 'sound'. Available apps: forecast, sentiment, vision." in result.output
+    assert "Unknown app 'sound'. Available apps: forecast, sentiment, speech, vision." in result.output
 
 
 @pytest.mark.parametrize(

@@ -142,7 +142,8 @@ def export_run(
                     content = convert_qat(run.checkpoints / qat_model)
                 else:
                     logger.info("Converting to TFLite (%s)", q)
-                    content = convert(convertible, q, representative if q == "int8" else None)
+                    content = convert(convertible, q, representative if q == "int8" else None,
+                                      float_layers=app.int8_float_layers)
             except ExportError as e:
                 if len(quantizations) == 1:
                     raise

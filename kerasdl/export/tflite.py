@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -30,7 +31,7 @@ class ExportError(KerasdlError):
 
 def convert(
     model: Any, quantization: str, representative: list[np.ndarray] | None = None,
-    *, timeout: float = 1800,
+    *, float_layers: Sequence[str] = (), timeout: float = 1800,
 ) -> bytes:
     """Converts a Keras model to TFLite bytes (builtin ops only) in a child process.
 
@@ -39,6 +40,9 @@ def convert(
         quantization: float32, dynamic (int8 weights), float16 (float16 weights) or
             int8 (int8 weights and activations; integer input and output).
         representative: calibration input batches for int8 (from the training split).
+        float_layers: for int8, layers whose ops stay float32 (selective
+            quantization): a front end whose values span too many decades for 8 bits,
+            such as a power spectrum before its log.
 
     Raises:
         ExportError: if the model needs ops outside TFLite's builtins, or the
@@ -57,7 +61,7 @@ def convert(
         model_path = save_model(model, tmp_path / "model.keras")
         data_path = tmp_path / "representative.npz"
         np.savez(data_path, *(representative or []))
-        return _run_child(model_path, quantization, data_path, tmp_path, timeout)
+        return _run_child(model_path, quantization, data_path, tmp_path, timeout, float_layers)
 
 
 def convert_qat(model_path: Path, *, timeout: float = 1800) -> bytes:
@@ -67,13 +71,14 @@ def convert_qat(model_path: Path, *, timeout: float = 1800) -> bytes:
         return _run_child(Path(model_path), "qat", Path(tmp) / "none.npz", Path(tmp), timeout)
 
 
-def _run_child(model_path: Path, quantization: str, data_path: Path, tmp_path: Path, timeout: float) -> bytes:
+def _run_child(model_path: Path, quantization: str, data_path: Path, tmp_path: Path, timeout: float,
+               float_layers: Sequence[str] = ()) -> bytes:
     out_path = tmp_path / "model.tflite"
     env = {**os.environ, "TMPDIR": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "2"}
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "kerasdl.export.tflite", str(model_path), quantization,
-             str(data_path), str(out_path)],
+             str(data_path), str(out_path), json.dumps(list(float_layers))],
             capture_output=True, text=True, env=env, timeout=timeout,
             cwd=tmp_path,  # `-m` puts the working folder first on sys.path: keep it empty
         )
@@ -106,14 +111,43 @@ def _flex_ops(message: str) -> list[str]:
     return sorted(ops)
 
 
-def _convert_in_this_process(model_path: str, quantization: str, data_path: str, out_path: str) -> None:
+def _integer_io(converter: Any, model: Any) -> None:
+    """Full-int8 input and output types: raw integer inputs (uint8 pixels, int16 PCM,
+    int32 token ids) stay as they are, float inputs become int8; the output is int8."""
+    import tensorflow as tf
+
+    input_dtype = tf.as_dtype(model.inputs[0].dtype)
+    if input_dtype == tf.uint8:
+        converter.inference_input_type = tf.uint8
+    elif input_dtype.is_floating:
+        converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+
+
+def _float_tensors(model: Any, layers: Sequence[str]) -> list[str]:
+    """Names of the TFLite tensors computed by `layers` (and the input casts before
+    them), read from a float conversion: the nodes selective quantization leaves float."""
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    content = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    names = [t["name"] for t in Interpreter(model_content=content).get_tensor_details()]
+    segment = re.compile(r"(^|/)(" + "|".join(map(re.escape, layers)) + r")(_\d+)?/")
+    input_cast = re.compile(r"^[^/;]+/Cast(_\d+)?$")
+    return [n for n in names if any(segment.search(part) or input_cast.match(part) for part in n.split(";"))]
+
+
+def _convert_in_this_process(model_path: str, quantization: str, data_path: str, out_path: str,
+                             float_layers_json: str = "[]") -> None:
     import tensorflow as tf
 
     if quantization == "qat":
         import tf_keras
 
         from kerasdl.optimization.techniques import quantize_scope
+        from kerasdl.training.saving import register_custom_layers
 
+        register_custom_layers(tf_keras)
         with quantize_scope():
             model = tf_keras.models.load_model(model_path, compile=False)
     else:
@@ -124,9 +158,7 @@ def _convert_in_this_process(model_path: str, quantization: str, data_path: str,
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantization == "qat":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        input_dtype = tf.as_dtype(model.inputs[0].dtype)
-        converter.inference_input_type = tf.uint8 if input_dtype == tf.uint8 else tf.int8
-        converter.inference_output_type = tf.int8
+        _integer_io(converter, model)
     elif quantization != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantization == "float16":
@@ -142,12 +174,20 @@ def _convert_in_this_process(model_path: str, quantization: str, data_path: str,
 
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        # Raw integer inputs (uint8 pixels) stay as they are; float inputs become int8.
-        input_dtype = tf.as_dtype(model.inputs[0].dtype)
-        converter.inference_input_type = tf.uint8 if input_dtype == tf.uint8 else tf.int8
-        converter.inference_output_type = tf.int8
+        _integer_io(converter, model)
+    float_layers = json.loads(float_layers_json)
+    if quantization == "int8" and float_layers:
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                               tf.lite.OpsSet.TFLITE_BUILTINS]
     try:
-        content = converter.convert()
+        if quantization == "int8" and float_layers:
+            options = tf.lite.experimental.QuantizationDebugOptions(
+                denylisted_nodes=_float_tensors(model, float_layers))
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=converter, debug_dataset=representative, debug_options=options)
+            content = debugger.get_nondebug_quantized_model()
+        else:
+            content = converter.convert()
     except Exception as e:  # ConverterError and friends: report, then exit non-zero
         message = str(e)
         flex = _flex_ops(message)
@@ -163,4 +203,4 @@ def _convert_in_this_process(model_path: str, quantization: str, data_path: str,
 
 
 if __name__ == "__main__":
-    _convert_in_this_process(*sys.argv[1:5])
+    _convert_in_this_process(*sys.argv[1:6])

@@ -103,9 +103,3 @@ def _define(k: ModuleType) -> type:
 
     return LogMelSpectrogram
 
-
-def register() -> type:
-    """Defines (and so registers) the Keras 3 class, for loading saved models."""
-    import keras
-
-    return log_mel_class(keras)

@@ -70,9 +70,3 @@ def _define(k: ModuleType) -> type:
 
     return PositionEmbedding
 
-
-def register() -> type:
-    """Defines (and so registers) the Keras 3 class, for loading saved models."""
-    import keras
-
-    return position_embedding_class(keras)

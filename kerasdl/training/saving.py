@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from kerasdl.errors import KerasdlError
@@ -16,13 +17,10 @@ def load_model(path: str | Path, *, compile: bool = False) -> Any:
     """
     import keras
 
-    # Importing these registers kerasdl's serializable objects with Keras.
-    from kerasdl.layers import audio_features, position_embedding
+    # Importing these registers kerasdl's serializable losses and schedules.
     from kerasdl.training import losses, optimizers  # noqa: F401
 
-    position_embedding.register()
-    audio_features.register()
-
+    register_custom_layers(keras)
     path = Path(path)
     if not path.exists():
         raise KerasdlError(f"Model file not found: {path}")
@@ -30,6 +28,17 @@ def load_model(path: str | Path, *, compile: bool = False) -> Any:
         return keras.models.load_model(path, compile=compile)
     except (ValueError, OSError) as e:
         raise KerasdlError(f"Cannot load model {path}: {str(e).splitlines()[0]}") from None
+
+
+def register_custom_layers(keras_module: ModuleType) -> None:
+    """Defines (and so registers) kerasdl's custom layers for `keras_module` (keras or
+    tf_keras), so that saved models using them load."""
+    from kerasdl.layers.audio_features import log_mel_class
+    from kerasdl.layers.position_embedding import position_embedding_class
+    from kerasdl.layers.spec_augment import spec_augment_class
+
+    for define in (position_embedding_class, log_mel_class, spec_augment_class):
+        define(keras_module)
 
 
 def save_model(model: Any, path: str | Path) -> Path:

@@ -1,0 +1,1 @@
+"""Spoken command recognition (keyword spotting)."""

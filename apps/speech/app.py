@@ -1,0 +1,169 @@
+"""The speech app: spoken command recognition from tfds or folders of WAV files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+
+import numpy as np
+
+from kerasdl.app import ClassifierApp, Datasets
+from kerasdl.config import TrainConfig
+from kerasdl.errors import DataError
+
+from kerasdl.apps.speech import preprocessing
+from kerasdl.apps.speech.config import SpeechConfig
+from kerasdl.apps.speech.models import MODELS, build_speech_model
+
+if TYPE_CHECKING:
+    import keras
+
+    from kerasdl.data.pipeline import Augment
+
+SAMPLE_DIR = Path(__file__).parent / "sample"
+
+
+class SpeechApp(ClassifierApp):
+    """Spoken command recognition (keyword spotting) on fixed-length clips.
+
+    Example:
+    >>> from kerasdl.apps.speech.app import SpeechApp
+    >>> from kerasdl.apps.speech.config import SpeechConfig
+    >>> app = SpeechApp()
+    >>> data = app.load_datasets(SpeechConfig())  # the bundled spoken-digit sample
+    >>> data.info["sample_rate"], data.info["clip_samples"]
+    (8000, 8000)
+    """
+
+    name: ClassVar[str] = "speech"
+    description: ClassVar[str] = "Spoken command recognition."
+    config_class: ClassVar[type[TrainConfig]] = SpeechConfig
+    models: ClassVar[dict[str, str]] = MODELS
+    default_model: ClassVar[str] = "cnn"
+    provenance_keys = ("source", "sizes", "noise_files")
+    # A power spectrum spans many decades: in 8 bits its quiet bands round to zero and
+    # the int8 model fell to chance (18.7 % on FSDD); the front end stays float32.
+    int8_float_layers = preprocessing.FRONT_END_LAYERS
+
+    def load_datasets(self, config: TrainConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
+        from kerasdl.data.audio import load_audio_datasets
+
+        assert isinstance(config, SpeechConfig)
+        sample_rate, clip_seconds = config.sample_rate, config.clip_seconds
+        if fitted is not None:
+            # The model's input is fixed: read other data at its rate and length.
+            sample_rate = fitted["sample_rate"]
+            clip_seconds = fitted["clip_samples"] / sample_rate
+        data = load_audio_datasets(
+            config.dataset, sample_dir=SAMPLE_DIR, sample_rate=sample_rate,
+            clip_seconds=clip_seconds, validation_split=config.validation_split, seed=config.seed,
+        )
+        info = {**data.info(), "features": preprocessing.feature_settings(config, data.sample_rate)}
+        return Datasets(train=data.train, validation=data.validation, test=data.test, info=info)
+
+    def build_model(
+        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None,
+        batch_size: int | None = None,
+    ) -> "keras.Model":
+        assert isinstance(config, SpeechConfig)
+        return build_speech_model(
+            self.model_name(config), info["clip_samples"], info["sample_rate"],
+            len(info["class_names"]), config, batch_size=batch_size, keras_module=keras_module,
+        )
+
+    def augmentation(self, config: TrainConfig, info: dict[str, Any]) -> "Augment | None":
+        """Time shift and background noise on the waveforms (SpecAugment is a layer in
+        the model, active while training)."""
+        from kerasdl.data.audio import read_noise, waveform_augmentation
+
+        assert isinstance(config, SpeechConfig)
+        if not config.augment:
+            return None
+        return waveform_augmentation(
+            noise=read_noise(info.get("noise_files", []), info["sample_rate"]),
+            max_shift=int(config.augment_shift_ms * info["sample_rate"] / 1000),
+            min_snr_db=config.noise_snr_db, noise_probability=config.noise_probability,
+            seed=config.seed,
+        )
+
+    def serving_endpoints(self, model: "keras.Model", info: dict[str, Any]) -> dict[str, Any]:
+        """`serving_default` takes WAV files' bytes (16-bit PCM at the model's sample
+        rate; stereo mixed down, cut or padded to the clip length) and returns
+        probabilities, the top class label and its score; `serve_pcm` takes int16 clips
+        already at the model's rate and length."""
+        import tensorflow as tf
+
+        from kerasdl.data.audio import PCM_SCALE, fix_length_tf
+
+        rate, length = info["sample_rate"], info["clip_samples"]
+        labels = tf.constant(info["class_names"])
+
+        def named_outputs(probabilities: tf.Tensor) -> dict[str, tf.Tensor]:
+            top = tf.argmax(probabilities, axis=-1)
+            return {"probabilities": probabilities, "classes": tf.gather(labels, top),
+                    "scores": tf.reduce_max(probabilities, axis=-1)}
+
+        def decode(wav: tf.Tensor) -> tf.Tensor:
+            audio, file_rate = tf.audio.decode_wav(wav)
+            tf.debugging.assert_equal(
+                file_rate, rate, message=f"WAV files must be recorded at {rate} Hz for this model")
+            pcm = tf.round(tf.reduce_mean(audio, axis=-1) * PCM_SCALE)
+            pcm = tf.cast(tf.clip_by_value(pcm, -32768.0, 32767.0), tf.int16)
+            return fix_length_tf(pcm, length)
+
+        def from_wav(wav_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+            clips = tf.map_fn(decode, wav_bytes, fn_output_signature=tf.TensorSpec([length], tf.int16))
+            return named_outputs(model(clips, training=False))
+
+        def from_pcm(audio: tf.Tensor) -> dict[str, tf.Tensor]:
+            return named_outputs(model(audio, training=False))
+
+        return {
+            "serving_default": (from_wav, [tf.TensorSpec([None], tf.string, name="wav_bytes")]),
+            "serve_pcm": (from_pcm, [tf.TensorSpec([None, length], tf.int16, name="audio")]),
+        }
+
+    def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "input": f"int16 PCM [batch, {info['clip_samples']}], mono at {info['sample_rate']} Hz",
+            "read": "kerasdl_edge.audio.read_wav(path, sample_rate, length): any WAV, mixed "
+                    "down, resampled, loudest part kept or padded with silence",
+            "sample_rate": info["sample_rate"],
+            "clip_samples": info["clip_samples"],
+            "features": {"inside_model": True, **info["features"]},
+        }
+
+    def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:
+        from kerasdl.data.audio import to_pcm16
+        from kerasdl_edge.audio import AudioError, read_wav
+
+        clips = []
+        for path in inputs:
+            try:
+                clips.append(read_wav(path, sample_rate=info["sample_rate"], length=info["clip_samples"]))
+            except AudioError as e:
+                raise DataError(str(e)) from None
+        return to_pcm16(np.stack(clips))
+
+    def stream(self, model: Any, path: str, info: dict[str, Any], **options: Any) -> list[dict[str, Any]]:
+        """The commands heard in the recording at `path` (see
+        `kerasdl_edge.streaming.detect_commands` for `options`)."""
+        from kerasdl_edge.audio import AudioError, read_wav
+        from kerasdl_edge.streaming import detect_commands
+
+        try:
+            samples = read_wav(path, sample_rate=info["sample_rate"])
+        except AudioError as e:
+            raise DataError(str(e)) from None
+        detections = detect_commands(
+            lambda x: np.asarray(model(x, training=False)), samples,
+            sample_rate=info["sample_rate"], window=info["clip_samples"],
+            class_names=info["class_names"], **options,
+        )
+        return [{"input": path, "time": d.time, "label": d.label, "score": d.score} for d in detections]
+
+    def format_prediction(self, row: dict[str, Any]) -> str:
+        if "time" in row:
+            return f"{row['time']:8.2f} s  {row['label']} ({row['score']:.3f})"
+        return super().format_prediction(row)

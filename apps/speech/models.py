@@ -1,0 +1,95 @@
+"""Speech model builders: a small CNN, DS-CNN and a CRNN over log-mel / MFCC features.
+
+Each builder takes the clip length, sample rate, class count and config, and returns an
+uncompiled functional model whose input is int16 PCM audio.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any, Callable
+
+from kerasdl.layers.blocks import (
+    BN_MOMENTUM,
+    classifier_head,
+    conv_bn_act,
+    depthwise_separable_block,
+    keras_or,
+)
+
+from kerasdl.apps.speech.config import SpeechConfig
+from kerasdl.apps.speech.preprocessing import features, waveform_input
+
+MODELS: dict[str, str] = {
+    "cnn": "Small CNN: 3x3 convolution and pooling stages over the spectrogram (the default).",
+    "ds-cnn": "DS-CNN (Zhang et al. 2017, 'Hello Edge'): a strided convolution, then "
+              "depthwise-separable blocks; the keyword-spotting reference for microcontrollers.",
+    "crnn": "CRNN: convolutions over time and frequency, then a GRU over time.",
+}
+
+
+def build_cnn(x: Any, config: SpeechConfig, k: ModuleType) -> Any:
+    # Filters start at half the width and double per stage up to twice the width.
+    filters = max(1, config.width // 2)
+    for stage in range(1, config.depth + 1):
+        x = conv_bn_act(x, filters, name=f"block{stage}", keras_module=k)
+        if min(x.shape[1], x.shape[2]) >= 2:
+            x = k.layers.MaxPooling2D(2, name=f"pool{stage}")(x)
+        filters = min(filters * 2, config.width * 2)
+    return k.layers.GlobalAveragePooling2D(name="pool")(x)
+
+
+def build_ds_cnn(x: Any, config: SpeechConfig, k: ModuleType) -> Any:
+    # Hello Edge's DS-CNN: a 10x4 (time x frequency) strided stem, then depthwise 3x3 +
+    # pointwise 1x1 blocks at one width, and average pooling over the whole map. Its
+    # input was 10 MFCCs; on 40 log-mel bands the first block also strides, so the
+    # blocks' 3x3 filters see a word's length of context before the pooling.
+    x = k.layers.Conv2D(config.width, (10, 4), strides=2, padding="same", use_bias=False,
+                        name="stem_conv")(x)
+    x = k.layers.BatchNormalization(momentum=BN_MOMENTUM, name="stem_bn")(x)
+    x = k.layers.ReLU(name="stem_relu")(x)
+    for block in range(1, config.depth + 1):
+        strides = 2 if block == 1 and x.shape[2] > 10 else 1
+        x = depthwise_separable_block(x, config.width, strides=strides, name=f"ds{block}",
+                                      keras_module=k)
+    return k.layers.GlobalAveragePooling2D(name="pool")(x)
+
+
+def build_crnn(x: Any, config: SpeechConfig, k: ModuleType) -> Any:
+    # Convolutions pool frequency only, so the GRU still sees every (strided) frame.
+    filters = config.width
+    for stage in range(1, config.depth + 1):
+        strides = (2, 1) if stage == 1 else 1
+        x = conv_bn_act(x, filters, strides=strides, name=f"block{stage}", keras_module=k)
+        if x.shape[2] >= 2:
+            x = k.layers.MaxPooling2D((1, 2), name=f"pool{stage}")(x)
+    x = k.layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]), name="frames")(x)
+    # Unrolled over its fixed number of frames: TFLite then runs it at any batch size
+    # and converts it to full int8 (the looped GRU crashes the int8 converter).
+    return k.layers.GRU(config.units, unroll=True, name="gru")(x)
+
+
+def build_speech_model(
+    name: str, clip_samples: int, sample_rate: int, classes: int, config: SpeechConfig,
+    *, batch_size: int | None = None, keras_module: ModuleType | None = None,
+) -> Any:
+    """Builds model `name` taking int16 clips of `clip_samples` samples.
+
+    Example:
+    >>> from kerasdl.apps.speech.config import SpeechConfig
+    >>> from kerasdl.apps.speech.models import build_speech_model
+    >>> model = build_speech_model("ds-cnn", 8000, 8000, 10, SpeechConfig())
+    >>> model.output_shape
+    (None, 10)
+    """
+    k = keras_or(keras_module)
+    inputs = waveform_input(clip_samples, batch_size=batch_size, keras_module=k)
+    x = features(inputs, config, sample_rate, keras_module=k)
+    bodies: dict[str, Callable[[], Any]] = {
+        "cnn": lambda: build_cnn(x, config, k),
+        "ds-cnn": lambda: build_ds_cnn(x, config, k),
+        "crnn": lambda: build_crnn(x, config, k),
+    }
+    x = bodies[name]()
+    outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
+    return k.Model(inputs, outputs, name=name.replace("-", "_"))
