@@ -242,6 +242,23 @@ class ClassifierApp(App):
         return described
 
 
+def named_probabilities(class_names: Sequence[str]) -> Any:
+    """A function, for SavedModel signatures, from a probability batch to named outputs:
+    `probabilities`, `classes` (the top label) and `scores` (its probability)."""
+    import tensorflow as tf
+
+    labels = tf.constant(list(class_names))
+
+    def outputs(probabilities: "tf.Tensor") -> dict[str, "tf.Tensor"]:
+        return {
+            "probabilities": probabilities,
+            "classes": tf.gather(labels, tf.argmax(probabilities, axis=-1)),
+            "scores": tf.reduce_max(probabilities, axis=-1),
+        }
+
+    return outputs
+
+
 def predict_dataset(model: Any, dataset: "tf.data.Dataset") -> tuple[np.ndarray, np.ndarray]:
     """Runs `model` (anything called like a Keras model) over a batched
     `(input, target)` dataset; returns (targets, outputs)."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
 
-from kerasdl.app import ClassifierApp, Datasets
+from kerasdl.app import ClassifierApp, Datasets, named_probabilities
 from kerasdl.config import TrainConfig
 from kerasdl.data.files import read_text_file
 from kerasdl.errors import DataError
@@ -105,16 +105,10 @@ class SentimentApp(ClassifierApp):
 
         tokenize, vectorizer = tokenizer_function(preprocessing.tokenizer_spec(info))
         tokenize(tf.constant([""]))  # builds it: the export tracks built layers only
-        labels = tf.constant(info["class_names"])
+        named_outputs = named_probabilities(info["class_names"])
 
         def from_text(text: tf.Tensor) -> dict[str, tf.Tensor]:
-            probabilities = model(tokenize(text), training=False)
-            top = tf.argmax(probabilities, axis=-1)
-            return {
-                "probabilities": probabilities,
-                "classes": tf.gather(labels, top),
-                "scores": tf.reduce_max(probabilities, axis=-1),
-            }
+            return named_outputs(model(tokenize(text), training=False))
 
         return {
             "serving_default": (from_text, [tf.TensorSpec([None], tf.string, name="text")], [vectorizer]),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
 
-from kerasdl.app import ClassifierApp, Datasets
+from kerasdl.app import ClassifierApp, Datasets, named_probabilities
 from kerasdl.config import TrainConfig
 from kerasdl.errors import DataError
 
@@ -97,12 +97,7 @@ class SpeechApp(ClassifierApp):
         from kerasdl.data.audio import PCM_SCALE, fix_length_tf
 
         rate, length = info["sample_rate"], info["clip_samples"]
-        labels = tf.constant(info["class_names"])
-
-        def named_outputs(probabilities: tf.Tensor) -> dict[str, tf.Tensor]:
-            top = tf.argmax(probabilities, axis=-1)
-            return {"probabilities": probabilities, "classes": tf.gather(labels, top),
-                    "scores": tf.reduce_max(probabilities, axis=-1)}
+        named_outputs = named_probabilities(info["class_names"])
 
         def decode(wav: tf.Tensor) -> tf.Tensor:
             audio, file_rate = tf.audio.decode_wav(wav)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
 
-from kerasdl.app import ClassifierApp, Datasets
+from kerasdl.app import ClassifierApp, Datasets, named_probabilities
 from kerasdl.config import TrainConfig
 
 from kerasdl.apps.vision.config import VisionConfig
@@ -95,15 +95,7 @@ class VisionApp(ClassifierApp):
         from kerasdl.data.images import decode_image
 
         height, width, channels = info["image_shape"]
-        labels = tf.constant(info["class_names"])
-
-        def named_outputs(probabilities: tf.Tensor) -> dict[str, tf.Tensor]:
-            top = tf.argmax(probabilities, axis=-1)
-            return {
-                "probabilities": probabilities,
-                "classes": tf.gather(labels, top),
-                "scores": tf.reduce_max(probabilities, axis=-1),
-            }
+        named_outputs = named_probabilities(info["class_names"])
 
         def from_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
             images = tf.map_fn(

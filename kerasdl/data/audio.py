@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kerasdl.data.splits import encode_labels, hold_out, split_folders
 from kerasdl.errors import DataError
 
 if TYPE_CHECKING:
@@ -164,17 +165,12 @@ def _from_folder(
 ) -> AudioDatasets:
     if not root.is_dir():
         raise DataError(f"No such folder: {root}")
-    split_dirs = {s: root / s for s in ("train", "validation", "val", "test") if (root / s).is_dir()}
+    split_dirs = split_folders(root)
     lists = {split: root / name for split, name in SPLIT_LISTS.items() if (root / name).is_file()}
     noise_files = _wav_files(root / NOISE_FOLDER) if (root / NOISE_FOLDER).is_dir() else []
     flat = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() == ".wav")
     if "train" in split_dirs:
-        splits = {"train": _class_folders(split_dirs["train"])}
-        validation = split_dirs.get("validation") or split_dirs.get("val")
-        if validation is not None:
-            splits["validation"] = _class_folders(validation)
-        if "test" in split_dirs:
-            splits["test"] = _class_folders(split_dirs["test"])
+        splits = {split: _class_folders(folder) for split, folder in split_dirs.items()}
         layout = "folder"
     elif flat and all(SPEAKER_INDEX_NAME.match(p.name) for p in flat):
         splits = _speaker_index_split(flat)
@@ -262,13 +258,6 @@ def _most_common_rate(files: list[Path]) -> int:
     return rates.most_common(1)[0][0]
 
 
-def _class_names(labels: list[str]) -> list[str]:
-    unique = sorted(set(labels))
-    if all(u.lstrip("-").isdigit() for u in unique):
-        return sorted(unique, key=int)
-    return unique
-
-
 def _finish(
     splits: dict[str, _Split], noise_files: list[Path], source: str, sample_rate: int | None,
     clip_seconds: float, validation_split: float, seed: int,
@@ -276,34 +265,16 @@ def _finish(
     import tensorflow as tf
 
     where = source.split(":", 1)[1]
-    class_names = _class_names(splits["train"].labels)
-    if len(class_names) < 2:
-        raise DataError(
-            f"{where}: the training data has only one class ({class_names[0]!r}); a "
-            "classifier needs at least two."
-        )
+    class_names, label_ids = encode_labels({s: data.labels for s, data in splits.items()}, where)
     rate = sample_rate or _most_common_rate(splits["train"].files)
     clip_samples = int(round(clip_seconds * rate))
-    index = {name: i for i, name in enumerate(class_names)}
     arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for split, data in splits.items():
-        unknown = sorted(set(data.labels) - set(index))
-        if unknown:
-            raise DataError(
-                f"The {split} split has labels {unknown[:5]} that the training split lacks "
-                f"(it has {class_names})."
-            )
         logger.info("Reading %d %s clips from %s", len(data.files), split, where)
-        arrays[split] = (_read_clips(data.files, rate, clip_samples),
-                         np.asarray([index[label] for label in data.labels], np.int32))
+        arrays[split] = (_read_clips(data.files, rate, clip_samples), label_ids[split])
     if "validation" not in arrays:
-        clips, labels = arrays["train"]
-        order = np.random.default_rng(seed).permutation(len(clips))
-        n_val = max(1, int(round(len(clips) * validation_split)))
-        if n_val >= len(clips):
-            raise DataError(f"Only {len(clips)} training clips: too few to hold out a validation split.")
-        arrays["validation"] = (clips[order[:n_val]], labels[order[:n_val]])
-        arrays["train"] = (clips[order[n_val:]], labels[order[n_val:]])
+        arrays["train"], arrays["validation"] = hold_out(*arrays["train"], validation_split, seed)
+
     def to_dataset(split: str) -> "tf.data.Dataset | None":
         if split not in arrays:
             return None
@@ -324,7 +295,7 @@ def _finish(
 def _from_tfds(name: str, sample_rate: int | None, clip_seconds: float, validation_split: float) -> AudioDatasets:
     import tensorflow as tf
 
-    from kerasdl.data.tfds_source import prepare_tfds, three_way_split
+    from kerasdl.data.tfds_source import prepare_tfds, split_sizes, three_way_split
 
     builder = prepare_tfds(name)
     features = builder.info.features
@@ -351,12 +322,7 @@ def _from_tfds(name: str, sample_rate: int | None, clip_seconds: float, validati
             prepare, num_parallel_calls=tf.data.AUTOTUNE)
         for ours, theirs in splits.items() if theirs is not None
     }
-    sizes = {}
-    for ours, theirs in splits.items():
-        try:
-            sizes[ours] = int(builder.info.splits[theirs].num_examples) if theirs else 0
-        except KeyError:
-            sizes[ours] = 0
+    sizes = split_sizes(builder, splits)
     return AudioDatasets(
         train=datasets["train"], validation=datasets["validation"], test=datasets.get("test"),
         class_names=list(features["label"].names), sizes=sizes, source=f"tfds:{name}",

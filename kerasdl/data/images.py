@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from kerasdl.data import idx
+from kerasdl.data.splits import hold_out, split_folders
 from kerasdl.errors import DataError
 
 if TYPE_CHECKING:
@@ -241,7 +242,7 @@ def _from_idx_folder(
         raise DataError(f"{folder}: the train IDX files hold no images.")
     num_classes = int(max(a[1].max() for a in arrays.values())) + 1
     class_names = _idx_class_names(folder, num_classes)
-    train, validation = _split_arrays(train_images, train_labels, validation_split, seed)
+    train, validation = hold_out(train_images, train_labels, validation_split, seed)
     native = train_images.shape[1:]
     out_channels = channels or native[2]
     shape = (image_size or native[0], image_size or native[1], out_channels)
@@ -297,19 +298,6 @@ def _idx_class_names(folder: Path, num_classes: int) -> list[str]:
     return [str(i) for i in range(num_classes)]
 
 
-def _split_arrays(
-    x: np.ndarray, y: np.ndarray, fraction: float, seed: int
-) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_val = max(1, int(round(len(x) * fraction)))
-    if n_val >= len(x):
-        raise DataError(
-            f"Only {len(x)} training examples: too few to hold out a validation split."
-        )
-    val, train = order[:n_val], order[n_val:]
-    return (x[train], y[train]), (x[val], y[val])
-
-
 def _list_class_folder(root: Path) -> tuple[list[str], list[int], list[str]]:
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
@@ -343,12 +331,11 @@ def _from_class_folders(
 ) -> ImageDatasets:
     import tensorflow as tf
 
-    split_dirs = {s: root / s for s in ("train", "validation", "val", "test") if (root / s).is_dir()}
+    split_dirs = split_folders(root)
     if "train" in split_dirs:
         lists = {"train": _list_class_folder(split_dirs["train"])}
         class_names = lists["train"][2]
-        for ours, folder in (("validation", split_dirs.get("validation") or split_dirs.get("val")),
-                             ("test", split_dirs.get("test"))):
+        for ours, folder in (("validation", split_dirs.get("validation")), ("test", split_dirs.get("test"))):
             if folder is not None:
                 lists[ours] = _list_class_folder(folder)
                 if lists[ours][2] != class_names:
@@ -395,7 +382,7 @@ def _from_class_folders(
     if "validation" in lists:
         val_paths, val_labels = lists["validation"][0], lists["validation"][1]
     else:
-        (tp, tl), (vp, vl) = _split_arrays(
+        (tp, tl), (vp, vl) = hold_out(
             np.asarray(train_paths), np.asarray(train_labels), validation_split, seed
         )
         train_paths, train_labels, val_paths, val_labels = list(tp), list(tl), list(vp), list(vl)
@@ -417,7 +404,7 @@ def _from_tfds(
 ) -> ImageDatasets:
     import tensorflow as tf
 
-    from kerasdl.data.tfds_source import prepare_tfds, three_way_split
+    from kerasdl.data.tfds_source import prepare_tfds, split_sizes, three_way_split
 
     builder = prepare_tfds(name)
     features = builder.info.features
@@ -447,12 +434,7 @@ def _from_tfds(
         for ours, theirs in splits.items()
         if theirs is not None
     }
-    sizes = {}
-    for ours, theirs in splits.items():
-        try:
-            sizes[ours] = int(builder.info.splits[theirs].num_examples) if theirs else 0
-        except KeyError:  # split sizes unknown before the data set is prepared
-            sizes[ours] = 0
+    sizes = split_sizes(builder, splits)
     return ImageDatasets(
         train=datasets["train"],
         validation=datasets["validation"],

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kerasdl.data.files import read_text_file
+from kerasdl.data.splits import encode_labels, hold_out, split_folders
 from kerasdl.errors import DataError
 
 if TYPE_CHECKING:
@@ -227,14 +228,9 @@ def _read_class_folder(root: Path) -> _Split:
 
 
 def _from_class_folders(root: Path, validation_split: float, seed: int) -> TextDatasets:
-    split_dirs = {s: root / s for s in ("train", "validation", "val", "test") if (root / s).is_dir()}
+    split_dirs = split_folders(root)
     if "train" in split_dirs:
-        splits = {"train": _read_class_folder(split_dirs["train"])}
-        validation = split_dirs.get("validation") or split_dirs.get("val")
-        if validation is not None:
-            splits["validation"] = _read_class_folder(validation)
-        if "test" in split_dirs:
-            splits["test"] = _read_class_folder(split_dirs["test"])
+        splits = {split: _read_class_folder(folder) for split, folder in split_dirs.items()}
     else:
         splits = {"train": _read_class_folder(root)}
     return _finish(splits, f"folder:{root}", validation_split, seed)
@@ -243,45 +239,17 @@ def _from_class_folders(root: Path, validation_split: float, seed: int) -> TextD
 # ---- shared ending ---------------------------------------------------------------------------
 
 
-def _class_names(labels: list[str]) -> list[str]:
-    unique = sorted(set(labels))
-    if all(u.lstrip("-").isdigit() for u in unique):
-        return sorted(unique, key=int)
-    return unique
-
-
 def _finish(splits: dict[str, _Split], source: str, validation_split: float, seed: int) -> TextDatasets:
     import tensorflow as tf
 
-    class_names = _class_names(splits["train"].labels)
-    if len(class_names) < 2:
-        raise DataError(
-            f"{source.split(':', 1)[1]}: the training data has only one class "
-            f"({class_names[0]!r}); a classifier needs at least two."
-        )
-    index = {name: i for i, name in enumerate(class_names)}
-    arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for split, data in splits.items():
-        unknown = sorted(set(data.labels) - set(index))
-        if unknown:
-            raise DataError(
-                f"The {split} split has labels {unknown[:5]} that the training split lacks "
-                f"(it has {class_names})."
-            )
-        arrays[split] = (
-            np.asarray([t.encode("utf-8") for t in data.texts], dtype=object),
-            np.asarray([index[label] for label in data.labels], np.int32),
-        )
+    class_names, label_ids = encode_labels(
+        {split: data.labels for split, data in splits.items()}, source.split(":", 1)[1])
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {
+        split: (np.asarray([t.encode("utf-8") for t in data.texts], dtype=object), label_ids[split])
+        for split, data in splits.items()
+    }
     if "validation" not in arrays:
-        texts, labels = arrays["train"]
-        order = np.random.default_rng(seed).permutation(len(texts))
-        n_val = max(1, int(round(len(texts) * validation_split)))
-        if n_val >= len(texts):
-            raise DataError(
-                f"Only {len(texts)} training examples: too few to hold out a validation split."
-            )
-        arrays["validation"] = (texts[order[:n_val]], labels[order[:n_val]])
-        arrays["train"] = (texts[order[n_val:]], labels[order[n_val:]])
+        arrays["train"], arrays["validation"] = hold_out(*arrays["train"], validation_split, seed)
 
     def to_dataset(split: str) -> "tf.data.Dataset | None":
         if split not in arrays:
@@ -303,7 +271,7 @@ def _finish(splits: dict[str, _Split], source: str, validation_split: float, see
 def _from_tfds(name: str, validation_split: float) -> TextDatasets:
     import tensorflow as tf
 
-    from kerasdl.data.tfds_source import prepare_tfds, three_way_split
+    from kerasdl.data.tfds_source import prepare_tfds, split_sizes, three_way_split
 
     builder = prepare_tfds(name)
     features = builder.info.features
@@ -321,12 +289,7 @@ def _from_tfds(name: str, validation_split: float) -> TextDatasets:
         ours: prepare(builder.as_dataset(split=theirs, as_supervised=True))
         for ours, theirs in splits.items() if theirs is not None
     }
-    sizes = {}
-    for ours, theirs in splits.items():
-        try:
-            sizes[ours] = int(builder.info.splits[theirs].num_examples) if theirs else 0
-        except KeyError:
-            sizes[ours] = 0
+    sizes = split_sizes(builder, splits)
     return TextDatasets(
         train=datasets["train"], validation=datasets["validation"], test=datasets.get("test"),
         class_names=list(features["label"].names), sizes=sizes, source=f"tfds:{name}",

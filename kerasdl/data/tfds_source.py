@@ -86,3 +86,15 @@ def three_way_split(available: set[str], validation_split: float) -> dict[str, s
             "test": f"train[{100 - pct}%:]",
         }
     return {"train": f"train[:{100 - pct}%]", "validation": f"train[{100 - pct}%:]", "test": test}
+
+
+def split_sizes(builder: Any, splits: dict[str, str | None]) -> dict[str, int]:
+    """Examples in each of our splits ({ours: tfds split string}); 0 where tfds does
+    not know the size before the data set is prepared."""
+    sizes = {}
+    for ours, theirs in splits.items():
+        try:
+            sizes[ours] = int(builder.info.splits[theirs].num_examples) if theirs else 0
+        except KeyError:
+            sizes[ours] = 0
+    return sizes

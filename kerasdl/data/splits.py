@@ -1,0 +1,70 @@
+"""What every classification source shares: split folders, label order, and holding
+out a validation split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from kerasdl.errors import DataError
+
+
+def split_folders(root: Path) -> dict[str, Path]:
+    """The `train/`, `validation/` (or `val/`) and `test/` sub-folders `root` has."""
+    found = {}
+    for split, names in (("train", ("train",)), ("validation", ("validation", "val")), ("test", ("test",))):
+        for name in names:
+            if (root / name).is_dir() and split not in found:
+                found[split] = root / name
+    return found
+
+
+def ordered_labels(labels: list[str]) -> list[str]:
+    """The distinct labels, sorted as numbers when they all are ("2" before "10")."""
+    unique = sorted(set(labels))
+    if all(u.lstrip("-").isdigit() for u in unique):
+        return sorted(unique, key=int)
+    return unique
+
+
+def hold_out(
+    x: np.ndarray, y: np.ndarray, fraction: float, seed: int
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """((x, y) for training, (x, y) for validation): a random `fraction` held out.
+
+    Raises:
+        DataError: when too few examples are left to train on.
+    """
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_val = max(1, int(round(len(x) * fraction)))
+    if n_val >= len(x):
+        raise DataError(f"Only {len(x)} training examples: too few to hold out a validation split.")
+    val, train = order[:n_val], order[n_val:]
+    return (x[train], y[train]), (x[val], y[val])
+
+
+def encode_labels(labels: dict[str, list[str]], where: str) -> tuple[list[str], dict[str, np.ndarray]]:
+    """(class names, {split: int32 label ids}) from each split's label strings; the
+    classes are the training split's.
+
+    Raises:
+        DataError: for a single class, or a label the training split lacks.
+    """
+    class_names = ordered_labels(labels["train"])
+    if len(class_names) < 2:
+        raise DataError(
+            f"{where}: the training data has only one class ({class_names[0]!r}); a "
+            "classifier needs at least two."
+        )
+    index = {name: i for i, name in enumerate(class_names)}
+    ids = {}
+    for split, names in labels.items():
+        unknown = sorted(set(names) - set(index))
+        if unknown:
+            raise DataError(
+                f"The {split} split has labels {unknown[:5]} that the training split lacks "
+                f"(it has {class_names})."
+            )
+        ids[split] = np.asarray([index[name] for name in names], np.int32)
+    return class_names, ids
