@@ -171,7 +171,7 @@ def evaluate_run(
     if ds is None and split == "test":
         logger.warning("The data has no test split: evaluating on the validation split.")
         ds, used = data.validation, "validation"
-    model = load_model(run.model_path())
+    model = load_model(run.model_path(), custom_objects=app.custom_objects())
     metrics = app.evaluate(
         model, evaluation_pipeline(ds, EVAL_BATCH_SIZE, cache=False), info,
         plots_dir=run.plots if write_plots else None,
@@ -238,6 +238,55 @@ def stream_with_app(
     return app, rows
 
 
+def generate(
+    model_path: str | Path, out: str | Path, *, count: int = 64, seed: int = 0,
+    interpolate_to: int | None = None, columns: int | None = None, scale: int = 2,
+) -> Path:
+    """Writes a grid of images made by a generator (a dcgan run, its SavedModel or a
+    .tflite file) to the PNG `out`.
+
+    Args:
+        model_path: the generator.
+        out: the PNG to write.
+        count: images (with `interpolate_to`: steps from one seed's point to the other's).
+        seed: the noise's seed: the same seed gives the same images.
+        interpolate_to: a second seed; the grid walks the latent space from `seed`'s
+            first noise vector to this one's (spherical interpolation).
+        columns: images per row (default: a square grid; one row for a walk).
+        scale: pixels per image pixel in the PNG.
+    """
+    from kerasdl.evaluation.plots import image_grid, save_image
+
+    app, info, model = load_any_model(model_path)
+    if "latent_dim" not in info:
+        raise KerasdlError(f"{model_path} is a {app.name} model; `generate` needs a generator "
+                           "(a dcgan run or its export).")
+    if count < 1:
+        raise KerasdlError(f"--n must be at least 1. Received: {count}")
+    latent = int(info["latent_dim"])
+    if interpolate_to is None:
+        noise = np.random.default_rng(seed).standard_normal((count, latent))
+    else:
+        start = np.random.default_rng(seed).standard_normal(latent)
+        end = np.random.default_rng(interpolate_to).standard_normal(latent)
+        noise = np.stack([slerp(start, end, t) for t in np.linspace(0.0, 1.0, count)])
+        columns = columns or count
+    images = np.concatenate([np.asarray(model(noise[i:i + EVAL_BATCH_SIZE].astype(np.float32)))
+                             for i in range(0, len(noise), EVAL_BATCH_SIZE)])
+    pixels = np.clip(np.round(images), 0, 255).astype(np.uint8)
+    return save_image(image_grid(pixels, columns), out, scale=scale)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation: Gaussian noise lives near a sphere, and a straight line
+    between two points would pass through its (unlikely) inside."""
+    cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
+    angle = np.arccos(np.clip(cos, -1.0, 1.0))
+    if angle < 1e-6:
+        return (1 - t) * a + t * b
+    return (np.sin((1 - t) * angle) * a + np.sin(t * angle) * b) / np.sin(angle)
+
+
 def load_any_model(path: str | Path) -> tuple[Any, dict[str, Any], Any]:
     """(app, data info, a callable model) from a run directory, a kerasdl .tflite file
     or a kerasdl SavedModel folder."""
@@ -273,5 +322,5 @@ def load_any_model(path: str | Path) -> tuple[Any, dict[str, Any], Any]:
     from kerasdl.training.saving import load_model
 
     run = Run.open(path)
-    model = load_model(run.model_path())
-    return get_app(run.meta.get("app", "")), run.meta["data"], model
+    app = get_app(run.meta.get("app", ""))
+    return app, run.meta["data"], load_model(run.model_path(), custom_objects=app.custom_objects())

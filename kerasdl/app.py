@@ -91,6 +91,39 @@ class App(abc.ABC):
     ) -> "keras.Model":
         """Builds the uncompiled model; its input takes what a client sends."""
 
+    def compile_model(self, model: "keras.Model", config: TrainConfig, info: dict[str, Any],
+                      steps_per_epoch: int) -> None:
+        """Compiles a new (or reloaded, uncompiled) model for training: the configured
+        optimizer and schedule, the app's loss and metrics."""
+        from kerasdl.training.optimizers import build_optimizer
+
+        model.compile(optimizer=build_optimizer(config, steps_per_epoch),
+                      loss=self.loss(config, info), metrics=self.metrics(config, info))
+
+    def search_space(self, hp: Any, config: TrainConfig) -> dict[str, Any]:
+        """Config values a Keras Tuner search picks with `hp` (a
+        `keras_tuner.HyperParameters`), each hyperparameter named after its field. The
+        default tunes training only; apps add their models' own choices."""
+        from kerasdl.tuning.spaces import training_space
+
+        return training_space(hp, config)
+
+    def training_callbacks(self, config: TrainConfig, info: dict[str, Any], output_dir: Path,
+                           validation: "tf.data.Dataset") -> list[Any]:
+        """Keras callbacks of the app's own, run before kerasdl's checkpointing (so
+        values they add to the epoch's logs are saved and can be monitored); files
+        they write go under `output_dir` (the run's folder, or a tuning trial's)."""
+        return []
+
+    def custom_objects(self) -> dict[str, Any]:
+        """The app's own saved classes (a model subclass), for loading its runs."""
+        return {}
+
+    def export_model(self, model: "keras.Model") -> "keras.Model":
+        """The part of a trained model that is exported and served (all of it by
+        default)."""
+        return model
+
     def augmentation(self, config: TrainConfig, info: dict[str, Any]) -> "Augment | None":
         """A function applied to training batches each epoch, or None."""
         return None
@@ -157,6 +190,16 @@ class App(abc.ABC):
     def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
         """How a client turns raw data into the model's input, for edge runtimes."""
         return {}
+
+    def serving_instances(self, inputs: Sequence[str]) -> list[Any]:
+        """What `predict --server` sends: one TF Serving row-format instance of
+        `serving_default`'s input per user input (bytes as {"b64": ...})."""
+        raise KerasdlError(f"`predict --server` cannot send {self.name} inputs; post TF Serving "
+                           "requests to the model's serving_default yourself (see the README).")
+
+    def describe_served(self, predictions: list[Any]) -> list[dict[str, Any]]:
+        """`predict` rows from a server's answer to `serving_instances`."""
+        return [{"prediction": p} for p in predictions]
 
     def stream(self, model: Any, path: str, info: dict[str, Any], **options: Any) -> list[dict[str, Any]]:
         """What `model` finds along the long input at `path`, one row per event with its
@@ -226,6 +269,18 @@ class ClassifierApp(App):
         others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in row["top"][1:])
         return (f"{source}: {row['label']} ({row['probability']:.3f})"
                 + (f"  [then {others}]" if others else ""))
+
+    def describe_served(self, predictions: list[Any]) -> list[dict[str, Any]]:
+        """From `named_probabilities` outputs: the top label and its probability (the
+        other labels' names are not in the answer)."""
+        described = []
+        for p in predictions:
+            if not isinstance(p, dict) or not {"classes", "scores"} <= set(p):
+                raise KerasdlError("The server's answer has no 'classes' and 'scores': is the "
+                                   f"model a kerasdl {self.name} export?")
+            top = {"label": p["classes"], "probability": float(p["scores"])}
+            described.append({**top, "top": [top], "probabilities": p.get("probabilities")})
+        return described
 
     def describe_outputs(
         self, outputs: np.ndarray, info: dict[str, Any], *, top_k: int = 3

@@ -104,26 +104,50 @@ def _overrides(**options: Any) -> dict[str, Any]:
     return {k: v for k, v in options.items() if v is not None}
 
 
+def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that make a config, shared by `train` and `tune`."""
+    for option in reversed([
+        click.option("--dataset", help="A tfds name, a folder or a file (see the app's README). Default: the app's bundled sample."),
+        click.option("--model", help="Model family (see `kerasdl apps`)."),
+        click.option("--epochs", type=int, help="Passes over the training data."),
+        click.option("--batch-size", type=int, help="Examples per step."),
+        click.option("--optimizer", type=click.Choice(OPTIMIZERS), help="Optimizer."),
+        click.option("--lr", "learning_rate", type=float, help="Peak learning rate."),
+        click.option("--schedule", type=click.Choice(SCHEDULES), help="Learning-rate schedule."),
+        click.option("--weight-decay", type=float, help="Decoupled weight decay (0 = off)."),
+        click.option("--dropout", type=float, help="Dropout rate before the head."),
+        click.option("--label-smoothing", type=float, help="Label smoothing (classification apps)."),
+        click.option("--early-stopping", type=int, metavar="PATIENCE", help="Stop after PATIENCE epochs without improvement."),
+        click.option("--augment/--no-augment", default=None, help="Data augmentation on the training split."),
+        click.option("--seed", type=int, help="Random seed (weights, shuffling, splits)."),
+        click.option("--strategy", type=click.Choice(STRATEGIES), help="tf.distribute strategy; multiworker reads TF_CONFIG."),
+        click.option("--mixed-precision/--no-mixed-precision", default=None, help="float16 compute (GPU/TPU)."),
+        click.option("--preset", help="A named set of values, e.g. tiny or fashion-mnist (vision)."),
+        click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of config values."),
+        click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any config field, e.g. --set image_size=64."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _resolve_config(app: str, preset: str | None, config_file: str | None,
+                    sets: tuple[str, ...], options: dict[str, Any]) -> Any:
+    from kerasdl.config import resolve_config
+    from kerasdl.registry import get_app
+
+    overrides = _overrides(**options)
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise KerasdlError(f"--set takes KEY=VALUE. Received: {item!r}")
+        overrides[key.strip().replace("-", "_")] = value.strip()
+    return resolve_config(get_app(app).config_class, preset=preset,
+                          toml_path=config_file, overrides=overrides)
+
+
 @cli.command(context_settings=CONTEXT)
 @click.argument("app", type=AppType())
-@click.option("--dataset", help="A tfds name, a folder or a file (see the app's README). Default: the app's bundled sample.")
-@click.option("--model", help="Model family (see `kerasdl apps`).")
-@click.option("--epochs", type=int, help="Passes over the training data.")
-@click.option("--batch-size", type=int, help="Examples per step.")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), help="Optimizer.")
-@click.option("--lr", "learning_rate", type=float, help="Peak learning rate.")
-@click.option("--schedule", type=click.Choice(SCHEDULES), help="Learning-rate schedule.")
-@click.option("--weight-decay", type=float, help="Decoupled weight decay (0 = off).")
-@click.option("--dropout", type=float, help="Dropout rate before the head.")
-@click.option("--label-smoothing", type=float, help="Label smoothing (classification apps).")
-@click.option("--early-stopping", type=int, metavar="PATIENCE", help="Stop after PATIENCE epochs without improvement.")
-@click.option("--augment/--no-augment", default=None, help="Data augmentation on the training split.")
-@click.option("--seed", type=int, help="Random seed (weights, shuffling, splits).")
-@click.option("--strategy", type=click.Choice(STRATEGIES), help="tf.distribute strategy; multiworker reads TF_CONFIG.")
-@click.option("--mixed-precision/--no-mixed-precision", default=None, help="float16 compute (GPU/TPU).")
-@click.option("--preset", help="A named set of values, e.g. tiny or fashion-mnist (vision).")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of config values.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any config field, e.g. --set image_size=64.")
+@_config_options
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False), help="Where runs are written.")
 @click.option("--name", help="Run folder name (default: a timestamp).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (--name, or the newest unfinished one).")
@@ -147,22 +171,13 @@ def train(app: str, preset: str | None, config_file: str | None, sets: tuple[str
     _quiet_tensorflow()
     _setup_logging(False)
     from kerasdl import api
-    from kerasdl.config import resolve_config
-    from kerasdl.registry import get_app
 
-    overrides = _overrides(**options)
-    for item in sets:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise KerasdlError(f"--set takes KEY=VALUE. Received: {item!r}")
-        overrides[key.strip().replace("-", "_")] = value.strip()
     if resume:
-        if overrides or preset or config_file:
+        if _overrides(**options) or sets or preset or config_file:
             raise KerasdlError("--resume continues with the run's saved config: give no other options.")
         config = None
     else:
-        config = resolve_config(get_app(app).config_class, preset=preset,
-                                toml_path=config_file, overrides=overrides)
+        config = _resolve_config(app, preset, config_file, sets, options)
     verbose = 1 if sys.stdout.isatty() else 2
     try:
         summary = api.train(app, config, runs_dir=runs_dir, name=name, resume=resume, verbose=verbose)
@@ -324,9 +339,17 @@ def benchmark(models: tuple[str, ...], threads: str, runs: int) -> None:
               help="With --stream: windows whose probabilities are averaged.")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.7, show_default=True,
               help="With --stream: smoothed probability a detection needs.")
+@click.option("--server", metavar="URL",
+              help="Ask a TF Serving REST server (kerasdl serve or TF Serving) instead: RUN is "
+                   "then the served model's name.")
+@click.option("--app", "app_name", type=AppType(), help="With --server: the app that made the model "
+              "(default: the model's name).")
+@click.option("--version", "model_version", type=click.IntRange(min=1),
+              help="With --server: a specific version (default: the newest served).")
 @_user_errors
 def predict(run: str, inputs: tuple[str, ...], top_k: int, as_json: bool, stream: bool,
-            hop: float, smoothing: int, threshold: float) -> None:
+            hop: float, smoothing: int, threshold: float, server: str | None, app_name: str | None,
+            model_version: int | None) -> None:
     """Run a model on inputs: image files (vision), texts or text files (sentiment), WAV
     files (speech), a CSV whose last rows are the window to forecast from (forecast).
 
@@ -343,17 +366,29 @@ def predict(run: str, inputs: tuple[str, ...], top_k: int, as_json: bool, stream
       cat reviews.txt | kerasdl predict saved_models/tflite/sentiment-1-int8.tflite
       kerasdl predict runs/speech/20261122-180000 apps/speech/sample/examples/seven.wav
       kerasdl predict runs/speech/20261122-180000 --stream apps/speech/sample/examples/stream-three-one-four.wav
+      kerasdl predict --server http://localhost:8501 vision apps/vision/sample/examples/*.png
     """
-    _quiet_tensorflow()
-    _setup_logging(False)
-    from kerasdl import api
-
     if not inputs or inputs == ("-",):
         if sys.stdin.isatty():
             raise click.UsageError("Give INPUTS, or pipe them in on stdin (one per line).")
         inputs = tuple(line.rstrip("\r\n") for line in sys.stdin if line.strip())
         if not inputs:
             raise KerasdlError("Nothing to predict: stdin held no non-empty lines.")
+    if server is not None:
+        if stream:
+            raise click.UsageError("--stream runs on a local model, not with --server.")
+        from kerasdl.serving.client import predict_remote
+
+        app, rows = predict_remote(server, run, list(inputs), app_name=app_name, version=model_version)
+        for row in rows:
+            click.echo(json.dumps(row) if as_json else app.format_prediction(row))
+        return
+    if app_name or model_version:
+        raise click.UsageError("--app and --version go with --server.")
+    _quiet_tensorflow()
+    _setup_logging(False)
+    from kerasdl import api
+
     if stream:
         app, rows = api.stream_with_app(run, list(inputs), hop_seconds=hop, smoothing=smoothing,
                                         threshold=threshold)
@@ -363,6 +398,179 @@ def predict(run: str, inputs: tuple[str, ...], top_k: int, as_json: bool, stream
         app, rows = api.predict_with_app(run, list(inputs), top_k=top_k)
     for row in rows:
         click.echo(json.dumps(row) if as_json else app.format_prediction(row))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run", type=click.Path())
+@click.option("--n", "count", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Images (with --interpolate: steps of the walk).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Noise seed: the same seed, the same images.")
+@click.option("--interpolate", "interpolate_to", type=int, default=None,
+              help="A second seed: walk the latent space from --seed's point to this one's.")
+@click.option("--columns", type=click.IntRange(min=1), default=None, help="Images per row.")
+@click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True,
+              help="PNG pixels per image pixel.")
+@click.option("--out", type=click.Path(dir_okay=False), default="generated.png", show_default=True,
+              help="The PNG grid to write.")
+@_user_errors
+def generate(run: str, count: int, seed: int, interpolate_to: int | None, columns: int | None,
+             scale: int, out: str) -> None:
+    """Make images with a generator: a dcgan run, its SavedModel or a .tflite file.
+
+    \b
+    Examples:
+      kerasdl generate runs/dcgan/20261122-190000 --n 64 --seed 7 --out grid.png
+      kerasdl generate runs/dcgan/20261122-190000 --seed 1 --interpolate 2 --n 10 --out walk.png
+      kerasdl generate saved_models/tflite/dcgan-1-int8.tflite --out int8.png
+    """
+    _quiet_tensorflow()
+    _setup_logging(False)
+    from kerasdl import api
+
+    path = api.generate(run, out, count=count, seed=seed, interpolate_to=interpolate_to,
+                        columns=columns, scale=scale)
+    click.echo(f"Wrote {path}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("app", type=AppType())
+@click.option("--tuner", type=click.Choice(["random", "bayesian", "hyperband"]), default="random",
+              show_default=True, help="Random search, Bayesian optimization (Gaussian process) or Hyperband.")
+@click.option("--max-trials", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Trials in all (a resumed search counts those done).")
+@click.option("--objective", help="Metric to optimize, NAME or NAME:min|max (default: the app's "
+              "checkpoint metric, e.g. val_accuracy).")
+@click.option("--time-budget", help="Start no trial after this long, e.g. 90s, 30m, 2h.")
+@click.option("--fix", "fixed", multiple=True, metavar="NAME",
+              help="Hold this hyperparameter at the config's value (repeatable), e.g. --fix model.")
+@click.option("--retrain/--no-retrain", default=True, show_default=True,
+              help="Train the best config again as an ordinary run.")
+@_config_options
+@click.option("--tune-dir", default="runs/tune", show_default=True, type=click.Path(file_okay=False),
+              help="Where searches are kept.")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+              help="Where the best config's run is written.")
+@click.option("--name", help="Search folder name (default: a timestamp).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted search (--name, or the newest).")
+@click.option("-v", "--verbose", is_flag=True, help="Show each trial's epochs.")
+@_user_errors
+def tune(app: str, tuner: str, max_trials: int, objective: str | None, time_budget: str | None,
+         fixed: tuple[str, ...], retrain: bool, preset: str | None, config_file: str | None, sets: tuple[str, ...],
+         tune_dir: str, runs_dir: str, name: str | None, resume: bool, verbose: bool,
+         **options: Any) -> None:
+    """Search an app's hyperparameters with Keras Tuner, then train the best.
+
+    The app's search space (model family, width, dropout, learning rate, optimizer,
+    schedule, batch size ...) is searched around the config the other options make;
+    each trial trains for --epochs (Hyperband: at most --epochs). The trials, sorted
+    by the objective, go to trials.csv; the best config to best.toml, which
+    `kerasdl train APP --config` accepts.
+
+    Distributed: run the same command on every machine with KERASTUNER_ORACLE_IP and
+    KERASTUNER_ORACLE_PORT set to the chief's address, KERASTUNER_TUNER_ID=chief on the
+    chief (it hands out trials) and tuner0, tuner1 ... on the workers (they run them).
+
+    \b
+    Examples:
+      kerasdl tune vision --max-trials 20 --epochs 5
+      kerasdl tune vision --tuner hyperband --epochs 9 --time-budget 1h
+      kerasdl tune sentiment --tuner bayesian --objective val_loss --max-trials 15
+      kerasdl tune vision --model cnn --fix model --fix width --max-trials 8
+      kerasdl tune vision --name search1 --resume
+    """
+    _quiet_tensorflow()
+    _setup_logging(False)
+    from kerasdl.tuning.search import parse_duration, tune as run_search
+
+    if resume:
+        if _overrides(**options) or sets or preset or config_file or fixed:
+            raise KerasdlError("--resume continues with the search's saved config and space: give "
+                               "no config options or --fix.")
+        config = None
+    else:
+        config = _resolve_config(app, preset, config_file, sets, options)
+    result = run_search(
+        app, config, tuner=tuner, max_trials=max_trials, objective=objective,
+        time_budget=parse_duration(time_budget) if time_budget else None, tune_dir=tune_dir,
+        name=name, resume=resume, retrain=retrain, runs_dir=runs_dir, fixed=fixed,
+        verbose=2 if verbose else 0,
+    )
+    if result.role == "worker":
+        click.echo("This worker's trials are done; the chief writes the results.")
+        return
+    click.echo(_trials_table(result.trials, result.objective))
+    click.echo(f"\nBest {result.objective} ({result.direction}): {result.trials[0]['score']:.4g}")
+    click.echo(f"Trials: {result.trials_csv}")
+    click.echo(f"Best config: {result.best_config_path} (kerasdl train {app} --config {result.best_config_path})")
+    if result.best_run is not None:
+        click.echo(result.best_run.report)
+        click.echo(f"Best config trained again: {result.best_run.run.path}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("models_dir", default="saved_models", type=click.Path())
+@click.option("--port", type=click.IntRange(0, 65535), default=8501, show_default=True,
+              help="TF Serving's REST port by default (0: any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--poll-seconds", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+              help="How often MODELS_DIR is checked for new versions.")
+@click.option("-v", "--verbose", is_flag=True, help="Log every request.")
+@_user_errors
+def serve(models_dir: str, port: int, host: str, poll_seconds: float, verbose: bool) -> None:
+    """Serve the SavedModels in MODELS_DIR over TF Serving's REST API.
+
+    Each model (MODELS_DIR/NAME/VERSION, as `kerasdl export` writes) is served at its
+    newest version; a newer one is loaded and swapped in without a restart. The same
+    requests work against TF Serving itself (see the README):
+
+    \b
+      GET  /v1/models/NAME                   version status
+      GET  /v1/models/NAME/metadata          signatures, inputs and outputs
+      POST /v1/models/NAME[/versions/N]:predict
+           {"instances": [{"b64": "..."}]}   or {"inputs": ...}, "signature_name"
+
+    \b
+    Examples:
+      kerasdl serve saved_models --port 8501
+      curl -d '{"instances": ["A moving, beautifully acted film."]}' \\
+           localhost:8501/v1/models/sentiment:predict
+      kerasdl predict --server localhost:8501 vision apps/vision/sample/examples/*.png
+    """
+    _quiet_tensorflow()
+    _setup_logging(verbose)
+    from kerasdl.serving.server import ServerOptions, start_server
+
+    server = start_server(models_dir, ServerOptions(host=host, port=port, poll_seconds=poll_seconds))
+    for name in server.repository.names():
+        click.echo(f"{name} version {server.repository.get(name).version}: "
+                   f"{server.url}/v1/models/{name}")
+    click.echo("Ctrl-C stops.")
+    try:
+        server.serve()
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
+
+
+def _trials_table(rows: list[dict[str, Any]], objective: str) -> str:
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns and k != "error"]
+    columns = [objective if c == "score" else c for c in columns]
+
+    def cell(row: dict[str, Any], column: str) -> str:
+        value = row.get("score" if column == objective else column)
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return str(value)
+
+    table = [columns] + [[cell(r, c) for c in columns] for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() for line in table]
+    failed = [f"trial {r['trial']} {r['status']}: {r['error']}" for r in rows if r.get("error")]
+    return "\n".join(lines + failed)
 
 
 def main() -> None:

@@ -37,6 +37,10 @@ APPS: dict[str, AppEntry] = {
         "kerasdl.apps.speech.app:SpeechApp",
         "Spoken command recognition: log-mel/MFCC features in the model; CNN, DS-CNN and CRNN.",
     ),
+    "dcgan": AppEntry(
+        "kerasdl.apps.dcgan.app:DcganApp",
+        "Image generation: DCGAN, scored by FID and an Inception Score analogue.",
+    ),
     "forecast": AppEntry(
         "kerasdl.apps.forecast.app:ForecastApp",
         "Time-series forecasting: baselines, linear/DLinear, MLP, CNN, LSTM/GRU and PatchTST.",

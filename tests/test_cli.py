@@ -32,7 +32,7 @@ def test_import_keeps_tensorflow_out(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", [[], ["apps"], ["train"], ["evaluate"], ["predict"],
-                                     ["export"], ["optimize"], ["benchmark"]])
+                                     ["export"], ["optimize"], ["benchmark"], ["tune"], ["generate"], ["serve"]])
 def test_every_command_has_help(command: list[str]) -> None:
     for flag in ("-h", "--help"):
         result = invoke(*command, flag)
@@ -43,7 +43,7 @@ def test_apps_lists_vision_and_models() -> None:
     result = invoke("apps")
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert [line.split()[0] for line in lines if not line.startswith(" ")] == ["forecast", "sentiment", "speech", "vision"]
+    assert [line.split()[0] for line in lines if not line.startswith(" ")] == ["dcgan", "forecast", "sentiment", "speech", "vision"]
     assert "--model mobilenet" in result.output and "--model nbsvm" in result.output
     assert "--model ds-cnn" in result.output
 
@@ -51,7 +51,7 @@ def test_apps_lists_vision_and_models() -> None:
 def test_unknown_app() -> None:
     result = invoke("train", "sound")
     assert result.exit_code == 2
-    assert "Unknown app 'sound'. Available apps: forecast, sentiment, speech, vision." in result.output
+    assert "Unknown app 'sound'. Available apps: dcgan, forecast, sentiment, speech, vision." in result.output
 
 
 @pytest.mark.parametrize(

@@ -23,9 +23,12 @@ def start(runs: Path, *extra: str, data: Path | None = None) -> subprocess.Popen
         args += ["--dataset", str(data), "--preset", "tiny", "--epochs", str(EPOCHS),
                  "--batch-size", "16"]
     # cwd: `-m` puts the working folder on sys.path; test the installed package.
+    # preexec_fn: a shell that starts the suite in the background makes its children ignore
+    # SIGINT, and Python keeps an inherited SIG_IGN; a user's terminal does not.
     return subprocess.Popen([*args, *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                            cwd=runs.parent)
+                            cwd=runs.parent,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for_epochs(run: Path, proc: subprocess.Popen, more_than: int, timeout: float = 120) -> int:

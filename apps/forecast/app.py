@@ -99,6 +99,19 @@ class ForecastApp(App):
         return Datasets(train=datasets["train"], validation=datasets["validation"],
                         test=datasets["test"], info=info)
 
+    def search_space(self, hp: Any, config: TrainConfig) -> dict[str, Any]:
+        """The trainable model families, their size, and training (the window and
+        horizon stay as configured: they define the task)."""
+        from kerasdl.tuning.spaces import choice, training_space
+
+        assert isinstance(config, ForecastConfig)
+        return {
+            **training_space(hp, config, batch_sizes=(16, 32, 64)),
+            "model": choice(hp, "model", ["linear", "dlinear", "mlp", "cnn", "gru", "patchtst"],
+                            self.model_name(config)),
+            "units": choice(hp, "units", [32, 64, 128], config.units),
+        }
+
     def build_model(
         self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None,
         batch_size: int | None = None,

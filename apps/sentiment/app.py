@@ -75,6 +75,19 @@ class SentimentApp(ClassifierApp):
             info=info, initial_weights=arrays,
         )
 
+    def search_space(self, hp: Any, config: TrainConfig) -> dict[str, Any]:
+        """The fast model families, embedding size, regularization and training (the
+        vocabulary stays as configured: each new size would re-fit the tokenizer)."""
+        from kerasdl.tuning.spaces import choice, training_space
+
+        assert isinstance(config, SentimentConfig)
+        return {
+            **training_space(hp, config),
+            "model": choice(hp, "model", ["bag", "nbsvm", "cnn"], self.model_name(config)),
+            "embedding_dim": choice(hp, "embedding_dim", [32, 64, 128], config.embedding_dim),
+            "label_smoothing": choice(hp, "label_smoothing", [0.0, 0.1], config.label_smoothing),
+        }
+
     def build_model(
         self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None,
         batch_size: int | None = None,
@@ -126,6 +139,10 @@ class SentimentApp(ClassifierApp):
             "sequence_length": spec.sequence_length,
             "binary": spec.binary,
         }
+
+    def serving_instances(self, inputs: Sequence[str]) -> list[Any]:
+        """Texts (a text file's path stands for its contents), for `serving_default`'s `text`."""
+        return [read_text_argument(i) for i in inputs]
 
     def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:
         """Each input is a text file's path (read whole) or, failing that, the text itself."""

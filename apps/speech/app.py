@@ -62,6 +62,19 @@ class SpeechApp(ClassifierApp):
         info = {**data.info(), "features": preprocessing.feature_settings(config, data.sample_rate)}
         return Datasets(train=data.train, validation=data.validation, test=data.test, info=info)
 
+    def search_space(self, hp: Any, config: TrainConfig) -> dict[str, Any]:
+        """Architecture, width and depth, regularization and training (the features
+        stay as configured)."""
+        from kerasdl.tuning.spaces import choice, training_space
+
+        assert isinstance(config, SpeechConfig)
+        return {
+            **training_space(hp, config, batch_sizes=(16, 32, 64)),
+            "model": choice(hp, "model", ["cnn", "ds-cnn", "crnn"], self.model_name(config)),
+            "width": choice(hp, "width", [16, 32, 64], config.width),
+            "depth": choice(hp, "depth", [2, 3, 4], config.depth),
+        }
+
     def build_model(
         self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None,
         batch_size: int | None = None,
@@ -128,6 +141,12 @@ class SpeechApp(ClassifierApp):
             "clip_samples": info["clip_samples"],
             "features": {"inside_model": True, **info["features"]},
         }
+
+    def serving_instances(self, inputs: Sequence[str]) -> list[Any]:
+        """WAV files' bytes, for `serving_default`'s `wav_bytes`."""
+        from kerasdl.serving.rest import file_instances
+
+        return file_instances(inputs)
 
     def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:
         from kerasdl.data.audio import to_pcm16

@@ -55,6 +55,18 @@ class VisionApp(ClassifierApp):
         return Datasets(train=data.train, validation=data.validation, test=data.test,
                         info=data.info())
 
+    def search_space(self, hp: Any, config: TrainConfig) -> dict[str, Any]:
+        """Architecture and width, regularization, and training."""
+        from kerasdl.tuning.spaces import choice, training_space
+
+        assert isinstance(config, VisionConfig)
+        return {
+            **training_space(hp, config),
+            "model": choice(hp, "model", ["cnn", "resnet", "mobilenet"], self.model_name(config)),
+            "width": choice(hp, "width", [16, 32, 64], config.width),
+            "label_smoothing": choice(hp, "label_smoothing", [0.0, 0.1], config.label_smoothing),
+        }
+
     def build_model(
         self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None
     ) -> "keras.Model":
@@ -124,6 +136,12 @@ class VisionApp(ClassifierApp):
             "channels": channels,
             "normalization": {"inside_model": True, "scale": SCALE, "offset": 0.0},
         }
+
+    def serving_instances(self, inputs: Sequence[str]) -> list[Any]:
+        """Image files' bytes, for `serving_default`'s `image_bytes`."""
+        from kerasdl.serving.rest import file_instances
+
+        return file_instances(inputs)
 
     def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:
         from kerasdl.data.images import read_image_files

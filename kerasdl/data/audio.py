@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kerasdl.data.splits import encode_labels, hold_out, split_folders
+from kerasdl.data.splits import LabelledSplits, encode_labels, hold_out, split_folders
 from kerasdl.errors import DataError
 
 if TYPE_CHECKING:
@@ -46,15 +46,9 @@ SPLITS = ("train", "validation", "test")
 
 
 @dataclass
-class AudioDatasets:
-    """Three splits of `(int16 clip, int32 label)` pairs and what describes them."""
+class AudioDatasets(LabelledSplits):
+    """Splits of `(int16 clip, int32 label)` pairs."""
 
-    train: "tf.data.Dataset"
-    validation: "tf.data.Dataset"
-    test: "tf.data.Dataset | None"
-    class_names: list[str]
-    sizes: dict[str, int]
-    source: str
     sample_rate: int
     clip_samples: int
     # Background noise recordings for augmentation (Speech Commands'
@@ -62,9 +56,8 @@ class AudioDatasets:
     noise_files: list[str] = field(default_factory=list)
 
     def info(self) -> dict[str, Any]:
-        return {"source": self.source, "class_names": self.class_names, "sizes": self.sizes,
-                "sample_rate": self.sample_rate, "clip_samples": self.clip_samples,
-                "noise_files": self.noise_files}
+        return {**super().info(), "sample_rate": self.sample_rate,
+                "clip_samples": self.clip_samples, "noise_files": self.noise_files}
 
 
 def load_audio_datasets(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from kerasdl.data import idx
-from kerasdl.data.splits import hold_out, split_folders
+from kerasdl.data.splits import LabelledSplits, hold_out, split_folders
 from kerasdl.errors import DataError
 
 if TYPE_CHECKING:
@@ -30,24 +30,13 @@ RESIZE_METHOD = "bilinear"
 
 
 @dataclass
-class ImageDatasets:
-    """Three splits of `(uint8 image, int32 label)` pairs and what describes them."""
+class ImageDatasets(LabelledSplits):
+    """Splits of `(uint8 image, int32 label)` pairs."""
 
-    train: "tf.data.Dataset"
-    validation: "tf.data.Dataset"
-    test: "tf.data.Dataset | None"
-    class_names: list[str]
     image_shape: tuple[int, int, int]
-    sizes: dict[str, int]
-    source: str
 
     def info(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "class_names": self.class_names,
-            "image_shape": list(self.image_shape),
-            "sizes": self.sizes,
-        }
+        return {**super().info(), "image_shape": list(self.image_shape)}
 
 
 def load_image_datasets(

@@ -3,11 +3,32 @@ out a validation split."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kerasdl.errors import DataError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+
+@dataclass
+class LabelledSplits:
+    """Three splits of `(example, int32 label)` pairs and what describes them; each
+    kind of data adds its own description."""
+
+    train: "tf.data.Dataset"
+    validation: "tf.data.Dataset"
+    test: "tf.data.Dataset | None"
+    class_names: list[str]
+    sizes: dict[str, int]
+    source: str
+
+    def info(self) -> dict[str, Any]:
+        return {"source": self.source, "class_names": self.class_names, "sizes": self.sizes}
 
 
 def split_folders(root: Path) -> dict[str, Path]:

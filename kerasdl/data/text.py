@@ -13,12 +13,12 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kerasdl.data.files import read_text_file
-from kerasdl.data.splits import encode_labels, hold_out, split_folders
+from kerasdl.data.splits import LabelledSplits, encode_labels, hold_out, split_folders
 from kerasdl.errors import DataError
 
 if TYPE_CHECKING:
@@ -34,19 +34,8 @@ UNLABELLED_FOLDERS = ("unsup",)
 SPLITS = ("train", "validation", "test")
 
 
-@dataclass
-class TextDatasets:
-    """Three splits of `(text, int32 label)` pairs and what describes them."""
-
-    train: "tf.data.Dataset"
-    validation: "tf.data.Dataset"
-    test: "tf.data.Dataset | None"
-    class_names: list[str]
-    sizes: dict[str, int]
-    source: str
-
-    def info(self) -> dict[str, Any]:
-        return {"source": self.source, "class_names": self.class_names, "sizes": self.sizes}
+class TextDatasets(LabelledSplits):
+    """Splits of `(text, int32 label)` pairs."""
 
 
 @dataclass

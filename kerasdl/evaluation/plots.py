@@ -1,4 +1,5 @@
-"""PNG plots of training curves and confusion matrices (matplotlib, no display)."""
+"""PNG plots of training curves and confusion matrices (matplotlib, no display), and
+image grids and animations (Pillow)."""
 
 from __future__ import annotations
 
@@ -69,3 +70,47 @@ def plot_confusion_matrix(
                         color="white" if rates[i, j] > 0.5 else "black")
     ax.set_title("Confusion matrix")
     return save(plt, fig, path)
+
+
+def image_grid(images: np.ndarray, columns: int | None = None, *, gap: int = 2) -> np.ndarray:
+    """uint8 images [n, h, w, c] tiled into one [H, W, c] image, `gap` pixels apart."""
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    columns = columns or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / columns))
+    grid = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap, c), 255, np.uint8)
+    for i, image in enumerate(images):
+        r, col = divmod(i, columns)
+        grid[r * (h + gap):r * (h + gap) + h, col * (w + gap):col * (w + gap) + w] = image
+    return grid
+
+
+def save_image(pixels: np.ndarray, path: str | Path, *, scale: int = 1) -> Path:
+    """Writes a uint8 [H, W, 1 or 3] array as PNG, enlarged `scale` times with nearest
+    neighbours so small images stay crisp."""
+    from PIL import Image
+
+    pixels = np.asarray(pixels, np.uint8)
+    image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+    if scale > 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
+    return path
+
+
+def save_animation(frames: Sequence[str | Path], path: str | Path, *, seconds_per_frame: float = 0.5) -> Path:
+    """An animated GIF of PNG files, in order (the last frame held three times as long)."""
+    from PIL import Image
+
+    images = [Image.open(f).convert("RGB") for f in frames]
+    if not images:
+        raise ValueError("No frames to animate.")
+    durations = [int(seconds_per_frame * 1000)] * len(images)
+    durations[-1] *= 3
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
+                       duration=durations, loop=0)
+    return path

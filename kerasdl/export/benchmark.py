@@ -83,10 +83,13 @@ def benchmark_models(paths: list[str], threads: list[int], *, runs: int = 200) -
             rows.append({"model": str(path), "format": "saved_model", "threads": "tf",
                          **saved_model_latency(str(path), runs=runs)})
         elif (path / "run.json").is_file():
+            from kerasdl.registry import get_app
             from kerasdl.runs import Run
             from kerasdl.training.saving import load_model
 
-            model = load_model(Run.open(path).model_path())
+            run = Run.open(path)
+            model = load_model(run.model_path(),
+                               custom_objects=get_app(run.meta.get("app", "")).custom_objects())
             rows.append({"model": str(path), "format": "keras", "threads": "tf",
                          **keras_latency(model, runs=runs)})
         else:

@@ -102,7 +102,8 @@ def export_run(
     name = check_model_name(name or app.name)
     version = next_version(root, name)
     config = run_config(run)
-    model = _float32(app, config, info, load_model(run.model_path()))
+    model = _float32(app, config, info, app.export_model(
+        load_model(run.model_path(), custom_objects=app.custom_objects())))
     metadata = {
         "kerasdl_version": __version__,
         "app": app.name,

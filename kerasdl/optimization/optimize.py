@@ -116,7 +116,7 @@ def optimize_run(
     app = get_app(base.meta.get("app", ""))
     config = run_config(base)
     info = base.meta["data"]
-    model = load_model(base.model_path())
+    model = load_model(base.model_path(), custom_objects=app.custom_objects())
     data = app.load_datasets(config, fitted=info)
     train = training_pipeline(
         data.train, config.batch_size, seed=config.seed,

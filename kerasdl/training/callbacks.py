@@ -81,11 +81,14 @@ class NaNGuard(keras.callbacks.Callback):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
+        # Every logged loss: a GAN logs its two networks' losses apart.
+        for name, loss in (logs or {}).items():
+            if not name.endswith("loss") or math.isfinite(float(loss)):
+                continue
             lr = current_learning_rate(self.model.optimizer)
+            what = "loss" if name == "loss" else f"loss {name}"
             raise TrainingError(
-                f"The loss became {float(loss)} at epoch {self.epoch + 1}, step {batch + 1}. "
+                f"The {what} became {float(loss)} at epoch {self.epoch + 1}, step {batch + 1}. "
                 f"Lower the learning rate (now {lr:g}), e.g. --lr {lr / 10:g}, or check the "
                 "data for NaN values."
             )

@@ -9,8 +9,10 @@ from typing import Any
 from kerasdl.errors import KerasdlError
 
 
-def load_model(path: str | Path, *, compile: bool = False) -> Any:
-    """Loads a `.keras` model saved by kerasdl.
+def load_model(path: str | Path, *, compile: bool = False,
+               custom_objects: dict[str, Any] | None = None) -> Any:
+    """Loads a `.keras` model saved by kerasdl (`custom_objects`: an app's own model
+    classes, from `App.custom_objects`).
 
     Raises:
         KerasdlError: if the file is missing or not a Keras model.
@@ -25,7 +27,7 @@ def load_model(path: str | Path, *, compile: bool = False) -> Any:
     if not path.exists():
         raise KerasdlError(f"Model file not found: {path}")
     try:
-        return keras.models.load_model(path, compile=compile)
+        return keras.models.load_model(path, compile=compile, custom_objects=custom_objects)
     except (ValueError, OSError) as e:
         raise KerasdlError(f"Cannot load model {path}: {str(e).splitlines()[0]}") from None
 

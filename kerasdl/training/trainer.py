@@ -75,7 +75,6 @@ def _train(app: "App", config: TrainConfig, run: Run, strategy: Any, *, resume: 
 
     from kerasdl.training.callbacks import NaNGuard, RunCheckpoint
     from kerasdl.training.distribution import is_chief, uses_custom_loop
-    from kerasdl.training.optimizers import build_optimizer
     from kerasdl.training.saving import load_model
 
     # A resumed run keeps the preprocessing it learned (a vocabulary) when it started.
@@ -113,18 +112,15 @@ def _train(app: "App", config: TrainConfig, run: Run, strategy: Any, *, resume: 
 
     with strategy.scope():
         if initial_epoch:
-            model = load_model(checkpoint, compile=True)
+            model = load_model(checkpoint, compile=True, custom_objects=app.custom_objects())
         else:
             model = app.build_model(config, {**data.info, **data.initial_weights})
-            model.compile(
-                optimizer=build_optimizer(config, steps_per_epoch),
-                loss=app.loss(config, data.info),
-                metrics=app.metrics(config, data.info),
-            )
+        if not model.compiled:  # new, or saved without its compile settings (a GAN)
+            app.compile_model(model, config, data.info, steps_per_epoch)
 
     chief = is_chief()
     monitor, mode = app.monitor
-    callbacks: list[Any] = [NaNGuard()]
+    callbacks: list[Any] = [NaNGuard(), *app.training_callbacks(config, data.info, run.path, val_ds)]
     if chief:
         run.write_meta(status="running")
         callbacks += [

@@ -1,0 +1,263 @@
+"""The dcgan app: image generation from the vision app's data sources."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+
+import numpy as np
+
+from kerasdl.app import App, Datasets
+from kerasdl.config import TrainConfig
+from kerasdl.errors import DataError, KerasdlError, TrainingError
+
+from kerasdl.apps.dcgan.config import IMAGE_SIZES, DcganConfig
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+GRID_SIZE = 64  # images in each epoch's sample grid
+GRID_SEED = 2015
+
+
+def fixed_noise(count: int, latent_dim: int, seed: int = GRID_SEED) -> np.ndarray:
+    """The same noise batch for a seed, so epochs (and runs) show the same latent points."""
+    return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
+
+
+class DcganApp(App):
+    """Image generation with a DCGAN.
+
+    Example:
+    >>> from kerasdl.apps.dcgan.app import DcganApp
+    >>> from kerasdl.apps.dcgan.config import DcganConfig
+    >>> app = DcganApp()
+    >>> model = app.build_model(DcganConfig(), {"image_shape": [28, 28, 1], "latent_dim": 64})
+    >>> model.generator.output_shape
+    (None, 28, 28, 1)
+    """
+
+    name: ClassVar[str] = "dcgan"
+    description: ClassVar[str] = "Image generation."
+    config_class: ClassVar[type[TrainConfig]] = DcganConfig
+    models: ClassVar[dict[str, str]] = {
+        "dcgan": "DCGAN (Radford et al. 2015): transposed-convolution generator, "
+                 "convolutional discriminator.",
+    }
+    default_model: ClassVar[str] = "dcgan"
+    monitor = ("fid", "min")
+    headline_metric = "fid"
+    provenance_keys = ("source", "sizes", "classifier")
+
+    def __init__(self) -> None:
+        self._scorers: dict[str, Any] = {}
+
+    def scorer(self, info: dict[str, Any]) -> Any:
+        from kerasdl.apps.dcgan.scoring import Scorer
+
+        path = info["classifier"]
+        if path not in self._scorers:
+            self._scorers[path] = Scorer(path)
+        return self._scorers[path]
+
+    # ---- data ---------------------------------------------------------------------------
+
+    def load_datasets(self, config: TrainConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
+        """The vision app's image sources, as (noise, image) pairs: each validation and
+        test image has its own fixed noise vector, so scores are repeatable."""
+        import tensorflow as tf
+
+        from kerasdl.apps.dcgan.scoring import classifier_run
+        from kerasdl.apps.vision.app import SAMPLE_DIR
+        from kerasdl.data.images import load_image_datasets
+
+        assert isinstance(config, DcganConfig)
+        data = load_image_datasets(
+            config.dataset, sample_dir=SAMPLE_DIR, image_size=config.image_size,
+            channels=config.channels, validation_split=config.validation_split, seed=config.seed,
+        )
+        info = data.info()
+        if info["image_shape"][0] not in IMAGE_SIZES or info["image_shape"][0] != info["image_shape"][1]:
+            raise DataError(
+                f"The images are {info['image_shape'][0]}x{info['image_shape'][1]}; the DCGAN "
+                f"makes square images of {', '.join(map(str, IMAGE_SIZES))} pixels: "
+                "add --set image_size=32 (or 28, 64)."
+            )
+        info.update(latent_dim=config.latent_dim, fid_samples=config.fid_samples)
+        info["classifier"] = (fitted or {}).get("classifier") or str(
+            classifier_run(config, info["image_shape"]))
+
+        def with_noise(ds: tf.data.Dataset, split_seed: int) -> tf.data.Dataset:
+            def pair(index: tf.Tensor, example: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+                noise = tf.random.stateless_normal(
+                    [config.latent_dim], seed=tf.stack([tf.constant(split_seed, tf.int64), index]))
+                return noise, example[0]
+
+            return ds.enumerate().map(pair)
+
+        return Datasets(
+            train=with_noise(data.train, 1),
+            validation=with_noise(data.validation, 2),
+            test=with_noise(data.test, 3) if data.test is not None else None,
+            info=info,
+        )
+
+    # ---- model and training --------------------------------------------------------------
+
+    def search_space(self, hp: Any, config: TrainConfig) -> dict[str, Any]:
+        """The two networks' rates, size, label smoothing and batch (Adam at a
+        constant rate throughout, as the paper)."""
+        from kerasdl.tuning.spaces import choice
+
+        assert isinstance(config, DcganConfig)
+        d_rate = config.d_learning_rate or config.learning_rate
+        return {
+            "learning_rate": hp.Float("learning_rate", min(5e-5, config.learning_rate),
+                                      max(1e-3, config.learning_rate), sampling="log",
+                                      default=config.learning_rate),
+            "d_learning_rate": hp.Float("d_learning_rate", min(5e-5, d_rate), max(1e-3, d_rate),
+                                        sampling="log", default=d_rate),
+            "width": choice(hp, "width", [16, 32, 64], config.width),
+            "real_label": choice(hp, "real_label", [0.9, 1.0], config.real_label),
+            "batch_size": choice(hp, "batch_size", [32, 64, 128], config.batch_size),
+        }
+
+    def build_model(
+        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None
+    ) -> "keras.Model":
+        import keras
+
+        from kerasdl.apps.dcgan.gan import GAN
+        from kerasdl.apps.dcgan.models import build_discriminator, build_generator
+
+        assert isinstance(config, DcganConfig)
+        if keras_module is not None and keras_module is not keras:
+            raise KerasdlError(
+                "tfmot cannot prune, cluster or quantize-train the GAN (a two-network model "
+                "with its own training step); export the generator with --quantize "
+                "dynamic, float16 or int8 instead.")
+        shape = tuple(info["image_shape"])
+        return GAN(build_generator(info["latent_dim"], shape, config.width),
+                   build_discriminator(shape, config.width), real_label=config.real_label,
+                   name="dcgan")
+
+    def compile_model(self, model: "keras.Model", config: TrainConfig, info: dict[str, Any],
+                      steps_per_epoch: int) -> None:
+        """Adam for each network (beta_1 0.5, as the paper), each with its own rate."""
+        import keras
+
+        assert isinstance(config, DcganConfig)
+        model.compile(
+            g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
+            d_optimizer=keras.optimizers.Adam(config.d_learning_rate or config.learning_rate,
+                                              beta_1=config.beta_1),
+        )
+
+    def training_callbacks(self, config: TrainConfig, info: dict[str, Any], output_dir: Path,
+                           validation: "tf.data.Dataset") -> list[Any]:
+        from kerasdl.apps.dcgan.callbacks import GanMonitor
+
+        assert isinstance(config, DcganConfig)
+        real = []
+        for _, images in validation.unbatch().take(config.fid_samples).batch(256):
+            real.append(np.asarray(images))
+        if not real:
+            raise DataError("The validation split is empty: nothing to score the generator against.")
+        return [GanMonitor(
+            scorer=self.scorer(info), real=np.concatenate(real), latent_dim=info["latent_dim"],
+            samples_dir=output_dir / "samples", collapse_ratio=config.collapse_ratio,
+        )]
+
+    def loss(self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None) -> Any:
+        return None  # the GAN computes its own two losses in train_step
+
+    def metrics(self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None) -> list[Any]:
+        return []
+
+    # ---- evaluation ----------------------------------------------------------------------
+
+    def score(self, targets: np.ndarray, outputs: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
+        """`outputs` (generated images) against `targets` (real ones)."""
+        return self.scorer(info).compare(targets, outputs)
+
+    def evaluate(
+        self, model: Any, dataset: "tf.data.Dataset", info: dict[str, Any],
+        *, plots_dir: Path | None = None,
+    ) -> dict[str, Any]:
+        """FID and IS of as many generated images as the split has real ones, beside
+        the floor: the FID between the split's two halves of real images."""
+        from kerasdl.app import predict_dataset
+        from kerasdl.evaluation.generative import diversity, frechet_distance
+
+        real, generated = predict_dataset(model, dataset)
+        metrics = self.score(real, generated, info)
+        half = len(real) // 2
+        features, _ = self.scorer(info)(real)
+        metrics["fid_real_floor"] = frechet_distance(features[:half], features[half:2 * half])
+        metrics["images"] = int(len(real))
+        metrics["diversity_ratio"] = diversity(generated[:GRID_SIZE]) / max(diversity(real[:GRID_SIZE]), 1e-9)
+        if plots_dir is not None:
+            from kerasdl.evaluation.plots import image_grid, save_image
+
+            images = np.asarray(model(fixed_noise(GRID_SIZE, info["latent_dim"]), training=False))
+            save_image(image_grid(np.clip(np.round(images), 0, 255).astype(np.uint8), 8),
+                       plots_dir / "samples.png", scale=2)
+        return metrics
+
+    def format_metrics(self, metrics: dict[str, Any]) -> str:
+        lines = [f"FID {metrics['fid']:.2f} (lower is better; two halves of the real images: "
+                 f"{metrics['fid_real_floor']:.2f})" if "fid_real_floor" in metrics
+                 else f"FID {metrics['fid']:.2f}"]
+        lines.append(f"Inception Score analogue {metrics['inception_score']:.2f} "
+                     f"(real images: {metrics['real_inception_score']:.2f}); "
+                     f"{metrics['classes_generated']} of the classes generated")
+        if "classifier_accuracy" in metrics:
+            weak = " (weak: train it longer with --set classifier_epochs=)" if metrics["classifier_accuracy"] < 0.8 else ""
+            lines.append(f"Scored by a classifier with {100 * metrics['classifier_accuracy']:.1f} % "
+                         f"test accuracy{weak}")
+        if "diversity_ratio" in metrics:
+            lines.append(f"Diversity: {metrics['diversity_ratio']:.2f} of the real images'")
+        return "\n".join(lines)
+
+    # ---- export and use ------------------------------------------------------------------
+
+    def custom_objects(self) -> dict[str, Any]:
+        from kerasdl.apps.dcgan.gan import GAN
+
+        return {"kerasdl>GAN": GAN}
+
+    def export_model(self, model: "keras.Model") -> "keras.Model":
+        """The generator: noise in, images out."""
+        return model.generator
+
+    def serving_endpoints(self, model: "keras.Model", info: dict[str, Any]) -> dict[str, Any]:
+        """`serving_default` takes noise [batch, latent_dim] and returns uint8 images."""
+        import tensorflow as tf
+
+        def generate(noise: tf.Tensor) -> dict[str, tf.Tensor]:
+            pixels = tf.clip_by_value(tf.round(model(noise, training=False)), 0.0, 255.0)
+            return {"images": tf.cast(pixels, tf.uint8)}
+
+        return {"serving_default": (generate, [tf.TensorSpec([None, info["latent_dim"]], tf.float32, name="noise")])}
+
+    def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "input": f"float32 noise [batch, {info['latent_dim']}], standard normal",
+            "output": f"float32 images [batch, {', '.join(map(str, info['image_shape']))}], "
+                      "pixels 0-255: round and clip to uint8",
+        }
+
+    def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:
+        raise KerasdlError("The dcgan app makes images from noise, it reads none: use "
+                           "`kerasdl generate RUN`.")
+
+    def describe_outputs(self, outputs: np.ndarray, info: dict[str, Any], *, top_k: int = 3) -> list[dict[str, Any]]:
+        raise KerasdlError("The dcgan app makes images: use `kerasdl generate RUN`.")
+
+    def format_prediction(self, row: dict[str, Any]) -> str:
+        raise KerasdlError("The dcgan app makes images: use `kerasdl generate RUN`.")

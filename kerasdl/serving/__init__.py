@@ -1,0 +1,1 @@
+"""Serving SavedModels over TF Serving's REST API, and its client."""

@@ -1,0 +1,1 @@
+"""Hyperparameter search (Keras Tuner) for any app."""
