@@ -10,7 +10,6 @@ import numpy as np
 
 from kerasdl.app import ClassifierApp, Datasets, named_probabilities
 from kerasdl.config import TrainConfig
-from kerasdl.data.files import read_text_file
 from kerasdl.errors import DataError
 
 from kerasdl.apps.sentiment import preprocessing
@@ -23,8 +22,6 @@ if TYPE_CHECKING:
 SAMPLE_DIR = Path(__file__).parent / "sample"
 # What each model's first weights are computed from (see `Datasets.initial_weights`).
 MODEL_STATISTICS = {"bag": (preprocessing.IDF_KEY,), "nbsvm": (preprocessing.NB_KEY,)}
-# `predict` reads an argument as a file when such a file exists and is this small.
-MAX_TEXT_FILE_BYTES = 10_000_000
 
 
 class SentimentApp(ClassifierApp):
@@ -150,14 +147,11 @@ class SentimentApp(ClassifierApp):
 
 
 def read_text_argument(value: str) -> str:
-    """The contents of `value` if it names a text file, else `value` itself."""
-    path = Path(value)
+    """The contents of `value` if it names a text file, else `value` itself (the edge
+    runtime's rule, so both read a path the same way)."""
+    from kerasdl_edge.tasks import EdgeError, read_text_argument as edge_read
+
     try:
-        is_file = len(value) < 4096 and "\n" not in value and path.is_file()
-    except OSError:
-        is_file = False
-    if not is_file:
-        return value
-    if path.stat().st_size > MAX_TEXT_FILE_BYTES:
-        raise DataError(f"{path} is over {MAX_TEXT_FILE_BYTES // 1_000_000} MB; expected one text.")
-    return read_text_file(path)
+        return edge_read(value)
+    except EdgeError as e:
+        raise DataError(str(e)) from None

@@ -28,6 +28,7 @@ import numpy as np
 
 from kerasdl.data.splits import LabelledSplits, encode_labels, hold_out, split_folders
 from kerasdl.errors import DataError
+from kerasdl_edge.audio import PCM_SCALE, to_pcm16  # noqa: F401 - one definition, shared with the edge runtime
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -41,7 +42,6 @@ SPEAKER_INDEX_NAME = re.compile(r"^(?P<label>[^_]+)_(?P<speaker>[^_]+)_(?P<index
 # The Free Spoken Digit Dataset's documented split: recordings 0-4 of each speaker and
 # digit are the test set.
 SPEAKER_INDEX_TEST_BELOW = 5
-PCM_SCALE = 32768.0
 SPLITS = ("train", "validation", "test")
 
 
@@ -230,11 +230,6 @@ def _read_clips(files: list[Path], sample_rate: int, clip_samples: int) -> np.nd
         samples = fix_length(resample(samples, rate, sample_rate), clip_samples)
         clips[i] = to_pcm16(samples)
     return clips
-
-
-def to_pcm16(samples: np.ndarray) -> np.ndarray:
-    """float samples in [-1, 1] to int16 PCM."""
-    return np.clip(np.round(np.asarray(samples) * PCM_SCALE), -32768, 32767).astype(np.int16)
 
 
 def _most_common_rate(files: list[Path]) -> int:

@@ -6,6 +6,7 @@ use it) and alone from `tflite/` for devices (`pip install ./tflite`).
 
 from kerasdl_edge.metadata import read_metadata, write_metadata
 from kerasdl_edge.model import EdgeModel
+from kerasdl_edge.tasks import EdgeError, Predictor
 
-__all__ = ["EdgeModel", "read_metadata", "write_metadata"]
+__all__ = ["EdgeError", "EdgeModel", "Predictor", "read_metadata", "write_metadata"]
 __version__ = "0.1.0"

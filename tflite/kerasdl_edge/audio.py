@@ -21,6 +21,14 @@ import numpy as np
 PCM, IEEE_FLOAT, EXTENSIBLE = 1, 3, 0xFFFE
 
 
+PCM_SCALE = 32768.0
+
+
+def to_pcm16(samples: np.ndarray) -> np.ndarray:
+    """float samples in [-1, 1] to int16 PCM (what kerasdl's speech models take)."""
+    return np.clip(np.round(np.asarray(samples) * PCM_SCALE), -32768, 32767).astype(np.int16)
+
+
 class AudioError(ValueError):
     """A file that is not usable audio; the message says why."""
 
@@ -38,13 +46,10 @@ def read_wav(path: str | Path, *, sample_rate: int, length: int | None = None) -
         AudioError: not a WAV file, a truncated or unsupported one, no samples, or
             silence only.
     """
+    from kerasdl_edge.files import read_bytes
+
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise AudioError(f"Audio file not found: {path}") from None
-    except OSError as e:
-        raise AudioError(f"Cannot read {path}: {e.strerror}") from None
+    data = read_bytes(path, "Audio", AudioError)
     samples, rate = decode_wav(data, name=str(path))
     if not np.any(samples):
         raise AudioError(f"{path} is silence only (every sample is 0).")
@@ -86,7 +91,7 @@ def decode_wav(data: bytes, *, name: str = "the data") -> tuple[np.ndarray, int]
     if encoding == PCM and bits == 8:
         samples = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
     elif encoding == PCM and bits == 16:
-        samples = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
+        samples = np.frombuffer(raw, "<i2").astype(np.float32) / PCM_SCALE
     elif encoding == PCM and bits == 24:
         bytes3 = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
         values = bytes3[:, 0] | (bytes3[:, 1] << 8) | (bytes3[:, 2] << 16)

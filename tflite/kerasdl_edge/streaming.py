@@ -28,6 +28,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from kerasdl_edge.audio import to_pcm16
+
 # Labels that mean "no command" in common keyword data sets (Speech Commands' own).
 NOT_COMMANDS = ("_silence_", "_unknown_", "silence", "unknown", "_background_noise_")
 BATCH = 64
@@ -99,7 +101,7 @@ def detect_commands(
     # word's tail does not leak into the next word's average.
     probabilities = np.zeros((len(windows), len(class_names)), np.float32)
     heard = np.flatnonzero(audible)
-    pcm = np.clip(np.round(windows[heard] * 32768.0), -32768, 32767).astype(np.int16)
+    pcm = to_pcm16(windows[heard])
     for i in range(0, len(heard), BATCH):
         probabilities[heard[i:i + BATCH]] = np.asarray(classify(pcm[i:i + BATCH]), np.float32)
     # A causal moving average: what a device listening live could compute.

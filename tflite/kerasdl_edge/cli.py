@@ -1,0 +1,90 @@
+"""`kerasdl-edge`: run kerasdl's TFLite exports on a device, without TensorFlow.
+
+    kerasdl-edge info MODEL.tflite
+    kerasdl-edge predict MODEL.tflite INPUT... [--top-k 3] [--json] [--threads N]
+    kerasdl-edge stream MODEL.tflite RECORDING.wav... [--hop 0.1] [--smoothing 3] [--threshold 0.7]
+    kerasdl-edge generate MODEL.tflite [--n 16] [--seed 0] --out grid.png
+
+Inputs are what the export's app reads: image files (vision), texts or text files
+(sentiment), WAV files (speech), CSV files whose last rows are the window (forecast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from kerasdl_edge.tasks import EdgeError, Predictor, write_png
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kerasdl-edge", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    info = commands.add_parser("info", help="what an export is: app, classes, input, preprocessing")
+    info.add_argument("model")
+    predict = commands.add_parser("predict", help="run the model on inputs")
+    predict.add_argument("model")
+    predict.add_argument("inputs", nargs="+")
+    predict.add_argument("--top-k", type=int, default=3)
+    predict.add_argument("--json", action="store_true", help="print JSON lines")
+    stream = commands.add_parser("stream", help="commands heard along long recordings (speech)")
+    stream.add_argument("model")
+    stream.add_argument("inputs", nargs="+")
+    stream.add_argument("--hop", type=float, default=0.1, help="seconds the window moves")
+    stream.add_argument("--smoothing", type=int, default=3, help="windows averaged")
+    stream.add_argument("--threshold", type=float, default=0.7, help="smoothed probability needed")
+    stream.add_argument("--json", action="store_true")
+    generate = commands.add_parser("generate", help="images from a dcgan generator")
+    generate.add_argument("model")
+    generate.add_argument("--n", type=int, default=16)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--out", default="generated.png")
+    for command in (info, predict, stream, generate):
+        command.add_argument("--threads", type=int, default=None, help="interpreter threads")
+    return parser
+
+
+def _describe(row: dict) -> str:
+    if "forecast" in row:
+        return f"{row['input']}: " + "; ".join(
+            f"{name} " + ", ".join(f"{v:.4g}" for v in values) for name, values in row["forecast"].items())
+    if "time" in row:
+        return f"{row['input']} {row['time']:8.2f} s  {row['label']} ({row['score']:.3f})"
+    others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in row["top"][1:])
+    source = " ".join(row["input"].split())
+    source = source[:57] + "..." if len(source) > 60 else source
+    return f"{source}: {row['label']} ({row['probability']:.3f})" + (f"  [then {others}]" if others else "")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        predictor = Predictor(args.model, num_threads=args.threads)
+        if args.command == "info":
+            meta = predictor.model.metadata
+            print(json.dumps({"app": meta["app"], "name": meta.get("name"), "version": meta.get("version"),
+                              "quantization": meta.get("quantization"), "bytes": predictor.model.size_bytes,
+                              "input": meta.get("preprocessing", {}).get("input"),
+                              "class_names": predictor.info.get("class_names")}, indent=2))
+        elif args.command == "predict":
+            for row in predictor.predict(args.inputs, top_k=args.top_k):
+                print(json.dumps(row) if args.json else _describe(row))
+        elif args.command == "stream":
+            for path in args.inputs:
+                for row in predictor.stream(path, hop_seconds=args.hop, smoothing=args.smoothing,
+                                            threshold=args.threshold):
+                    print(json.dumps(row) if args.json else _describe(row))
+        else:
+            if args.n < 1:
+                raise EdgeError(f"--n must be at least 1. Received: {args.n}")
+            print(f"Wrote {write_png(args.out, predictor.generate(args.n, args.seed))}")
+    except (EdgeError, ValueError) as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
