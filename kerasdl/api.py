@@ -159,7 +159,6 @@ def evaluate_run(
     write_plots: bool = True,
 ) -> dict[str, Any]:
     from kerasdl.data.pipeline import evaluation_pipeline
-    from kerasdl.training.saving import load_model
 
     if split not in ("test", "validation", "train"):
         raise KerasdlError(f"`split` must be test, validation or train. Received: {split!r}")
@@ -171,7 +170,7 @@ def evaluate_run(
     if ds is None and split == "test":
         logger.warning("The data has no test split: evaluating on the validation split.")
         ds, used = data.validation, "validation"
-    model = load_model(run.model_path(), custom_objects=app.custom_objects())
+    model = app.load_model(run.model_path())
     metrics = app.evaluate(
         model, evaluation_pipeline(ds, EVAL_BATCH_SIZE, cache=False), info,
         plots_dir=run.plots if write_plots else None,
@@ -256,6 +255,7 @@ def generate(
         scale: pixels per image pixel in the PNG.
     """
     from kerasdl.evaluation.plots import image_grid, save_image
+    from kerasdl_edge.tasks import latent_noise, to_pixels
 
     app, info, model = load_any_model(model_path)
     if "latent_dim" not in info:
@@ -265,16 +265,14 @@ def generate(
         raise KerasdlError(f"--n must be at least 1. Received: {count}")
     latent = int(info["latent_dim"])
     if interpolate_to is None:
-        noise = np.random.default_rng(seed).standard_normal((count, latent))
+        noise = latent_noise(count, latent, seed)
     else:
-        start = np.random.default_rng(seed).standard_normal(latent)
-        end = np.random.default_rng(interpolate_to).standard_normal(latent)
-        noise = np.stack([slerp(start, end, t) for t in np.linspace(0.0, 1.0, count)])
+        start, end = latent_noise(1, latent, seed)[0], latent_noise(1, latent, interpolate_to)[0]
+        noise = np.stack([slerp(start, end, t) for t in np.linspace(0.0, 1.0, count)]).astype(np.float32)
         columns = columns or count
-    images = np.concatenate([np.asarray(model(noise[i:i + EVAL_BATCH_SIZE].astype(np.float32)))
+    images = np.concatenate([np.asarray(model(noise[i:i + EVAL_BATCH_SIZE]))
                              for i in range(0, len(noise), EVAL_BATCH_SIZE)])
-    pixels = np.clip(np.round(images), 0, 255).astype(np.uint8)
-    return save_image(image_grid(pixels, columns), out, scale=scale)
+    return save_image(image_grid(to_pixels(images), columns), out, scale=scale)
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
@@ -319,8 +317,7 @@ def load_any_model(path: str | Path) -> tuple[Any, dict[str, Any], Any]:
             return endpoint(**{name: tf.constant(x)})["outputs"].numpy()
 
         return get_app(meta["app"]), meta["info"], call
-    from kerasdl.training.saving import load_model
 
     run = Run.open(path)
     app = get_app(run.meta.get("app", ""))
-    return app, run.meta["data"], load_model(run.model_path(), custom_objects=app.custom_objects())
+    return app, run.meta["data"], app.load_model(run.model_path())

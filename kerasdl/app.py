@@ -119,6 +119,12 @@ class App(abc.ABC):
         """The app's own saved classes (a model subclass), for loading its runs."""
         return {}
 
+    def load_model(self, path: str | Path, *, compile: bool = False) -> "keras.Model":
+        """Loads one of this app's saved `.keras` models, with its own classes."""
+        from kerasdl.training.saving import load_model
+
+        return load_model(path, compile=compile, custom_objects=self.custom_objects())
+
     def export_model(self, model: "keras.Model") -> "keras.Model":
         """The part of a trained model that is exported and served (all of it by
         default)."""
@@ -263,12 +269,9 @@ class ClassifierApp(App):
         return format_report(metrics)
 
     def format_prediction(self, row: dict[str, Any]) -> str:
-        source = " ".join(row["input"].split())  # a text input may span lines
-        if len(source) > 60:
-            source = source[:57] + "..."
-        others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in row["top"][1:])
-        return (f"{source}: {row['label']} ({row['probability']:.3f})"
-                + (f"  [then {others}]" if others else ""))
+        from kerasdl_edge.tasks import format_classification
+
+        return format_classification(row)
 
     def describe_served(self, predictions: list[Any]) -> list[dict[str, Any]]:
         """From `named_probabilities` outputs: the top label and its probability (the
@@ -285,16 +288,9 @@ class ClassifierApp(App):
     def describe_outputs(
         self, outputs: np.ndarray, info: dict[str, Any], *, top_k: int = 3
     ) -> list[dict[str, Any]]:
-        names = info["class_names"]
-        described = []
-        for row in np.asarray(outputs):
-            order = np.argsort(row)[::-1][: max(1, top_k)]
-            described.append({
-                "label": names[order[0]],
-                "probability": float(row[order[0]]),
-                "top": [{"label": names[i], "probability": float(row[i])} for i in order],
-            })
-        return described
+        from kerasdl_edge.tasks import describe_probabilities
+
+        return describe_probabilities(outputs, info["class_names"], top_k=top_k)
 
 
 def named_probabilities(class_names: Sequence[str]) -> Any:

@@ -85,11 +85,9 @@ def benchmark_models(paths: list[str], threads: list[int], *, runs: int = 200) -
         elif (path / "run.json").is_file():
             from kerasdl.registry import get_app
             from kerasdl.runs import Run
-            from kerasdl.training.saving import load_model
 
             run = Run.open(path)
-            model = load_model(run.model_path(),
-                               custom_objects=get_app(run.meta.get("app", "")).custom_objects())
+            model = get_app(run.meta.get("app", "")).load_model(run.model_path())
             rows.append({"model": str(path), "format": "keras", "threads": "tf",
                          **keras_latency(model, runs=runs)})
         else:

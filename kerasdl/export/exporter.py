@@ -85,7 +85,6 @@ def export_run(
         KerasdlError: bad arguments, or a model that cannot be converted.
     """
     from kerasdl.api import run_config
-    from kerasdl.training.saving import load_model
 
     for f in formats:
         if f not in FORMATS:
@@ -102,8 +101,7 @@ def export_run(
     name = check_model_name(name or app.name)
     version = next_version(root, name)
     config = run_config(run)
-    model = _float32(app, config, info, app.export_model(
-        load_model(run.model_path(), custom_objects=app.custom_objects())))
+    model = _float32(app, config, info, app.export_model(app.load_model(run.model_path())))
     metadata = {
         "kerasdl_version": __version__,
         "app": app.name,

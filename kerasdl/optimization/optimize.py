@@ -110,13 +110,12 @@ def optimize_run(
     from kerasdl.data.pipeline import evaluation_pipeline, training_pipeline
     from kerasdl.optimization import techniques
     from kerasdl.optimization.twin import build_twin, check_same_outputs, copy_weights
-    from kerasdl.training.saving import load_model
 
     base = Run.open(run_path)
     app = get_app(base.meta.get("app", ""))
     config = run_config(base)
     info = base.meta["data"]
-    model = load_model(base.model_path(), custom_objects=app.custom_objects())
+    model = app.load_model(base.model_path())
     data = app.load_datasets(config, fitted=info)
     train = training_pipeline(
         data.train, config.batch_size, seed=config.seed,

@@ -75,7 +75,6 @@ def _train(app: "App", config: TrainConfig, run: Run, strategy: Any, *, resume: 
 
     from kerasdl.training.callbacks import NaNGuard, RunCheckpoint
     from kerasdl.training.distribution import is_chief, uses_custom_loop
-    from kerasdl.training.saving import load_model
 
     # A resumed run keeps the preprocessing it learned (a vocabulary) when it started.
     data = app.load_datasets(config, fitted=run.meta.get("data") if resume else None)
@@ -112,7 +111,7 @@ def _train(app: "App", config: TrainConfig, run: Run, strategy: Any, *, resume: 
 
     with strategy.scope():
         if initial_epoch:
-            model = load_model(checkpoint, compile=True, custom_objects=app.custom_objects())
+            model = app.load_model(checkpoint, compile=True)
         else:
             model = app.build_model(config, {**data.info, **data.initial_weights})
         if not model.compiled:  # new, or saved without its compile settings (a GAN)

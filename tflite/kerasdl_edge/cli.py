@@ -16,11 +16,12 @@ import json
 import sys
 from typing import Sequence
 
-from kerasdl_edge.tasks import EdgeError, Predictor, write_png
+from kerasdl_edge.tasks import EdgeError, Predictor, format_classification, write_png
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kerasdl-edge", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="kerasdl-edge", description="Run kerasdl's TFLite exports on a device, without TensorFlow.")
     commands = parser.add_subparsers(dest="command", required=True)
     info = commands.add_parser("info", help="what an export is: app, classes, input, preprocessing")
     info.add_argument("model")
@@ -52,10 +53,7 @@ def _describe(row: dict) -> str:
             f"{name} " + ", ".join(f"{v:.4g}" for v in values) for name, values in row["forecast"].items())
     if "time" in row:
         return f"{row['input']} {row['time']:8.2f} s  {row['label']} ({row['score']:.3f})"
-    others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in row["top"][1:])
-    source = " ".join(row["input"].split())
-    source = source[:57] + "..." if len(source) > 60 else source
-    return f"{source}: {row['label']} ({row['probability']:.3f})" + (f"  [then {others}]" if others else "")
+    return format_classification(row)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -121,13 +121,8 @@ class Predictor:
             return [{"input": n, "forecast": {t: [float(v) for v in (row * std + mean)[:, j]]
                                                for j, t in enumerate(targets)}}
                     for n, row in zip(names, outputs)]
-        class_names = self.info["class_names"]
-        rows = []
-        for n, row in zip(names, outputs):
-            order = np.argsort(row)[::-1][: max(1, top_k)]
-            rows.append({"input": n, "label": class_names[order[0]], "probability": float(row[order[0]]),
-                         "top": [{"label": class_names[i], "probability": float(row[i])} for i in order]})
-        return rows
+        return [{"input": n, **d} for n, d in zip(names, describe_probabilities(
+            outputs, self.info["class_names"], top_k=top_k))]
 
     def stream(self, path: str, **options: Any) -> list[dict[str, Any]]:
         """The commands heard along a long WAV recording (speech), with their times;
@@ -151,8 +146,39 @@ class Predictor:
         same noise `kerasdl generate --seed` draws."""
         if self.app != "dcgan":
             raise EdgeError(f"{self.app} models do not generate images; a dcgan generator does.")
-        noise = np.random.default_rng(seed).standard_normal((count, int(self.info["latent_dim"])))
-        return np.clip(np.round(self.model(noise.astype(np.float32))), 0, 255).astype(np.uint8)
+        return to_pixels(self.model(latent_noise(count, int(self.info["latent_dim"]), seed)))
+
+
+def latent_noise(count: int, latent_dim: int, seed: int) -> np.ndarray:
+    """A generator's input: standard normal float32 [count, latent_dim], the same for the
+    same seed here and in `kerasdl generate`."""
+    return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
+
+
+def to_pixels(images: np.ndarray) -> np.ndarray:
+    """A generator's float output (pixels 0-255) as uint8."""
+    return np.clip(np.round(np.asarray(images)), 0, 255).astype(np.uint8)
+
+
+def describe_probabilities(outputs: np.ndarray, class_names: Sequence[str], *,
+                           top_k: int = 3) -> list[dict[str, Any]]:
+    """{"label", "probability", "top": [{"label", "probability"} ...]} per row of class
+    probabilities (kerasdl's classifier apps describe theirs with this too)."""
+    described = []
+    for row in np.asarray(outputs):
+        order = np.argsort(row)[::-1][: max(1, top_k)]
+        described.append({"label": class_names[order[0]], "probability": float(row[order[0]]),
+                          "top": [{"label": class_names[i], "probability": float(row[i])} for i in order]})
+    return described
+
+
+def format_classification(row: dict[str, Any]) -> str:
+    """A classified input as one terminal line: source, label, probability, runners-up."""
+    source = " ".join(row["input"].split())  # a text input may span lines
+    if len(source) > 60:
+        source = source[:57] + "..."
+    others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in row["top"][1:])
+    return f"{source}: {row['label']} ({row['probability']:.3f})" + (f"  [then {others}]" if others else "")
 
 
 def read_text_argument(value: str) -> str:
