@@ -64,6 +64,8 @@ class App(abc.ABC):
     # Layers whose ops stay float32 in a full-int8 TFLite export (selective
     # quantization), e.g. a spectrogram front end that 8 bits cannot hold.
     int8_float_layers: ClassVar[tuple[str, ...]] = ()
+    # Logged values drawn, after `monitor`, when runs are compared side by side.
+    comparison_curves: ClassVar[tuple[str, ...]] = ("val_loss", "loss", "learning_rate")
 
     def model_name(self, config: TrainConfig) -> str:
         name = config.model or self.default_model

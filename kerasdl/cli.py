@@ -130,6 +130,12 @@ def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _config_given(options: dict[str, Any], sets: tuple[str, ...], preset: str | None,
+                  config_file: str | None) -> bool:
+    """Whether any config value was given (which --resume, using a saved config, refuses)."""
+    return bool(_overrides(**options) or sets or preset or config_file)
+
+
 def _resolve_config(app: str, preset: str | None, config_file: str | None,
                     sets: tuple[str, ...], options: dict[str, Any]) -> Any:
     from kerasdl.config import resolve_config
@@ -173,7 +179,7 @@ def train(app: str, preset: str | None, config_file: str | None, sets: tuple[str
     from kerasdl import api
 
     if resume:
-        if _overrides(**options) or sets or preset or config_file:
+        if _config_given(options, sets, preset, config_file):
             raise KerasdlError("--resume continues with the run's saved config: give no other options.")
         config = None
     else:
@@ -483,7 +489,7 @@ def tune(app: str, tuner: str, max_trials: int, objective: str | None, time_budg
     from kerasdl.tuning.search import parse_duration, tune as run_search
 
     if resume:
-        if _overrides(**options) or sets or preset or config_file or fixed:
+        if _config_given(options, sets, preset, config_file) or fixed:
             raise KerasdlError("--resume continues with the search's saved config and space: give "
                                "no config options or --fix.")
         config = None
@@ -505,6 +511,76 @@ def tune(app: str, tuner: str, max_trials: int, objective: str | None, time_budg
     if result.best_run is not None:
         click.echo(result.best_run.report)
         click.echo(f"Best config trained again: {result.best_run.run.path}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("app", type=AppType())
+@click.option("--vary", "varied", multiple=True, metavar="FIELD=V1,V2",
+              help="A config field and the values to compare (repeatable: every combination "
+                   "runs). Separate values with ';' when they hold commas.")
+@_config_options
+@click.option("--int8/--no-int8", default=True, show_default=True,
+              help="Export each variant to int8 TFLite and show its size.")
+@click.option("--compare-dir", default="runs/compare", show_default=True,
+              type=click.Path(file_okay=False), help="Where comparisons are kept.")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+              help="Where the variants' runs are written.")
+@click.option("--name", help="Comparison name (default: a timestamp); runs are NAME--FIELD-VALUE.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted comparison (--name, or the newest); finished runs are kept.")
+@click.option("-v", "--verbose", is_flag=True, help="Show each run's epochs.")
+@_user_errors
+def compare(app: str, varied: tuple[str, ...], int8: bool, preset: str | None,
+            config_file: str | None, sets: tuple[str, ...], compare_dir: str, runs_dir: str,
+            name: str | None, resume: bool, verbose: bool, **options: Any) -> None:
+    """Train variants of one config side by side and compare them.
+
+    Every variant has the same data, seed and epochs; only the --vary fields differ.
+    Prints one table (test metric, best validation value, parameters, epochs,
+    training time, int8 TFLite size) and writes it with a plot of the training
+    curves overlaid. Each variant is an ordinary run: evaluate, export it.
+
+    \b
+    Examples:
+      kerasdl compare vision --vary model=mlp,lenet,cnn --epochs 3
+      kerasdl compare vision --vary optimizer=sgd,momentum,adam,adamw --lr 0.003
+      kerasdl compare sentiment --vary model=bag,cnn,transformer --epochs 2
+      kerasdl compare speech --vary features=log-mel,mfcc --vary model=cnn,ds-cnn
+      kerasdl compare vision --vary dropout=0,0.3 --vary augment=off,on
+      kerasdl compare vision --name study1 --resume
+    """
+    _quiet_tensorflow()
+    _setup_logging(False)
+    from kerasdl.comparison import compare as run_comparison, parse_vary
+    from kerasdl.registry import get_app
+
+    if resume:
+        if _config_given(options, sets, preset, config_file) or varied:
+            raise KerasdlError("--resume continues with the comparison's saved config and "
+                               "variants: give no config options or --vary.")
+        config, parsed = None, []
+    else:
+        if not varied:
+            raise click.UsageError("Missing option '--vary' (e.g. --vary model=cnn,resnet).")
+        config_class = get_app(app).config_class
+        parsed = [parse_vary(config_class, spec) for spec in varied]
+        explicit = set(_overrides(**options)) | {s.partition("=")[0].strip().replace("-", "_") for s in sets}
+        both = [f for f, _ in parsed if f in explicit]
+        if both:
+            raise KerasdlError(f"`{both[0]}` is both set and varied: drop one of the two.")
+        config = _resolve_config(app, preset, config_file, sets, options)
+    try:
+        result = run_comparison(app, config, parsed, compare_dir=compare_dir, runs_dir=runs_dir,
+                                name=name, resume=resume, int8=int8, verbose=2 if verbose else 0)
+    except KeyboardInterrupt:
+        where = f" --name {name}" if name else ""
+        click.echo(f"\nInterrupted. Continue later with: kerasdl compare {app} --compare-dir "
+                   f"{compare_dir} --runs-dir {runs_dir}{where} --resume", err=True)
+        sys.exit(130)
+    click.echo(result.table())
+    click.echo(f"\nTable: {result.table_path}")
+    click.echo(f"Curves: {result.curves_path}")
+    click.echo(f"Runs: {result.runs_dir / app / result.folder.name}--*")
 
 
 @cli.command(context_settings=CONTEXT)

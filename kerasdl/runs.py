@@ -31,6 +31,20 @@ _EPOCH_FILE = re.compile(r"^epoch-(\d{4,})\.keras$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
+def check_run_name(name: str) -> str:
+    """`name` if it can name a run folder.
+
+    Raises:
+        KerasdlError: if it is not a plain folder name.
+    """
+    if not _NAME.match(name):
+        raise KerasdlError(
+            f"Run name '{name}' must be letters, digits, '.', '_' or '-' "
+            "(no slashes or spaces)."
+        )
+    return name
+
+
 @dataclass
 class Run:
     """A run directory on disk."""
@@ -88,12 +102,7 @@ class Run:
         """
         if name is None:
             name = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        if not _NAME.match(name):
-            raise KerasdlError(
-                f"Run name '{name}' must be letters, digits, '.', '_' or '-' "
-                "(no slashes or spaces)."
-            )
-        path = Path(runs_dir) / app / name
+        path = Path(runs_dir) / app / check_run_name(name)
         if path.exists():
             raise KerasdlError(
                 f"Run directory {path} already exists: choose another --name, or pass "

@@ -32,7 +32,8 @@ def test_import_keeps_tensorflow_out(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", [[], ["apps"], ["train"], ["evaluate"], ["predict"],
-                                     ["export"], ["optimize"], ["benchmark"], ["tune"], ["generate"], ["serve"]])
+                                     ["export"], ["optimize"], ["benchmark"], ["tune"], ["generate"], ["serve"],
+                                     ["compare"]])
 def test_every_command_has_help(command: list[str]) -> None:
     for flag in ("-h", "--help"):
         result = invoke(*command, flag)

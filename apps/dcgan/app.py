@@ -52,6 +52,8 @@ class DcganApp(App):
     default_model: ClassVar[str] = "dcgan"
     monitor = ("fid", "min")
     headline_metric = "fid"
+    # The two players' losses show the minimax balance; "loss" is only their sum.
+    comparison_curves = ("d_loss", "g_loss", "d_real_accuracy", "d_fake_accuracy")
     provenance_keys = ("source", "sizes", "classifier")
 
     def __init__(self) -> None:

@@ -49,6 +49,46 @@ def plot_history(rows: Sequence[dict[str, Any]], path: str | Path) -> Path | Non
     return save(plt, fig, path)
 
 
+def plot_overlaid_curves(
+    histories: dict[str, Sequence[dict[str, Any]]], keys: Sequence[str], path: str | Path,
+    *, title: str = "",
+) -> Path | None:
+    """One panel per logged value in `keys` (those some history has), one line per
+    run: several runs' training curves side by side. Accuracies are drawn in %."""
+    keys = [k for k in keys if any(k in row for rows in histories.values() for row in rows)]
+    if not histories or not keys:
+        return None
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, rows) in enumerate(histories.items()):
+        for ax, key in zip(axes[0], keys):
+            points = [(r["epoch"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+            if not points:
+                continue
+            scale = 100.0 if "accuracy" in key else 1.0
+            ax.plot([e for e, _ in points], [v * scale for _, v in points], marker="o",
+                    markersize=3, color=colours[i % len(colours)], label=label)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax, key in zip(axes[0], keys):
+        ax.set_title(key.replace("_", " ") + (" (%)" if "accuracy" in key else ""))
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        if (key == "learning_rate" or key.endswith("loss")) and _spans_decades(ax):
+            ax.set_yscale("log")
+    axes[0][0].legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return save(plt, fig, path)
+
+
+def _spans_decades(ax: Any) -> bool:
+    values = [v for line in ax.get_lines() for v in line.get_ydata()]
+    return bool(values) and min(values) > 0 and max(values) / min(values) > 100
+
+
 def plot_confusion_matrix(
     matrix: np.ndarray, class_names: Sequence[str], path: str | Path
 ) -> Path:
