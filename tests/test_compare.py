@@ -48,6 +48,7 @@ def test_two_way_comparison_writes_table_curves_and_ordinary_runs(
         assert row[1].strip("*") == f"{100 * variant['metric']:.2f} %"
         run = Run.open(tmp_path / "runs" / "vision" / variant["run"])
         assert run.meta["status"] == "completed" and run.meta["epochs_completed"] == 2
+        assert variant["seconds"] == run.meta["training_seconds"] > 0
         model = get_model(run)
         assert variant["parameters"] == model.count_params() and row[3] == f"{model.count_params():,}"
         int8 = Path(variant["int8_file"])

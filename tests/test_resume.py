@@ -72,8 +72,11 @@ def test_kill_and_ctrl_c_then_resume(tmp_path: Path) -> None:
         output, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, output
 
+    spent_before_kill = meta.get("training_seconds", 0.0)
     meta = json.loads((run / "run.json").read_text())
     assert meta["status"] == "completed" and meta["epochs_completed"] == EPOCHS
+    # The epochs' time adds up across the sessions.
+    assert meta["training_seconds"] > spent_before_kill
     with (run / "history.csv").open() as f:
         epochs = [int(row["epoch"]) for row in csv.DictReader(f)]
     assert epochs == list(range(1, EPOCHS + 1))

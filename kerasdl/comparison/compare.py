@@ -302,7 +302,8 @@ def _results(app: Any, run: Run) -> dict[str, Any]:
         "best_monitor": best,
         "parameters": int(app.load_model(run.model_path()).count_params()),
         "epochs": training.get("epochs", len(history)),
-        "seconds": training.get("seconds"),
+        # The epochs' time summed over sessions: a resumed run counts all of it.
+        "seconds": run.meta.get("training_seconds", training.get("seconds")),
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import Any
 
 import keras
@@ -46,7 +47,11 @@ class RunCheckpoint(keras.callbacks.Callback):
             return True
         return value > self.best if self.mode == "max" else value < self.best
 
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch_started = time.perf_counter()
+
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        elapsed = time.perf_counter() - getattr(self, "_epoch_started", time.perf_counter())
         logs = dict(logs or {})
         row: dict[str, Any] = {"epoch": epoch + 1}
         row.update({k: float(v) for k, v in logs.items() if k != "learning_rate"})
@@ -67,7 +72,10 @@ class RunCheckpoint(keras.callbacks.Callback):
         save_model(self.model, self.run.epoch_checkpoint_path(epoch + 1))
         for _, path in old:
             path.unlink(missing_ok=True)
-        self.run.write_meta(epochs_completed=epoch + 1, best={self.monitor: self.best})
+        # Summed over sessions, so a resumed run reports its whole training time.
+        spent = float(self.run.meta.get("training_seconds", 0.0)) + elapsed
+        self.run.write_meta(epochs_completed=epoch + 1, best={self.monitor: self.best},
+                            training_seconds=round(spent, 2))
 
 
 class NaNGuard(keras.callbacks.Callback):
