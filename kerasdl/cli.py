@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import os
+import re
 import sys
 from typing import Any, Callable
 
@@ -23,9 +24,49 @@ from kerasdl.registry import APPS, app_names
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-def _quiet_tensorflow() -> None:
-    # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) is noise here.
+# What TensorFlow's C++ side prints while it loads and looks for a GPU, before Python
+# logging exists (so TF_CPP_MIN_LOG_LEVEL cannot silence all of it): oneDNN and CPU
+# notes, "Could not find cuda drivers", "E0000 ... failed call to cuInit" on every
+# machine without a GPU. A user reads "E ... CUDA error" as a failure.
+_NATIVE_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|[IWE]\d{4} [\d:. ]+\d+ (port|cudart_stub|cpu_feature_guard|cuda_platform|cuda_executor"
+    r"|cuda_diagnostics|cuda_dnn|cuda_fft|cuda_blas|computation_placer)\.cc:\d+\]"
+    r"|To enable the following instructions:)")
+_verbose_native_log = False
+
+
+def _start_tensorflow(verbose: bool = False) -> None:
+    """Imports TensorFlow and lets it probe for devices with the process's standard error
+    captured, then passes on what is not start-up noise (everything, with -v)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return
+    if verbose or _verbose_native_log:
+        import tensorflow  # noqa: F401
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        failed = True
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # CUDA is probed (and cuInit fails) here
+            failed = False
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode("utf-8", "replace").splitlines(keepends=True)
+            # A failed import shows all it printed; otherwise only what is not noise.
+            kept = [line for line in lines if failed or not _NATIVE_NOISE.match(line)]
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
 
 
 def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -76,7 +117,9 @@ def _setup_logging(verbose: bool) -> None:
 
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="kerasdl")
-def cli() -> None:
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show TensorFlow's native start-up log (CUDA probing, CPU notes), hidden otherwise.")
+def cli(verbose: bool) -> None:
     """kerasdl: from data to a deployed Keras model.
 
     \b
@@ -87,6 +130,8 @@ def cli() -> None:
       kerasdl evaluate runs/vision/<name>
       kerasdl predict runs/vision/<name> apps/vision/sample/examples/*.png
     """
+    global _verbose_native_log
+    _verbose_native_log = verbose
 
 
 @cli.command(context_settings=CONTEXT)
@@ -174,7 +219,7 @@ def train(app: str, preset: str | None, config_file: str | None, sets: tuple[str
       kerasdl train sentiment --model transformer --epochs 3
       kerasdl train forecast --dataset ETTh1.csv --preset etth1
     """
-    _quiet_tensorflow()
+    _start_tensorflow()
     _setup_logging(False)
     from kerasdl import api
 
@@ -212,7 +257,7 @@ def evaluate(run: str, split: str, dataset: str | None, as_json: bool) -> None:
     Example:
       kerasdl evaluate runs/vision/20261122-101500
     """
-    _quiet_tensorflow()
+    _start_tensorflow()
     _setup_logging(False)
     from kerasdl import api
 
@@ -240,7 +285,7 @@ def export(run: str, formats: str, quantize: str, name: str | None, out_dir: str
       kerasdl export runs/vision/20261122-101500
       kerasdl export runs/vision/20261122-101500 --format tflite --quantize int8
     """
-    _quiet_tensorflow()
+    _start_tensorflow()
     _setup_logging(False)
     from kerasdl.export.exporter import FORMATS, export_run
     from kerasdl.export.tflite import QUANTIZATIONS
@@ -286,7 +331,7 @@ def optimize(run: str, runs_dir: str | None, name: str | None, **options: Any) -
       kerasdl optimize runs/vision/NAME --prune 0.5 --qat
       kerasdl optimize runs/vision/NAME --cluster 16 --qat
     """
-    _quiet_tensorflow()
+    _start_tensorflow()
     _setup_logging(False)
     from kerasdl.optimization.optimize import OptimizeConfig, optimize_run
 
@@ -310,7 +355,7 @@ def benchmark(models: tuple[str, ...], threads: str, runs: int) -> None:
     Example:
       kerasdl benchmark runs/vision/NAME saved_models/tflite/vision-1-*.tflite
     """
-    _quiet_tensorflow()
+    _start_tensorflow()
     _setup_logging(False)
     from kerasdl.export.benchmark import benchmark_models
 
@@ -391,7 +436,7 @@ def predict(run: str, inputs: tuple[str, ...], top_k: int, as_json: bool, stream
         return
     if app_name or model_version:
         raise click.UsageError("--app and --version go with --server.")
-    _quiet_tensorflow()
+    _start_tensorflow()
     _setup_logging(False)
     from kerasdl import api
 
@@ -429,7 +474,7 @@ def generate(run: str, count: int, seed: int, interpolate_to: int | None, column
       kerasdl generate runs/dcgan/20261122-190000 --seed 1 --interpolate 2 --n 10 --out walk.png
       kerasdl generate saved_models/tflite/dcgan-1-int8.tflite --out int8.png
     """
-    _quiet_tensorflow()
+    _start_tensorflow()
     _setup_logging(False)
     from kerasdl import api
 
@@ -484,7 +529,7 @@ def tune(app: str, tuner: str, max_trials: int, objective: str | None, time_budg
       kerasdl tune vision --model cnn --fix model --fix width --max-trials 8
       kerasdl tune vision --name search1 --resume
     """
-    _quiet_tensorflow()
+    _start_tensorflow()
     _setup_logging(False)
     from kerasdl.tuning.search import parse_duration, tune as run_search
 
@@ -549,7 +594,7 @@ def compare(app: str, varied: tuple[str, ...], int8: bool, preset: str | None,
       kerasdl compare vision --vary dropout=0,0.3 --vary augment=off,on
       kerasdl compare vision --name study1 --resume
     """
-    _quiet_tensorflow()
+    _start_tensorflow()
     _setup_logging(False)
     from kerasdl.comparison import compare as run_comparison, parse_vary
     from kerasdl.registry import get_app
@@ -613,7 +658,7 @@ def serve(models_dir: str, port: int, host: str, poll_seconds: float, verbose: b
            localhost:8501/v1/models/sentiment:predict
       kerasdl predict --server localhost:8501 vision apps/vision/sample/examples/*.png
     """
-    _quiet_tensorflow()
+    _start_tensorflow()
     _setup_logging(verbose)
     from kerasdl.serving.server import ServerOptions, start_server
 

@@ -7,8 +7,20 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Iterator
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    # The only portable way to read the umask is to set it; the lock keeps two
+    # threads from seeing each other's placeholder.
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -16,7 +28,10 @@ def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path
     """Yields a temporary path beside `path`; on success it replaces `path`.
 
     The temporary name keeps the final suffix, because some writers (Keras'
-    `model.save`) choose their format by it.
+    `model.save`) choose their format by it. The result gets the mode an ordinary
+    write would (0666, or 0777 for a folder, less the umask), not the temporary file's
+    private 0600: a TF Serving container or web server running as another user must
+    be able to read an export.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,6 +42,7 @@ def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, (0o777 if tmp_path.is_dir() else 0o666) & ~_umask())
         os.replace(tmp_path, path)
     except BaseException:
         if tmp_path.is_dir():

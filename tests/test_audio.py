@@ -93,6 +93,21 @@ def test_empty_silent_and_missing(tmp_path: Path) -> None:
         read_wav(tmp_path / "none.wav", sample_rate=16000)
 
 
+def test_a_clip_under_a_tenth_of_the_window_is_an_error(tmp_path: Path) -> None:
+    from kerasdl_edge.audio import MIN_CLIP_FRACTION, ShortClipError
+
+    full = write_wav(tmp_path / "full.wav", tone(300, 8000, 0.5), 8000)
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(full.read_bytes()[: 44 + 2 * 28])  # the header and 28 samples: a copy cut short
+    with pytest.raises(ShortClipError, match=r"cut.wav holds 28 samples \(3.5 ms at 8000 Hz\), under 10% of the "
+                                             r"1.00 s the model listens to: a truncated or empty recording\?"):
+        read_wav(cut, sample_rate=8000, length=8000)
+    assert len(read_wav(cut, sample_rate=8000)) == 28  # no window asked: the samples it has
+    shortest = write_wav(tmp_path / "word.wav", tone(300, 16000, 0.14), 16000)  # FSDD's shortest digit
+    assert len(read_wav(shortest, sample_rate=8000, length=8000)) == 8000
+    assert MIN_CLIP_FRACTION * 8000 <= 0.14 * 8000
+
+
 def test_truncated_data_keeps_the_samples_it_has(tmp_path: Path) -> None:
     path = write_wav(tmp_path / "t.wav", tone(300, 8000, 0.5), 8000)
     cut = path.read_bytes()[:-2001]  # mid-sample

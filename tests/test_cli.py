@@ -135,3 +135,32 @@ def test_config_file_and_models(tmp_path: Path, idx_folder: Path) -> None:
     saved = (tmp_path / "vision" / "m" / "config.toml").read_text()
     assert 'model = "mobilenet"' in saved and "image_size = 16" in saved
     assert 'optimizer = "nesterov"' in saved and "label_smoothing = 0.1" in saved
+
+
+def test_tensorflow_start_up_noise_stays_out_unless_verbose(trained_run: Path) -> None:
+    # Run as a user does: a new process whose standard error is the terminal's.
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    quiet = subprocess.run([sys.executable, "-m", "kerasdl.cli", "evaluate", str(trained_run)],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "accuracy" in quiet.stdout
+    for noise in ("cuInit", "absl::InitializeLog", "cudart_stub", "oneDNN", "cpu_feature_guard"):
+        assert noise not in quiet.stderr, quiet.stderr
+    verbose = subprocess.run([sys.executable, "-m", "kerasdl.cli", "-v", "evaluate", str(trained_run)],
+                             capture_output=True, text=True, env=env, timeout=300)
+    assert verbose.returncode == 0 and "absl::InitializeLog" in verbose.stderr, verbose.stderr
+
+
+def test_native_noise_pattern_keeps_real_messages() -> None:
+    from kerasdl.cli import _NATIVE_NOISE
+
+    noise = ["WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+             "E0000 00:00:1795956061.954469    3132 cuda_platform.cc:52] failed call to cuInit: INTERNAL",
+             "I0000 00:00:1795956058.701502    3132 cudart_stub.cc:31] Could not find cuda drivers",
+             "I0000 00:00:1795956058.701192    3132 port.cc:153] oneDNN custom operations are on."]
+    real = ["E0000 00:00:1795956061.954469    3132 saved_model_loader.cc:10] Cannot read the model",
+            "Traceback (most recent call last):", "ImportError: libcudnn.so.9: cannot open shared object"]
+    assert all(_NATIVE_NOISE.match(line) for line in noise)
+    assert not any(_NATIVE_NOISE.match(line) for line in real)

@@ -205,10 +205,16 @@ def test_bad_inputs_are_one_line_errors(edge: Edge, trained_run: Path, tmp_path:
     not_image.write_text("hello")
     not_model = tmp_path / "model.tflite"
     not_model.write_bytes(b"\x00" * 64)
+    content = model.read_bytes()
+    damaged = {"empty": b"", "header only": content[:16], "half": content[: len(content) // 2],
+               "all but the last byte": content[:-1], "a web page": b"<html>Not found</html>"}
+    for name, data in damaged.items():  # an interrupted copy, a failed download ...
+        (tmp_path / f"{name}.tflite").write_bytes(data)
     for args, message in [(("predict", str(model), str(not_image)), "Cannot read image"),
                           (("predict", str(model), str(tmp_path / "none.png")), "Image file not found"),
                           (("predict", str(tmp_path / "none.tflite"), "x"), "Model file not found"),
-                          (("predict", str(not_model), "x"), "is not a TFLite model"),
+                          (("predict", str(not_model), "x"), "Cannot load"),
+                          *[(("info", str(tmp_path / f"{name}.tflite")), "Cannot load") for name in damaged],
                           (("stream", str(model), "x.wav"), "no streaming mode"),
                           (("generate", str(model)), "do not generate images")]:
         proc = edge(*args)

@@ -46,6 +46,25 @@ def test_layout_and_self_check(exported) -> None:
     assert check["metric"] == "accuracy" and len(check["rows"]) == 5
 
 
+def test_exported_files_get_the_mode_the_umask_gives(exported) -> None:
+    # A TF Serving container or a web server running as another user reads them.
+    import os
+
+    from kerasdl.io import write_text
+
+    _, out = exported
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for path in [*(out / "tflite").iterdir(), out / "models.config"]:
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, (path, oct(path.stat().st_mode))
+    previous = os.umask(0o027)
+    try:
+        write_text(out / "private.txt", "x")
+        assert (out / "private.txt").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(previous)
+
+
 def test_saved_model_answers_raw_image_bytes(exported, colour_folder: Path) -> None:
     import tensorflow as tf
 

@@ -159,3 +159,71 @@ def test_evaluate_on_another_file_keeps_the_trained_scaling(linear_run: Path, tm
     result = CliRunner().invoke(cli, ["evaluate", str(linear_run), "--dataset", str(other)])
     assert result.exit_code == 0, result.output
     assert "repeat last" in result.output and "75 test windows" in result.output
+
+
+def write_air_quality_csv(path: Path, rows: int = 400) -> Path:
+    """The layout of public air-quality and weather files: a row number, the time split
+    over year/month/day/hour, a target with gaps, a categorical wind direction that
+    drives it, and numeric covariates."""
+    import datetime as dt
+
+    rng = np.random.default_rng(3)
+    lines = ["No,year,month,day,hour,pm2.5,TEMP,cbwd,Iws"]
+    level = 50.0
+    for i in range(rows):
+        t = dt.datetime(2010, 1, 1) + dt.timedelta(hours=i)
+        wind = str(rng.choice(["NW", "SE", "cv"]))
+        level = 0.8 * level + (20 if wind == "SE" else 2) + rng.normal(0, 2)
+        cell = "NA" if i < 5 or i % 37 == 0 else f"{level:.1f}"
+        lines.append(f"{i + 1},{t.year},{t.month},{t.day},{t.hour},{cell},{rng.normal(0, 5):.1f},{wind},"
+                     f"{rng.uniform(0, 20):.2f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_time_from_parts_categorical_one_hot_and_left_out_columns(tmp_path: Path) -> None:
+    path = write_air_quality_csv(tmp_path / "air.csv")
+    with pytest.raises(DataError, match=r"line 2: column 'cbwd' holds '\w\w', not a number\. Leave it out "
+                                        r"with --set features=-cbwd, one-hot encode it with --set categorical=cbwd"):
+        read_series_csv(path)
+    series = read_series_csv(path, categorical=["cbwd"])
+    assert series.time_column == "year,month,day,hour" and series.times[:2] == ["2010-01-01 00:00:00",
+                                                                                "2010-01-01 01:00:00"]
+    assert series.columns == ["No", "pm2.5", "TEMP", "cbwd=NW", "cbwd=SE", "cbwd=cv", "Iws"]
+    assert series.categories == {"cbwd": ["NW", "SE", "cv"]}
+    one_hot = series.values[:, 3:6]
+    assert (one_hot.sum(axis=1) == 1).all() and set(np.unique(one_hot)) == {0.0, 1.0}
+    assert not np.isnan(series.values).any()  # the gaps are filled
+    with pytest.raises(DataError, match="time_column must name|must name year,month,day"):
+        read_series_csv(path, time_column="day,month,year", categorical=["cbwd"])
+
+    config = ForecastConfig(dataset=str(path), target="pm2.5", features="-No", categorical="cbwd", **TINY)
+    data = ForecastApp().load_datasets(config)
+    assert data.info["columns"] == ["pm2.5", "TEMP", "cbwd=NW", "cbwd=SE", "cbwd=cv", "Iws"]
+    assert data.info["targets"] == ["pm2.5"] and data.info["categories"] == {"cbwd": ["NW", "SE", "cv"]}
+    with pytest.raises(DataError, match="the target 'cbwd' is categorical"):
+        ForecastApp().load_datasets(ForecastConfig(dataset=str(path), target="cbwd", categorical="cbwd", **TINY))
+    with pytest.raises(DataError, match="has no column 'wind'"):
+        ForecastApp().load_datasets(ForecastConfig(dataset=str(path), features="-wind", categorical="cbwd", **TINY))
+
+
+def test_categorical_model_forecasts_the_same_in_kerasdl_and_the_edge_runtime(tmp_path: Path) -> None:
+    from kerasdl.export.exporter import export_run
+    from kerasdl_edge import Predictor
+
+    path = write_air_quality_csv(tmp_path / "air.csv")
+    result = CliRunner().invoke(cli, ["train", "forecast", "--dataset", str(path), "--preset", "tiny",
+                                      "--set", "target=pm2.5", "--set", "features=-No", "--set",
+                                      "categorical=cbwd", "--runs-dir", str(tmp_path / "runs"), "--name", "air"])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "runs" / "forecast" / "air"
+    result = CliRunner().invoke(cli, ["predict", str(run), str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    keras_forecast = json.loads(result.output)["forecast"]["pm2.5"]
+    report = export_run(run, formats=("tflite",), quantizations=("float32",), out_dir=tmp_path / "out")
+    edge = Predictor(report.tflite["float32"]).predict([str(path)])[0]["forecast"]["pm2.5"]
+    np.testing.assert_allclose(edge, keras_forecast, rtol=1e-4)
+    (tmp_path / "no_wind.csv").write_text("\n".join(
+        ",".join(line.split(",")[:7] + line.split(",")[8:]) for line in path.read_text().splitlines()) + "\n")
+    result = CliRunner().invoke(cli, ["predict", str(run), str(tmp_path / "no_wind.csv")])
+    assert result.exit_code == 1 and "lacks the column 'cbwd' the model was trained on" in result.output

@@ -17,3 +17,20 @@ def test_every_package_is_listed() -> None:
             found.add(".".join((name, *parts)))
     assert found == listed
     assert config["package-dir"]["kerasdl.apps"] == "apps"
+
+
+# What a virtual environment on Raspberry Pi OS bookworm has to build with, offline:
+# its bundled setuptools and Debian's wheel package.
+DEVICE_BUILD_TOOLS = {"setuptools": "66.1.1", "wheel": "0.38.4"}
+
+
+def test_the_edge_package_builds_with_the_setuptools_a_raspberry_pi_has() -> None:
+    from packaging.requirements import Requirement
+
+    requires = tomllib.loads((ROOT / "tflite" / "pyproject.toml").read_text())["build-system"]["requires"]
+    for text in requires:
+        requirement = Requirement(text)
+        assert requirement.specifier.contains(DEVICE_BUILD_TOOLS[requirement.name]), text
+    readme = (ROOT / "tflite" / "README.md").read_text()
+    # Raspberry Pi OS refuses pip outside a virtual environment (PEP 668).
+    assert readme.index("python3 -m venv") < readme.index('pip install "./tflite[images]"')

@@ -178,6 +178,74 @@ def test_missing_content_length_and_oversized_bodies(served: tuple[ModelServer, 
     assert status == 404
 
 
+def _raw(server: ModelServer, data: bytes, *, wait: float = 30.0) -> bytes:
+    """What the server answers to `data` sent as it is, until it closes or goes quiet."""
+    import socket
+
+    with socket.create_connection(server.server_address[:2], timeout=wait) as sock:
+        sock.sendall(data)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+                if b"\r\n\r\n" in answer and _body_complete(answer):
+                    break
+        except TimeoutError:
+            pass
+    return answer
+
+
+def _body_complete(answer: bytes) -> bool:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    match = re.search(rb"Content-Length: (\d+)", head)
+    return match is not None and len(body) >= int(match.group(1))
+
+
+def _status_and_error(answer: bytes) -> tuple[int, str]:
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert re.match(rb"HTTP/1\.[01] \d{3} ", status_line), answer[:200]
+    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])["error"]
+
+
+def test_requests_that_broke_the_connection_get_http_answers(served: tuple[ModelServer, Path, Path]) -> None:
+    server = served[0]
+    deep = b'{"instances": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    status, error = _status_and_error(_raw(server, b"POST /v1/models/vision:predict HTTP/1.1\r\n"
+                                                   b"Content-Length: %d\r\n\r\n" % len(deep) + deep))
+    assert status == 400 and "nested deeper than" in error
+    status, error = _status_and_error(_raw(server, b"GARBAGE / HTTP/9.9\r\n\r\n"))
+    assert status == 505 and "HTTP version" in error
+    status, error = _status_and_error(_raw(server, b"GARBAGE\r\n\r\n"))
+    assert status == 400 and "Bad request syntax" in error
+    # A body shorter than its Content-Length: 408 once the idle timeout (5 s here) passes.
+    started = time.time()
+    status, error = _status_and_error(_raw(server, b"POST /v1/models/vision:predict HTTP/1.1\r\n"
+                                                   b'Content-Length: 100\r\n\r\n{"inst'))
+    assert status == 408 and "stopped after 6 of its 100 bytes" in error
+    assert time.time() - started < server.options.timeout + 10
+    assert _request(server, "GET", "/v1/models/vision")[0] == 200
+
+
+def test_a_client_that_hangs_up_early_leaves_no_traceback(served: tuple[ModelServer, Path, Path],
+                                                          capfd: pytest.CaptureFixture[str]) -> None:
+    import socket
+    import struct
+
+    server = served[0]
+    body = json.dumps({"instances": ["a fine film"] * 4000}).encode()
+    for _ in range(3):
+        sock = socket.create_connection(server.server_address[:2], timeout=30)
+        sock.sendall(b"POST /v1/models/sentiment:predict HTTP/1.1\r\nContent-Length: %d\r\n\r\n"
+                     % len(body) + body)
+        # Close with a reset, before the answer: the server's write then fails.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    time.sleep(3)  # the server answers into the closed connections
+    assert _post(server, "/v1/models/sentiment:predict", {"instances": ["fine"]})[0] == 200
+    captured = capfd.readouterr()
+    assert "Traceback" not in captured.err and "BrokenPipe" not in captured.err, captured.err[-2000:]
+
+
 def test_a_new_version_is_served_without_a_restart(served: tuple[ModelServer, Path, Path],
                                                    colour_folder: Path) -> None:
     server, models, sentiment_run = served

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from app_contract import run_app_contract
-from conftest import TONES, tone_clip, write_pcm_wav
+from conftest import TONES, tone_clip, write_pcm_wav, write_tone_folder
 from kerasdl.apps.speech.app import SpeechApp
 from kerasdl.apps.speech.config import SpeechConfig
 from kerasdl.cli import cli
@@ -75,6 +75,22 @@ def test_speaker_index_layout_keeps_the_documented_test_split(tmp_path: Path) ->
     assert data.class_names == ["0", "1"]
     assert data.sizes["test"] == 10  # indices 0-4 of each label
     assert data.sizes["train"] + data.sizes["validation"] == 6
+
+
+def test_clips_too_short_for_a_word_are_left_out_of_training_by_name(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from kerasdl.data.audio import load_audio_datasets
+
+    root = write_tone_folder(tmp_path / "tones", train=12, test=10)
+    good = root / "train" / "low" / "low_1.wav"
+    (root / "train" / "low" / "cut.wav").write_bytes(good.read_bytes()[: 44 + 2 * 28])
+    with caplog.at_level(logging.WARNING, logger="kerasdl.data.audio"):
+        data = load_audio_datasets(str(root), sample_dir=".", sample_rate=RATE, clip_seconds=1.0,
+                                   validation_split=0.25)
+    assert data.sizes["train"] + data.sizes["validation"] == 36  # 37 files, the cut one left out
+    assert "Left out 1 clip too short to hold a word" in caplog.text and "cut.wav holds 28 samples" in caplog.text
 
 
 def test_augmentation_shifts_and_adds_noise_at_the_chosen_snr() -> None:
@@ -251,8 +267,11 @@ def test_predict_wav_files_and_bad_audio(speech_run: Path, tmp_path: Path) -> No
     truncated.write_bytes(files[0].read_bytes()[:30])
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(files[0].read_bytes()[: 44 + 2 * 28])  # the header and 28 samples
     for path, message in ((silent, "silence only"), (truncated, "truncated WAV header"),
-                          (empty, "not a WAV file"), (tmp_path / "missing.wav", "not found")):
+                          (empty, "not a WAV file"), (tmp_path / "missing.wav", "not found"),
+                          (cut, "holds 28 samples (1.8 ms at 16000 Hz), under 10% of the 1.00 s")):
         result = CliRunner().invoke(cli, ["predict", str(speech_run), str(path)])
         assert result.exit_code != 0 and message in result.output, result.output
         assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
@@ -292,6 +311,9 @@ def test_export_wav_savedmodel_and_int8_tflite(speech_run: Path, tmp_path: Path)
     serving = tf.saved_model.load(str(report.saved_model)).signatures["serving_default"]
     out = serving(wav_bytes=tf.constant(wavs))
     assert [c.decode() for c in out["classes"].numpy()] == ["mid", "low"]
+    blip = write_pcm_wav(tmp_path / "blip.wav", clips[0][:28], RATE).read_bytes()  # 28 samples, header intact
+    with pytest.raises(tf.errors.InvalidArgumentError, match="must hold at least 800 samples"):
+        serving(wav_bytes=tf.constant([blip]))
 
     app = SpeechApp()
     info = json.loads((speech_run / "run.json").read_text())["data"]

@@ -57,6 +57,63 @@ def test_class_folders_in_acl_imdb_layout(tmp_path: Path) -> None:
     assert got == sorted((t, ["neg", "pos"].index(l)) for t, l in zip(texts, labels))
 
 
+def _one_file_per_class(root: Path, lines: int, *, seed: int = 0) -> Path:
+    """The layout of several sentence-polarity data sets: one file per class, one
+    example per line."""
+    for label in ("neg", "pos"):
+        texts, labels = review_texts(2 * lines, seed=seed)
+        (root / label).mkdir(parents=True, exist_ok=True)
+        (root / label / f"{label}.txt").write_text(
+            "\n".join(t for t, l in zip(texts, labels) if l == label) + "\n")
+    return root
+
+
+def test_one_file_per_class_is_read_line_by_line_when_asked(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kerasdl.cli import cli
+
+    root = _one_file_per_class(tmp_path / "polarity", 60)
+    with pytest.raises(DataError, match="2 .txt files for 2 classes, each of 60 lines or more: that "
+                                        "is one example per line.*--set text_per_line=true"):
+        load_text_datasets(str(root), sample_dir=".")
+    data = load_text_datasets(str(root), sample_dir=".", text_per_line=True, validation_split=0.2)
+    assert data.sizes == {"train": 96, "validation": 24, "test": 0}
+    assert all("\n" not in text for text, _ in pairs(data.train))
+    result = CliRunner().invoke(cli, ["train", "sentiment", "--dataset", str(root), "--preset", "tiny",
+                                      "--set", "text_per_line=true", "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    assert "on 12 examples" in result.output  # the validation split stands in for the missing test split
+
+
+def test_splits_too_small_to_mean_anything_are_refused(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kerasdl.cli import cli
+
+    root = tmp_path / "tiny"
+    for split, label, text in (("train", "pos", "good"), ("train", "neg", "bad"),
+                               ("test", "pos", "great")):
+        (root / split / label).mkdir(parents=True, exist_ok=True)
+        (root / split / label / "0.txt").write_text(text)
+    result = CliRunner().invoke(cli, ["train", "sentiment", "--dataset", str(root), "--preset", "tiny",
+                                      "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: The training split has 1 example, too few to learn 2 classes from (at least 4)."]
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("best.keras"))
+    csv = write_review_csv(tmp_path / "reviews.csv", 100)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "train.csv").write_bytes(csv.read_bytes())
+    (tmp_path / "folder" / "test.csv").write_text("text,label\ngreat,pos\nawful,neg\n")
+    result = CliRunner().invoke(cli, ["train", "sentiment", "--dataset", str(tmp_path / "folder"),
+                                      "--preset", "tiny", "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 1
+    assert result.output.strip() == ("Error: The test split has 2 examples: a metric on fewer than 10 "
+                                     "means nothing (one example scores 0 % or 100 %). Add data to it, "
+                                     "or raise validation_split.")
+
+
 def test_table_folder_and_numeric_labels(tmp_path: Path) -> None:
     (tmp_path / "train.csv").write_text("text,label\n" + "".join(f"t{i} a,{i % 3}\n" for i in range(30)))
     (tmp_path / "test.csv").write_text("text,label\nx,2\ny,10\n")

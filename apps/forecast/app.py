@@ -45,6 +45,7 @@ class ForecastApp(App):
 
     def load_datasets(self, config: TrainConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.timeseries import Scaler, read_series_csv, split_borders, window_starts, windows_dataset
+        from kerasdl_edge.series import one_hot_name
 
         assert isinstance(config, ForecastConfig)
         path = SAMPLE if config.dataset is None else Path(config.dataset).expanduser()
@@ -58,8 +59,9 @@ class ForecastApp(App):
                 f"{path} is not a CSV or TSV file; expected a table with a time column and "
                 "numeric columns."
             )
-        series = read_series_csv(path, time_column=config.time_column)
-        columns, targets = _choose_columns(series.columns, config, path)
+        series = read_series_csv(path, time_column=config.time_column,
+                                 categorical=config.column_list("categorical"))
+        columns, targets = _choose_columns(series, config, path)
         order = [series.columns.index(c) for c in columns]
         values = series.values[:, order]
         rows = len(values)
@@ -88,6 +90,8 @@ class ForecastApp(App):
             "source": f"csv:{path}",
             "columns": columns,
             "targets": targets,
+            "categories": {c: v for c, v in series.categories.items()
+                           if any(one_hot_name(c, category) in columns for category in v)},
             "time_column": series.time_column,
             "input_length": length,
             "horizon": horizon,
@@ -173,23 +177,14 @@ class ForecastApp(App):
 
     def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:
         """Each input is a CSV file with the training columns; its last
-        `input_length` rows are the window to forecast from."""
-        from kerasdl.data.timeseries import Scaler, read_series_csv
+        `input_length` rows are the window to forecast from (read as the edge runtime
+        reads it: `kerasdl_edge.series.read_window`)."""
+        from kerasdl_edge.series import TableError, read_window
 
-        windows = []
-        for name in inputs:
-            series = read_series_csv(name, time_column=info.get("time_column"))
-            missing = [c for c in info["columns"] if c not in series.columns]
-            if missing:
-                raise DataError(f"{name} lacks the column(s) {', '.join(missing)} the model was trained on.")
-            if len(series.values) < info["input_length"]:
-                raise DataError(
-                    f"{name} has {len(series.values)} rows; the model needs the last "
-                    f"{info['input_length']}."
-                )
-            values = series.values[-info["input_length"]:, [series.columns.index(c) for c in info["columns"]]]
-            windows.append(Scaler.from_dict(info["scaler"]).transform(values))
-        return np.stack(windows)
+        try:
+            return np.stack([read_window(name, info) for name in inputs])
+        except TableError as e:
+            raise DataError(str(e)) from None
 
     def describe_outputs(self, outputs: np.ndarray, info: dict[str, Any], *, top_k: int = 3) -> list[dict[str, Any]]:
         scaler = _target_scaler(info)
@@ -236,12 +231,42 @@ class ForecastApp(App):
         }
 
 
-def _choose_columns(available: list[str], config: ForecastConfig, path: Path) -> tuple[list[str], list[str]]:
-    targets = config.column_list("target") or list(available)
-    features = config.column_list("features") or list(available)
-    for name in targets + features:
-        if name not in available:
-            raise DataError(f"{path} has no column '{name}'. Its numeric columns: {', '.join(available)}.")
+def _choose_columns(series: Any, config: ForecastConfig, path: Path) -> tuple[list[str], list[str]]:
+    """(input columns, targets first; the targets). A categorical column stands for its
+    one-hot columns; `features` entries starting with '-' are left out of all columns."""
+    from kerasdl_edge.series import one_hot_name
+
+    available = series.columns
+    expanded = {name: [one_hot_name(name, c) for c in cats] for name, cats in series.categories.items()}
+
+    def resolve(names: list[str], role: str) -> list[str]:
+        out: list[str] = []
+        for name in names:
+            if name in expanded:
+                if role == "target":
+                    raise DataError(f"{path}: the target '{name}' is categorical; a forecast target "
+                                    "must be a number.")
+                out += expanded[name]
+            elif name in available:
+                out.append(name)
+            else:
+                shown = [c for c in available if not any(c in v for v in expanded.values())] + list(expanded)
+                raise DataError(f"{path} has no column '{name}'. Its columns: {', '.join(shown)}.")
+        return out
+
+    requested = config.column_list("features")
+    excluded = resolve([n[1:].strip() for n in requested if n.startswith("-")], "feature")
+    included = [n for n in requested if not n.startswith("-")]
+    one_hot = {c for columns in expanded.values() for c in columns}
+    targets = resolve(config.column_list("target"), "target") or [
+        c for c in available if c not in excluded and c not in one_hot]
+    features = resolve(included, "feature") or list(available)
+    clash = [t for t in targets if t in excluded]
+    if clash:
+        raise DataError(f"'{clash[0]}' is a target and cannot be left out of the features.")
+    features = [c for c in features if c not in excluded]
+    if not features and not targets:
+        raise DataError(f"{path}: every column is left out.")
     columns = targets + [c for c in features if c not in targets]
     return columns, targets
 

@@ -18,11 +18,16 @@ class ForecastConfig(TrainConfig):
 
     Attributes:
         model: repeat-last, seasonal, linear, dlinear, mlp, cnn, lstm, gru or patchtst.
-        time_column: the CSV's time column (found by name, e.g. date, when None).
+        time_column: the CSV's time column (found by name, e.g. date, when None), or
+            the columns its parts are in, "year,month,day,hour" (found by those names
+            when there is no time column).
         target: the columns to forecast, comma-separated; empty for all of them
             (multivariate to multivariate).
-        features: the input columns, comma-separated; empty for all. The targets are
-            always inputs too.
+        features: the input columns, comma-separated; empty for all. A name with a
+            leading '-' leaves that column out ("-station,-No": all but those two). The
+            targets are always inputs too.
+        categorical: columns of categories (e.g. wind direction "NW", "SE") to one-hot
+            encode, comma-separated: one 0/1 input column per category.
         input_length: rows the model sees.
         horizon: rows it forecasts, all at once (direct multi-horizon); 1 for
             one-step forecasts.
@@ -50,6 +55,7 @@ class ForecastConfig(TrainConfig):
     time_column: str | None = None
     target: str = ""
     features: str = ""
+    categorical: str = ""
     input_length: int = 96
     horizon: int = 24
     stride: int = 1

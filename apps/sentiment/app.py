@@ -50,7 +50,7 @@ class SentimentApp(ClassifierApp):
         data = load_text_datasets(
             config.dataset, sample_dir=SAMPLE_DIR, text_column=config.text_column,
             label_column=config.label_column, validation_split=config.validation_split,
-            seed=config.seed,
+            seed=config.seed, text_per_line=config.text_per_line,
         )
         info = data.info()
         arrays: dict[str, Any] = {}

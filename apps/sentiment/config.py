@@ -48,6 +48,9 @@ class SentimentConfig(ClassifierConfig):
         bidirectional: read the text both ways (lstm, gru).
         text_column, label_column: for CSV/TSV data, the columns to read (common names
             such as text/review and label/sentiment are found by themselves).
+        text_per_line: for class folders of .txt files, each non-empty line is one
+            example (one file per class, as several sentence-polarity data sets ship);
+            otherwise each file is one example.
     """
 
     model: str = "bag"
@@ -69,6 +72,7 @@ class SentimentConfig(ClassifierConfig):
     bidirectional: bool = True
     text_column: str | None = None
     label_column: str | None = None
+    text_per_line: bool = False
 
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # Seconds on any machine: the tests and CI use it.

@@ -20,6 +20,7 @@ import numpy as np
 
 from kerasdl.errors import ConfigError
 from kerasdl.layers.blocks import classifier_head, keras_or
+from kerasdl.layers.masked_mean import masked_mean_class
 from kerasdl.layers.position_embedding import position_embedding_class
 
 from kerasdl.apps.sentiment.config import SentimentConfig
@@ -47,7 +48,8 @@ def build_bag(length: int, vocab: int, classes: int, config: SentimentConfig, k:
 
     A dense layer on a TF-IDF vector is the sum over the text's tokens of
     `idf(token) * W[token]`: an embedding lookup scaled by a fixed per-token idf weight.
-    The mean over the non-padding tokens normalizes for length.
+    The mean over the non-padding tokens normalizes for length (an empty text's
+    mean is 0, not 0 / 0).
     """
     ids = token_input(length, k, batch_size)
     vectors = k.layers.Embedding(vocab, config.embedding_dim, mask_zero=True, name="ngram_weights")(ids)
@@ -57,7 +59,7 @@ def build_bag(length: int, vocab: int, classes: int, config: SentimentConfig, k:
         # Word dropout (Iyyer et al. 2015): whole n-grams vanish from a text, so the
         # model cannot lean on a few telling phrases.
         x = k.layers.Dropout(config.token_dropout, noise_shape=(None, length, 1), name="token_dropout")(x)
-    x = k.layers.GlobalAveragePooling1D(name="mean_over_text")(x)
+    x = masked_mean_class(k)(name="mean_over_text")(x)
     x = k.layers.Dense(config.units, activation="relu", name="hidden")(x)
     outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
     model = k.Model(ids, outputs, name="bag")
@@ -158,7 +160,7 @@ def build_transformer(length: int, vocab: int, classes: int, config: SentimentCo
         y = k.layers.Dropout(config.dropout / 2, name=f"encoder{depth}_dropout")(y) if config.dropout else y
         x = k.layers.LayerNormalization(epsilon=1e-6, name=f"encoder{depth}_norm2")(
             k.layers.Add(name=f"encoder{depth}_residual2")([x, y]))
-    x = k.layers.GlobalAveragePooling1D(name="mean_over_text")(x)
+    x = masked_mean_class(k)(name="mean_over_text")(x)
     outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
     return k.Model(ids, outputs, name="transformer")
 

@@ -108,14 +108,20 @@ class SpeechApp(ClassifierApp):
         import tensorflow as tf
 
         from kerasdl.data.audio import PCM_SCALE, fix_length_tf
+        from kerasdl_edge.audio import MIN_CLIP_FRACTION
 
         rate, length = info["sample_rate"], info["clip_samples"]
         named_outputs = named_probabilities(info["class_names"])
+        shortest = int(np.ceil(MIN_CLIP_FRACTION * length))
 
         def decode(wav: tf.Tensor) -> tf.Tensor:
             audio, file_rate = tf.audio.decode_wav(wav)
             tf.debugging.assert_equal(
                 file_rate, rate, message=f"WAV files must be recorded at {rate} Hz for this model")
+            tf.debugging.assert_greater_equal(
+                tf.shape(audio)[0], shortest,
+                message=f"A WAV clip must hold at least {shortest} samples ({MIN_CLIP_FRACTION:.0%} of the "
+                        f"{length / rate:.2f} s the model listens to): a truncated or empty recording?")
             pcm = tf.round(tf.reduce_mean(audio, axis=-1) * PCM_SCALE)
             pcm = tf.cast(tf.clip_by_value(pcm, -32768.0, 32767.0), tf.int16)
             return fix_length_tf(pcm, length)

@@ -216,20 +216,32 @@ def _split_by_lists(root: Path, everything: _Split, lists: dict[str, Path]) -> d
     return {s: data for s, data in splits.items() if data.files or s == "train"}
 
 
-def _read_clips(files: list[Path], sample_rate: int, clip_samples: int) -> np.ndarray:
-    from kerasdl_edge.audio import AudioError, decode_wav, fix_length, resample
+def _read_clips(files: list[Path], sample_rate: int, clip_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """(int16 clips, which files they are): clips under `MIN_CLIP_FRACTION` of the
+    window are left out with a warning naming them (a truncated file would be a
+    silent example with a word's label)."""
+    from kerasdl_edge.audio import AudioError, ShortClipError, check_clip_length, decode_wav, fix_length, resample
 
     clips = np.zeros((len(files), clip_samples), np.int16)
+    kept = np.ones(len(files), bool)
+    short = []
     for i, path in enumerate(files):
         try:
             samples, rate = decode_wav(path.read_bytes(), name=str(path))
+            check_clip_length(len(samples), rate, clip_samples / sample_rate, str(path))
+        except ShortClipError as e:
+            kept[i] = False
+            short.append(str(e))
+            continue
         except AudioError as e:
             raise DataError(str(e)) from None
         except OSError as e:
             raise DataError(f"Cannot read {path}: {e.strerror}") from None
-        samples = fix_length(resample(samples, rate, sample_rate), clip_samples)
-        clips[i] = to_pcm16(samples)
-    return clips
+        clips[i] = to_pcm16(fix_length(resample(samples, rate, sample_rate), clip_samples))
+    if short:
+        logger.warning("Left out %d clip%s too short to hold a word: %s", len(short),
+                       "s" if len(short) > 1 else "", "; ".join(short[:5]) + (" ..." if len(short) > 5 else ""))
+    return clips[kept], kept
 
 
 def _most_common_rate(files: list[Path]) -> int:
@@ -259,7 +271,8 @@ def _finish(
     arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for split, data in splits.items():
         logger.info("Reading %d %s clips from %s", len(data.files), split, where)
-        arrays[split] = (_read_clips(data.files, rate, clip_samples), label_ids[split])
+        clips, kept = _read_clips(data.files, rate, clip_samples)
+        arrays[split] = (clips, label_ids[split][kept])
     if "validation" not in arrays:
         arrays["train"], arrays["validation"] = hold_out(*arrays["train"], validation_split, seed)
 

@@ -52,6 +52,7 @@ def load_text_datasets(
     label_column: str | None = None,
     validation_split: float = 0.1,
     seed: int = 42,
+    text_per_line: bool = False,
 ) -> TextDatasets:
     """Loads a text classification data set from any supported source.
 
@@ -65,6 +66,9 @@ def load_text_datasets(
         text_column, label_column: the table's columns (found by common names when None).
         validation_split: fraction of train held out when there is no validation split.
         seed: seed of the train / validation split.
+        text_per_line: in class folders, each non-empty line of a .txt file is one
+            example (the layout of several sentence-polarity data sets: one file per
+            class); otherwise each file is one example.
 
     Raises:
         DataError: for a missing, empty or unreadable source.
@@ -91,7 +95,7 @@ def load_text_datasets(
     if path.is_dir():
         if _table_files(path):
             return _from_table_folder(path, text_column, label_column, validation_split, seed)
-        return _from_class_folders(path, validation_split, seed)
+        return _from_class_folders(path, validation_split, seed, text_per_line)
     if "/" in dataset or dataset.startswith(".") or dataset.lower().endswith(TABLE_SUFFIXES):
         raise DataError(f"No such file or folder: {path}")
     return _from_tfds(dataset, validation_split)
@@ -182,7 +186,11 @@ def _column(path: Path, columns: list[str], wanted: str | None, usual: tuple[str
 # ---- class folders --------------------------------------------------------------------------
 
 
-def _read_class_folder(root: Path) -> _Split:
+# A class folder of this few files, each of many lines, is one-example-per-line data.
+FEW_FILES, MANY_LINES = 3, 20
+
+
+def _read_class_folder(root: Path, text_per_line: bool = False) -> _Split:
     classes = sorted(
         p.name for p in root.iterdir()
         if p.is_dir() and not p.name.startswith(".") and p.name not in UNLABELLED_FOLDERS
@@ -195,6 +203,7 @@ def _read_class_folder(root: Path) -> _Split:
     texts: list[str] = []
     labels: list[str] = []
     undecodable = 0
+    line_counts: list[int] = []
     for name in classes:
         files = sorted(p for p in (root / name).rglob("*.txt") if p.is_file())
         if not files:
@@ -205,23 +214,36 @@ def _read_class_folder(root: Path) -> _Split:
             except OSError as e:
                 raise DataError(f"Cannot read {file}: {e.strerror}") from None
             try:
-                texts.append(raw.decode("utf-8"))
+                text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 undecodable += 1
-                texts.append(raw.decode("utf-8", errors="replace"))
-            labels.append(name)
+                text = raw.decode("utf-8", errors="replace")
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            line_counts.append(len(lines))
+            examples = lines if text_per_line else [text]
+            texts.extend(examples)
+            labels.extend([name] * len(examples))
     if undecodable:
         logger.warning("%d files under %s are not valid UTF-8; their bad bytes became U+FFFD.",
                        undecodable, root)
+    if not text_per_line and len(line_counts) <= FEW_FILES * len(classes) and min(line_counts) >= MANY_LINES:
+        raise DataError(
+            f"{root} holds {len(line_counts)} .txt files for {len(classes)} classes, each of "
+            f"{min(line_counts)} lines or more: that is one example per line, but kerasdl reads one "
+            "example per file. Add --set text_per_line=true, or write a CSV file with text and "
+            "label columns.")
+    if not texts:
+        raise DataError(f"The .txt files under {root} hold no text.")
     return _Split(texts, labels)
 
 
-def _from_class_folders(root: Path, validation_split: float, seed: int) -> TextDatasets:
+def _from_class_folders(root: Path, validation_split: float, seed: int,
+                        text_per_line: bool = False) -> TextDatasets:
     split_dirs = split_folders(root)
     if "train" in split_dirs:
-        splits = {split: _read_class_folder(folder) for split, folder in split_dirs.items()}
+        splits = {split: _read_class_folder(folder, text_per_line) for split, folder in split_dirs.items()}
     else:
-        splits = {"train": _read_class_folder(root)}
+        splits = {"train": _read_class_folder(root, text_per_line)}
     return _finish(splits, f"folder:{root}", validation_split, seed)
 
 

@@ -7,25 +7,25 @@ followed by `horizon` rows to forecast. Validation and test windows may look bac
 into the previous split for their inputs, as the standard benchmark protocol does,
 but their targets always lie inside their own split.
 
-Missing values: an empty cell, `NaN` or `NA` takes the last value seen in its column
-(forward fill); a gap at the very start takes the first value seen. A column with no
-value at all, or a cell that is not a number, is an error naming the row.
+Cells become numbers as `kerasdl_edge.series` defines it, the definition `kerasdl
+predict` and the edge runtime read windows with: missing cells (empty, `NaN`, `NA`)
+are filled forward; a categorical column named in `categorical` becomes one 0/1
+column per category (`COLUMN=CATEGORY`); the time is one column (found by name, e.g.
+`date`) or is composed from `year`, `month`, `day` [, `hour` ...] columns. A column
+with no value at all, or a cell that is not a number, is an error naming the row.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from kerasdl.data.files import read_text_file
 from kerasdl.errors import DataError
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MISSING = {"", "nan", "na", "n/a", "null", "none", "?"}
+TIME_NAMES = ("date", "time", "timestamp", "datetime", "ds")
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S",
                 "%Y/%m/%d %H:%M", "%Y/%m/%d", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%m/%d/%Y")
 
@@ -45,68 +45,123 @@ class Series:
     times: list[str]
     values: np.ndarray  # [rows, columns] float32
     columns: list[str]
-    time_column: str | None
+    time_column: str | None  # a column's name, or the parts joined by commas ("year,month,day,hour")
     filled: int = 0  # missing cells filled in
+    categories: dict[str, list[str]] = field(default_factory=dict)  # one-hot encoded columns
 
 
-def read_series_csv(path: str | Path, *, time_column: str | None = None) -> Series:
+def read_series_csv(path: str | Path, *, time_column: str | None = None,
+                    categorical: Sequence[str] = ()) -> Series:
     """Reads a CSV (optionally gzipped) with a header row.
 
     Args:
         path: the file.
-        time_column: the time column's name; None takes a first column named like
-            date/time/timestamp, or none (rows are then in file order).
+        time_column: the time column's name, or its parts' names joined by commas
+            ("year,month,day,hour"); None takes a column named like date/time/timestamp,
+            else year/month/day[/hour/minute/second] columns, else none (rows are then
+            in file order).
+        categorical: columns to one-hot encode (one 0/1 column per category seen,
+            `COLUMN=CATEGORY`) instead of reading as numbers.
 
     Raises:
         DataError: unreadable file, non-numeric cells, unsorted or repeated times.
     """
+    from kerasdl_edge.series import TableError, encode_table, fill_missing, one_hot_name, read_csv
+
     path = Path(path)
-    text = read_text_file(path)
-    delimiter = "\t" if ".tsv" in path.name.lower() else ","
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    rows = [r for r in rows if r]
-    if not rows:
-        raise DataError(f"{path} is empty; expected a header row and one row per time step.")
-    header = [h.strip() for h in rows[0]]
-    body = rows[1:]
-    if not body:
-        raise DataError(f"{path} has a header but no rows.")
-    lowered = [h.lower() for h in header]
-    if time_column is not None:
-        if time_column.lower() not in lowered:
-            raise DataError(f"{path} has no column '{time_column}'. Its columns: {', '.join(header)}.")
-        time_index: int | None = lowered.index(time_column.lower())
-    else:
-        time_index = next((i for i, h in enumerate(lowered)
-                           if h in ("date", "time", "timestamp", "datetime", "ds")), None)
-    value_indices = [i for i in range(len(header)) if i != time_index]
+    try:
+        header, body = read_csv(path)
+    except TableError as e:
+        raise DataError(str(e)) from None
+    time_indices, time_name = _time_columns(path, header, time_column)
+    value_indices = [i for i in range(len(header)) if i not in time_indices]
     if not value_indices:
         raise DataError(f"{path} has no value columns besides the time column.")
-    values = np.full((len(body), len(value_indices)), np.nan, np.float64)
-    for line, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise DataError(f"{path}, line {line}: {len(row)} fields but the header has {len(header)}.")
-        for j, i in enumerate(value_indices):
-            cell = row[i].strip()
-            if cell.lower() in MISSING:
-                continue
-            try:
-                values[line - 2, j] = float(cell)
-            except ValueError:
-                raise DataError(
-                    f"{path}, line {line}: column '{header[i]}' holds {cell[:30]!r}, not a "
-                    "number. Drop the column or name another time column with --set time_column=NAME."
-                ) from None
-    times = [row[time_index].strip() for row in body] if time_index is not None else [str(i) for i in range(len(body))]
-    if time_index is not None:
-        _check_sorted(path, times, header[time_index])
+    lowered = [h.lower() for h in header]
+    unknown = [c for c in categorical if c.lower() not in lowered]
+    if unknown:
+        raise DataError(f"{path} has no column '{unknown[0]}' to one-hot encode. Its columns: {', '.join(header)}.")
+    categorical_names = {header[lowered.index(c.lower())] for c in categorical}
+    categories: dict[str, list[str]] = {}
+    columns: list[str] = []
+    for i in value_indices:
+        name = header[i]
+        if name in categorical_names:
+            seen = sorted({row[i].strip() for row in body if i < len(row) and not _missing(row[i])})
+            categories[name] = seen
+            columns += [one_hot_name(name, c) for c in seen]
+        else:
+            columns.append(name)
+    try:
+        values = encode_table(header, body, columns, categories, where=str(path))
+    except TableError as e:
+        message = str(e)
+        if "not a number" in message:
+            column = message.split("column '", 1)[1].split("'", 1)[0]
+            message += (f" Leave it out with --set features=-{column}, one-hot encode it with "
+                        f"--set categorical={column}, or name the time column with --set time_column=NAME.")
+        raise DataError(message) from None
+    if time_indices:
+        times = _times(path, header, body, time_indices, time_name)
+        _check_sorted(path, times, time_name)
+    else:
+        times = [str(i) for i in range(len(body))]
     filled = int(np.isnan(values).sum())
-    values = _fill_missing(path, values, [header[i] for i in value_indices])
+    try:
+        values = fill_missing(values, columns, where=str(path))
+    except TableError as e:
+        raise DataError(str(e)) from None
     if filled:
         logger.info("%s: filled %d missing cells from the previous row", path, filled)
-    return Series(times=times, values=values.astype(np.float32),
-                  columns=[header[i] for i in value_indices],
-                  time_column=header[time_index] if time_index is not None else None, filled=filled)
+    return Series(times=times, values=values.astype(np.float32), columns=columns,
+                  time_column=time_name, filled=filled, categories=categories)
+
+
+def _missing(cell: str) -> bool:
+    from kerasdl_edge.series import is_missing
+
+    return is_missing(cell)
+
+
+def _time_columns(path: Path, header: list[str], time_column: str | None) -> tuple[list[int], str | None]:
+    """(indices of the time column or its parts, the name to store)."""
+    from kerasdl_edge.series import TIME_PARTS, time_part_indices
+
+    lowered = [h.lower() for h in header]
+    if time_column is not None:
+        names = [n.strip() for n in time_column.split(",") if n.strip()]
+        missing = [n for n in names if n.lower() not in lowered]
+        if missing or not names:
+            raise DataError(f"{path} has no column '{missing[0] if missing else time_column}'. "
+                            f"Its columns: {', '.join(header)}.")
+        indices = [lowered.index(n.lower()) for n in names]
+        if len(indices) > 1 and [lowered[i] for i in indices] != list(TIME_PARTS[:len(indices)]):
+            raise DataError(f"A time made of several columns must name year,month,day[,hour,minute,second] "
+                            f"in that order. Received: time_column={time_column!r}")
+        return indices, ",".join(header[i] for i in indices)
+    named = next((i for i, h in enumerate(lowered) if h in TIME_NAMES), None)
+    if named is not None:
+        return [named], header[named]
+    parts = time_part_indices(header)
+    if parts:
+        logger.info("%s: the time is composed from the columns %s", path, ", ".join(header[i] for i in parts))
+        return parts, ",".join(header[i] for i in parts)
+    return [], None
+
+
+def _times(path: Path, header: list[str], body: list[list[str]], indices: list[int], name: str | None) -> list[str]:
+    from kerasdl_edge.series import compose_time
+
+    if len(indices) == 1:
+        return [row[indices[0]].strip() for row in body]
+    times = []
+    for line, row in enumerate(body, start=2):
+        composed = compose_time(row, indices)
+        if not composed:
+            raise DataError(f"{path}, line {line}: the time columns {name} hold "
+                            f"{[row[i] for i in indices if i < len(row)]}, not integers.")
+        times.append(composed)
+    return times
 
 
 def _parse_time(text: str) -> dt.datetime | float | None:
@@ -126,7 +181,7 @@ def _parse_time(text: str) -> dt.datetime | float | None:
     return None
 
 
-def _check_sorted(path: Path, times: list[str], name: str) -> None:
+def _check_sorted(path: Path, times: list[str], name: str | None) -> None:
     parsed = [_parse_time(t) for t in times]
     bad = next((i for i, p in enumerate(parsed) if p is None), None)
     if bad is not None:
@@ -144,21 +199,6 @@ def _check_sorted(path: Path, times: list[str], name: str) -> None:
                 f"{path}, line {i + 2}: the time column '{name}' {word} ({times[i - 1]} then "
                 f"{times[i]}); sort the rows by time and drop duplicates."
             )
-
-
-def _fill_missing(path: Path, values: np.ndarray, columns: list[str]) -> np.ndarray:
-    for j, name in enumerate(columns):
-        column = values[:, j]
-        valid = ~np.isnan(column)
-        if not valid.any():
-            raise DataError(f"{path}: column '{name}' holds no numbers at all.")
-        # Forward fill: each missing cell takes the last valid index before it.
-        last = np.where(valid, np.arange(len(column)), 0)
-        np.maximum.accumulate(last, out=last)
-        first = int(np.argmax(valid))
-        last[:first] = first
-        values[:, j] = column[last]
-    return values
 
 
 # ---- splitting, scaling, windows --------------------------------------------------------------

@@ -24,6 +24,9 @@ import numpy as np
 from kerasdl.errors import KerasdlError
 
 DEFAULT_SIGNATURE = "serving_default"
+# Tensors have a few dimensions; a request nested deeper than this is refused before
+# any recursive walk over it (JSON nested thousands deep exhausts Python's stack).
+MAX_JSON_DEPTH = 32
 
 
 class BadRequest(KerasdlError):
@@ -35,6 +38,10 @@ def parse_body(body: bytes) -> dict[str, Any]:
         request = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BadRequest(f"JSON Parse error: {e}") from None
+    except RecursionError:
+        raise BadRequest(f"JSON Parse error: nested deeper than {MAX_JSON_DEPTH} levels") from None
+    if _depth(request) > MAX_JSON_DEPTH:
+        raise BadRequest(f"JSON Parse error: nested deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(request, dict):
         raise BadRequest("JSON Value: the request body must be a JSON object")
     if ("instances" in request) == ("inputs" in request):
@@ -44,6 +51,18 @@ def parse_body(body: bytes) -> dict[str, Any]:
     if not isinstance(signature, str):
         raise BadRequest("'signature_name' must be a string")
     return request
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in a parsed JSON value (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_JSON_DEPTH:
+                stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _unwrap_b64(value: Any) -> Any:

@@ -5,9 +5,11 @@
     POST /v1/models/NAME[/versions/N]:predict    run a signature (rest.py's format)
 
 Errors are TF Serving's: `{"error": "..."}` with 400 for a request the model cannot
-run, 404 for an unknown model, version, or path, 413 for a body over the limit, 500
-for a failure inside the model. Every request gets an answer; a connection idle for
-`timeout` seconds is closed, so a slow or broken client cannot hold a thread.
+run (or a request line that is not HTTP), 404 for an unknown model, version, or path,
+408 for a body that stops arriving, 413 for a body over the limit, 500 for a failure
+inside the model. Every request gets an answer with an HTTP status line; a connection
+idle for `timeout` seconds is closed, so a slow or broken client cannot hold a thread;
+a client that hangs up early costs one debug line, not a traceback.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -63,11 +66,29 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         logger.debug("%s " + format, self.address_string(), *args)
 
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except (ConnectionError, TimeoutError) as e:  # the client hung up or went silent
+            logger.debug("%s: connection closed early (%s)", self.address_string(), type(e).__name__)
+            self.close_connection = True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's errors (a request line that is not HTTP, headers too long) as
+        JSON, always after a status line: the base class answers a request it could not
+        parse the HTTP/0.9 way, with a bare HTML body."""
+        if self.request_version == "HTTP/0.9":
+            self.request_version = self.protocol_version
+        self.close_connection = True
+        self._error(code, message or HTTPStatus(code).phrase)
+
     def _send(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body, allow_nan=True).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
@@ -124,6 +145,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, str(e))
         except _ModelFailure as e:
             self._error(e.status, e.message)
+        except (ConnectionError, TimeoutError):
+            raise
+        except Exception:  # a bug here: answer it, keep serving, keep the traceback in the log
+            logger.exception("Internal error answering POST %s", self.path)
+            self._error(500, "Internal server error")
 
     def _read_body(self) -> bytes | None:
         length = self.headers.get("Content-Length")
@@ -137,7 +163,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(413, f"The request body ({size} bytes) is over the limit of "
                              f"{self.server.options.max_body_bytes} bytes")
             return None
-        return self.rfile.read(size)
+        chunks: list[bytes] = []
+        received = 0
+        try:
+            while received < size:
+                chunk = self.rfile.read1(size - received)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                received += len(chunk)
+        except TimeoutError:
+            pass
+        body = b"".join(chunks)
+        if len(body) < size:  # the client stopped sending (or closed) mid-body
+            self.close_connection = True
+            self._error(408, f"The request body stopped after {len(body)} of its {size} bytes "
+                             f"(Content-Length) for {self.server.options.timeout:g} s")
+            return None
+        return body
 
     def do_PUT(self) -> None:  # noqa: N802
         self._read_body()

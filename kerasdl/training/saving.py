@@ -36,10 +36,11 @@ def register_custom_layers(keras_module: ModuleType) -> None:
     """Defines (and so registers) kerasdl's custom layers for `keras_module` (keras or
     tf_keras), so that saved models using them load."""
     from kerasdl.layers.audio_features import log_mel_class
+    from kerasdl.layers.masked_mean import masked_mean_class
     from kerasdl.layers.position_embedding import position_embedding_class
     from kerasdl.layers.spec_augment import spec_augment_class
 
-    for define in (position_embedding_class, log_mel_class, spec_augment_class):
+    for define in (position_embedding_class, log_mel_class, spec_augment_class, masked_mean_class):
         define(keras_module)
 
 

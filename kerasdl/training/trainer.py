@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from kerasdl.config import TrainConfig, to_toml
 from kerasdl.data.pipeline import count_examples, evaluation_pipeline, training_pipeline
+from kerasdl.data.splits import check_split_sizes
 from kerasdl.errors import KerasdlError, TrainingError
 from kerasdl.runs import Run
 
@@ -78,6 +79,7 @@ def _train(app: "App", config: TrainConfig, run: Run, strategy: Any, *, resume: 
 
     # A resumed run keeps the preprocessing it learned (a vocabulary) when it started.
     data = app.load_datasets(config, fitted=run.meta.get("data") if resume else None)
+    check_split_sizes(data.info.get("sizes", {}), len(data.info.get("class_names", [])) or None)
     num_replicas = strategy.num_replicas_in_sync
     train_count = count_examples(data.train)
     if train_count == 0:

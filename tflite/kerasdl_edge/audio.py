@@ -22,6 +22,10 @@ PCM, IEEE_FLOAT, EXTENSIBLE = 1, 3, 0xFFFE
 
 
 PCM_SCALE = 32768.0
+# A clip under this fraction of the model's window is no word (the shortest spoken
+# digit in FSDD and the Speech Commands sample lasts 0.14 s of a 1 s window): a WAV
+# cut short by a failed copy or recording, labelled from silence if it were used.
+MIN_CLIP_FRACTION = 0.1
 
 
 def to_pcm16(samples: np.ndarray) -> np.ndarray:
@@ -31,6 +35,20 @@ def to_pcm16(samples: np.ndarray) -> np.ndarray:
 
 class AudioError(ValueError):
     """A file that is not usable audio; the message says why."""
+
+
+class ShortClipError(AudioError):
+    """A clip holding under `MIN_CLIP_FRACTION` of the samples the model listens to."""
+
+
+def check_clip_length(samples: int, rate: int, window_seconds: float, name: str) -> None:
+    """Raises `ShortClipError` when `samples` at `rate` last under `MIN_CLIP_FRACTION`
+    of `window_seconds`, the model's window."""
+    if samples / rate < MIN_CLIP_FRACTION * window_seconds:
+        raise ShortClipError(
+            f"{name} holds {samples} samples ({1000 * samples / rate:.1f} ms at {rate} Hz), under "
+            f"{MIN_CLIP_FRACTION:.0%} of the {window_seconds:.2f} s the model listens to: a "
+            "truncated or empty recording?")
 
 
 def read_wav(path: str | Path, *, sample_rate: int, length: int | None = None) -> np.ndarray:
@@ -44,7 +62,8 @@ def read_wav(path: str | Path, *, sample_rate: int, length: int | None = None) -
 
     Raises:
         AudioError: not a WAV file, a truncated or unsupported one, no samples, or
-            silence only.
+            silence only; `ShortClipError` for a clip under `MIN_CLIP_FRACTION` of
+            `length`.
     """
     from kerasdl_edge.files import read_bytes
 
@@ -53,6 +72,8 @@ def read_wav(path: str | Path, *, sample_rate: int, length: int | None = None) -
     samples, rate = decode_wav(data, name=str(path))
     if not np.any(samples):
         raise AudioError(f"{path} is silence only (every sample is 0).")
+    if length is not None:
+        check_clip_length(len(samples), rate, length / sample_rate, str(path))
     samples = resample(samples, rate, sample_rate)
     return fix_length(samples, length) if length is not None else samples
 

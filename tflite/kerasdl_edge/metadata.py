@@ -14,15 +14,28 @@ METADATA_NAME = "kerasdl"
 
 
 def read_metadata(model_bytes: bytes) -> dict[str, Any]:
-    """The `kerasdl` JSON stored in a .tflite file's bytes ({} if there is none)."""
+    """The `kerasdl` JSON stored in a .tflite file's bytes ({} if there is none).
+
+    Raises:
+        ValueError: when the bytes are not a readable FlatBuffer or the entry is not JSON.
+    """
+    import struct
+
     from ai_edge_litert import schema_py_generated as schema
 
-    model = schema.Model.GetRootAs(model_bytes, 0)
-    for i in range(model.MetadataLength()):
-        entry = model.Metadata(i)
-        if entry.Name() == METADATA_NAME.encode():
-            data = model.Buffers(entry.Buffer()).DataAsNumpy()
-            return json.loads(bytes(data).decode("utf-8"))
+    try:
+        model = schema.Model.GetRootAs(model_bytes, 0)
+        for i in range(model.MetadataLength()):
+            entry = model.Metadata(i)
+            if entry.Name() == METADATA_NAME.encode():
+                data = model.Buffers(entry.Buffer()).DataAsNumpy()
+                value = json.loads(bytes(data).decode("utf-8"))
+                if not isinstance(value, dict):
+                    raise ValueError("not a JSON object")
+                return value
+    except (struct.error, IndexError, TypeError, AttributeError, ValueError) as e:
+        # json's and UnicodeDecodeError are ValueErrors too.
+        raise ValueError(f"its '{METADATA_NAME}' metadata is damaged ({type(e).__name__})") from None
     return {}
 
 

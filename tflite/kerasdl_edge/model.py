@@ -9,6 +9,13 @@ import numpy as np
 
 from kerasdl_edge.metadata import read_metadata
 
+TFLITE_IDENTIFIER = b"TFL3"  # the FlatBuffer file identifier, bytes 4-8 of every model
+
+
+def _first_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
 
 class EdgeModel:
     """A .tflite model that takes and returns float or integer arrays of any batch size.
@@ -26,16 +33,29 @@ class EdgeModel:
     >>> model = EdgeModel("saved_models/tflite/vision-1-int8.tflite")  # doctest: +SKIP
     >>> model.metadata["info"]["class_names"][:2]  # doctest: +SKIP
     ['t-shirt', 'trouser']
+
+    Raises:
+        ValueError: for bytes that are not a whole TFLite model (an empty file, a copy cut
+            short, another kind of file), in one line.
     """
 
     def __init__(self, model: str | Path | bytes, *, num_threads: int | None = None) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
         content = model if isinstance(model, bytes) else Path(model).read_bytes()
+        if not content:
+            raise ValueError("the file is empty")
+        if content[4:8] != TFLITE_IDENTIFIER:
+            raise ValueError("it does not start like one (no TFL3 identifier); is it another kind of file?")
+        try:
+            # The interpreter verifies the whole FlatBuffer: read the metadata only after.
+            self._interpreter = Interpreter(model_content=content, num_threads=num_threads)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            raise ValueError(f"the model is damaged or cut short (a copy interrupted?): "
+                             f"{_first_line(e)}") from None
         self.metadata: dict[str, Any] = read_metadata(content)
         self.size_bytes = len(content)
-        self._interpreter = Interpreter(model_content=content, num_threads=num_threads)
-        self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         self._batch = int(self._input["shape"][0])

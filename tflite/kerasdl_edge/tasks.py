@@ -21,8 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -53,9 +51,11 @@ class Predictor:
         try:
             self.model = EdgeModel(path, num_threads=num_threads)
         except ValueError as e:
-            raise EdgeError(f"{path} is not a TFLite model: {str(e).splitlines()[0]}") from None
+            raise EdgeError(f"Cannot load {path} as a TFLite model: {str(e).splitlines()[0]}") from None
+        except OSError as e:
+            raise EdgeError(f"Cannot read {path}: {e.strerror}") from None
         self.app = self.model.metadata.get("app")
-        if self.app not in APPS:
+        if self.app not in APPS or not isinstance(self.model.metadata.get("info"), dict):
             raise EdgeError(f"{path} has no kerasdl metadata naming its app: export it with "
                             "`kerasdl export`.")
         self.info: dict[str, Any] = self.model.metadata["info"]
@@ -89,24 +89,12 @@ class Predictor:
         return conform_image(image, (height, width), channels)
 
     def _window(self, path: str) -> np.ndarray:
-        columns, length = self.info["columns"], self.info["input_length"]
-        header, rows = read_csv(path)
-        missing = [c for c in columns if c not in header]
-        if missing:
-            raise EdgeError(f"{path} lacks the column(s) {', '.join(missing)} the model was trained on.")
-        if len(rows) < length:
-            raise EdgeError(f"{path} has {len(rows)} rows; the model needs the last {length}.")
-        picked = [header.index(c) for c in columns]
-        values = np.empty((length, len(columns)), np.float64)
-        for r, row in enumerate(rows[-length:]):
-            for c, index in enumerate(picked):
-                try:
-                    values[r, c] = float(row[index])
-                except (ValueError, IndexError):
-                    raise EdgeError(f"{path}: row {len(rows) - length + r + 2} has no number in "
-                                    f"column '{columns[c]}'.") from None
-        mean, std = np.asarray(self.info["scaler"]["mean"]), np.asarray(self.info["scaler"]["std"])
-        return ((values - mean) / std).astype(np.float32)
+        from kerasdl_edge.series import TableError, read_window
+
+        try:
+            return read_window(path, self.info)
+        except TableError as e:
+            raise EdgeError(str(e)) from None
 
     # Outputs, per app.
     def predict(self, inputs: Sequence[Any], *, top_k: int = 3) -> list[dict[str, Any]]:
@@ -204,24 +192,6 @@ def read_text_argument(value: str) -> str:
         raise EdgeError(f"Cannot read {path}: {e}") from None
     except UnicodeDecodeError as e:
         raise EdgeError(f"{path} is not UTF-8 text (byte {e.start}).") from None
-
-
-def read_csv(path: str) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) of a CSV file (gzipped too; tab-separated for .tsv)."""
-    import gzip
-
-    from kerasdl_edge.files import read_bytes
-
-    file = Path(path)
-    data = read_bytes(file, "CSV", EdgeError)
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    text = data.decode("utf-8-sig", errors="replace")
-    delimiter = "\t" if ".tsv" in file.name.lower() else ","
-    rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if r]
-    if len(rows) < 2:
-        raise EdgeError(f"{path} needs a header row and at least one row of values.")
-    return [h.strip() for h in rows[0]], rows[1:]
 
 
 def read_image(path: str | Path) -> np.ndarray:
