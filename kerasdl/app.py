@@ -67,6 +67,15 @@ class App(abc.ABC):
     # Logged values drawn, after `monitor`, when runs are compared side by side.
     comparison_curves: ClassVar[tuple[str, ...]] = ("val_loss", "loss", "learning_rate")
 
+    def monitor_for(self, info: dict[str, Any]) -> tuple[str, str]:
+        """`monitor` for this data (an app whose usual measure cannot work on some data
+        picks another here)."""
+        return self.monitor
+
+    def headline_for(self, info: dict[str, Any]) -> str:
+        """`headline_metric` for this data, likewise."""
+        return self.headline_metric
+
     def model_name(self, config: TrainConfig) -> str:
         name = config.model or self.default_model
         if name not in self.models:

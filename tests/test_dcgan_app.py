@@ -62,6 +62,53 @@ def test_inception_score_and_diversity_bounds() -> None:
     assert diversity(same + np.arange(8)[:, None, None, None]) > 1.0
 
 
+def test_two_sample_test_tells_different_images_apart_and_not_the_same() -> None:
+    from kerasdl.evaluation.two_sample import two_sample_test
+
+    rng = np.random.default_rng(0)
+    real = np.clip(rng.normal(120, 40, (400, 16, 16, 3)), 0, 255)
+    blobs = np.clip(rng.normal(128, 5, (400, 16, 16, 3)), 0, 255)  # an early GAN's colour blobs
+    assert two_sample_test(real, blobs).accuracy > 0.95
+    same = two_sample_test(real, np.clip(rng.normal(120, 40, (400, 16, 16, 3)), 0, 255))
+    assert abs(same.accuracy - 0.5) < 3 * same.standard_error and not same.distinguishable
+    tiny = two_sample_test(real[:30], blobs[:30])  # few images must not leave it untrained
+    assert tiny.accuracy > 0.9
+
+
+def test_fid_is_refused_where_its_classifier_cannot_carry_it() -> None:
+    from kerasdl.apps.dcgan.scoring import fid_refusal
+
+    assert "one class" in fid_refusal(1, None)
+    assert "67.6 % on 2 classes (chance 50 %): too weak" in fid_refusal(2, 0.676)
+    assert fid_refusal(2, 0.9) is None and fid_refusal(10, 0.65) is None  # 10 classes: 61 % of the way
+    assert fid_refusal(10, 0.5) is not None
+
+
+def test_one_kind_of_picture_is_scored_by_the_two_sample_test(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KERASDL_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    (tmp_path / "cats" / "cat").mkdir(parents=True)
+    for i in range(120):
+        Image.fromarray(np.clip(rng.normal(120, 40, (28, 28, 1)), 0, 255).astype(np.uint8)[..., 0]).save(
+            tmp_path / "cats" / "cat" / f"{i}.png")
+    result = CliRunner().invoke(cli, ["train", "dcgan", "--dataset", str(tmp_path / "cats"), "--preset", "tiny",
+                                      "--runs-dir", str(tmp_path / "runs"), "--name", "cats"])
+    assert result.exit_code == 0, result.output
+    assert "FID not computed: the data has one class" in result.output
+    assert "FID 0" not in result.output and "Scored by a classifier" not in result.output
+    assert "Two-sample test: a small network tells generated from real images" in result.output
+    assert not (tmp_path / "cache").exists()  # no classifier trained on one class
+    run = tmp_path / "runs" / "dcgan" / "cats"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert "fid" not in metrics and metrics["c2st_accuracy"] > 0.9  # two tiny epochs: easy to tell apart
+    assert json.loads((run / "run.json").read_text())["best"].keys() == {"c2st_loss"}
+    assert "c2st_loss" in (run / "history.csv").read_text().splitlines()[0]
+    result = CliRunner().invoke(cli, ["train", "vision", "--dataset", str(tmp_path / "cats"), "--preset", "tiny",
+                                      "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 1 and "holds one class ('cat'); a classifier needs at least two" in result.output
+
+
 # ---- training ------------------------------------------------------------------------------
 
 def test_training_writes_grids_animation_scores_and_a_cached_classifier(gan_run: Path, cache: Path) -> None:

@@ -226,6 +226,18 @@ def test_requests_that_broke_the_connection_get_http_answers(served: tuple[Model
     assert _request(server, "GET", "/v1/models/vision")[0] == 200
 
 
+def test_damaged_bodies_get_4xx_answers(served: tuple[ModelServer, Path, Path]) -> None:
+    from test_fuzz import mutations
+
+    server = served[0]
+    good = json.dumps({"instances": ["a fine film", "an awful one"]}).encode()
+    for name, body in mutations(good, seed=12, count=30):
+        status, answer = _post(server, "/v1/models/sentiment:predict", body)
+        assert status == 200 or 400 <= status < 500, (name, status, answer)
+        assert status == 200 or "error" in answer
+    assert _post(server, "/v1/models/sentiment:predict", {"instances": ["fine"]})[0] == 200
+
+
 def test_a_client_that_hangs_up_early_leaves_no_traceback(served: tuple[ModelServer, Path, Path],
                                                           capfd: pytest.CaptureFixture[str]) -> None:
     import socket

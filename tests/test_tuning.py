@@ -87,7 +87,10 @@ def test_three_trial_search_for_every_app(app_name: str, tmp_path: Path, request
     assert [r["status"] for r in result.trials] == ["completed"] * 3, result.trials
     scores = [r["score"] for r in result.trials]
     assert scores == sorted(scores, reverse=result.direction == "max")
-    assert (result.objective, result.direction) == app.monitor
+    # The app's checkpoint metric for this data: 200 tiny bands leave the dcgan's scoring
+    # classifier too weak for FID, so the two-sample test is the objective there.
+    expected = ("c2st_loss", "max") if app_name == "dcgan" else app.monitor
+    assert (result.objective, result.direction) == expected
     with result.trials_csv.open() as f:
         assert [row["trial"] for row in csv.DictReader(f)] == [r["trial"] for r in result.trials]
     # best.toml is a config `kerasdl train --config` takes, holding the best trial's values.

@@ -60,12 +60,24 @@ class DcganApp(App):
         self._scorers: dict[str, Any] = {}
 
     def scorer(self, info: dict[str, Any]) -> Any:
+        """The classifier features that FID reads, or None where FID is not computed."""
         from kerasdl.apps.dcgan.scoring import Scorer
 
-        path = info["classifier"]
+        path = info.get("classifier")
+        if path is None or info.get("fid_refused"):
+            return None
         if path not in self._scorers:
             self._scorers[path] = Scorer(path)
         return self._scorers[path]
+
+    def monitor_for(self, info: dict[str, Any]) -> tuple[str, str]:
+        """FID where it means something; otherwise the two-sample test's held-out
+        cross-entropy (higher: harder to tell from real; it keeps moving while the
+        accuracy sits at 100 %)."""
+        return ("c2st_loss", "max") if info.get("fid_refused") else self.monitor
+
+    def headline_for(self, info: dict[str, Any]) -> str:
+        return "c2st_accuracy" if info.get("fid_refused") else self.headline_metric
 
     # ---- data ---------------------------------------------------------------------------
 
@@ -74,8 +86,9 @@ class DcganApp(App):
         test image has its own fixed noise vector, so scores are repeatable."""
         import tensorflow as tf
 
-        from kerasdl.apps.dcgan.scoring import classifier_run
+        from kerasdl.apps.dcgan.scoring import classifier_run, fid_refusal, run_accuracy
         from kerasdl.apps.vision.app import SAMPLE_DIR
+        from kerasdl.runs import Run
         from kerasdl.data.images import load_image_datasets
 
         assert isinstance(config, DcganConfig)
@@ -91,8 +104,18 @@ class DcganApp(App):
                 "add --set image_size=32 (or 28, 64)."
             )
         info.update(latent_dim=config.latent_dim, fid_samples=config.fid_samples)
-        info["classifier"] = (fitted or {}).get("classifier") or str(
-            classifier_run(config, info["image_shape"]))
+        if fitted is not None and "classifier" in fitted:  # a trained run's scoring, kept
+            info["classifier"] = fitted["classifier"]
+            refusal = fitted.get("fid_refused")
+        elif len(info["class_names"]) < 2 and not config.classifier:
+            info["classifier"], refusal = None, fid_refusal(len(info["class_names"]), None)
+        else:
+            info["classifier"] = str(classifier_run(config, info["image_shape"]))
+            classes = len(Run.open(info["classifier"]).meta["data"]["class_names"])
+            refusal = fid_refusal(classes, run_accuracy(info["classifier"]))
+        if refusal:
+            info["fid_refused"] = refusal
+            logger.warning("FID is not computed: %s. The two-sample test scores the images instead.", refusal)
 
         def with_noise(ds: tf.data.Dataset, split_seed: int) -> tf.data.Dataset:
             def pair(index: tf.Tensor, example: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
@@ -171,8 +194,9 @@ class DcganApp(App):
         if not real:
             raise DataError("The validation split is empty: nothing to score the generator against.")
         return [GanMonitor(
-            scorer=self.scorer(info), real=np.concatenate(real), latent_dim=info["latent_dim"],
-            samples_dir=output_dir / "samples", collapse_ratio=config.collapse_ratio,
+            scorer=self.scorer(info), two_sample=bool(info.get("fid_refused")), real=np.concatenate(real),
+            latent_dim=info["latent_dim"], samples_dir=output_dir / "samples",
+            collapse_ratio=config.collapse_ratio,
         )]
 
     def loss(self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None) -> Any:
@@ -184,8 +208,18 @@ class DcganApp(App):
     # ---- evaluation ----------------------------------------------------------------------
 
     def score(self, targets: np.ndarray, outputs: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
-        """`outputs` (generated images) against `targets` (real ones)."""
-        return self.scorer(info).compare(targets, outputs)
+        """`outputs` (generated images) against `targets` (real ones): the two-sample
+        test always, FID and the Inception Score analogue where they mean something."""
+        from kerasdl.evaluation.two_sample import two_sample_test
+
+        scorer = self.scorer(info)
+        metrics: dict[str, Any] = scorer.compare(targets, outputs) if scorer is not None else {}
+        test = two_sample_test(targets, outputs)
+        metrics.update(c2st_accuracy=test.accuracy, c2st_standard_error=test.standard_error,
+                       c2st_loss=test.loss)
+        if info.get("fid_refused"):
+            metrics["fid_refused"] = info["fid_refused"]
+        return metrics
 
     def evaluate(
         self, model: Any, dataset: "tf.data.Dataset", info: dict[str, Any],
@@ -198,9 +232,11 @@ class DcganApp(App):
 
         real, generated = predict_dataset(model, dataset)
         metrics = self.score(real, generated, info)
-        half = len(real) // 2
-        features, _ = self.scorer(info)(real)
-        metrics["fid_real_floor"] = frechet_distance(features[:half], features[half:2 * half])
+        scorer = self.scorer(info)
+        if scorer is not None:
+            half = len(real) // 2
+            features, _ = scorer(real)
+            metrics["fid_real_floor"] = frechet_distance(features[:half], features[half:2 * half])
         metrics["images"] = int(len(real))
         metrics["diversity_ratio"] = diversity(generated[:GRID_SIZE]) / max(diversity(real[:GRID_SIZE]), 1e-9)
         if plots_dir is not None:
@@ -212,16 +248,23 @@ class DcganApp(App):
         return metrics
 
     def format_metrics(self, metrics: dict[str, Any]) -> str:
-        lines = [f"FID {metrics['fid']:.2f} (lower is better; two halves of the real images: "
-                 f"{metrics['fid_real_floor']:.2f})" if "fid_real_floor" in metrics
-                 else f"FID {metrics['fid']:.2f}"]
-        lines.append(f"Inception Score analogue {metrics['inception_score']:.2f} "
-                     f"(real images: {metrics['real_inception_score']:.2f}); "
-                     f"{metrics['classes_generated']} of the classes generated")
-        if "classifier_accuracy" in metrics:
-            weak = " (weak: train it longer with --set classifier_epochs=)" if metrics["classifier_accuracy"] < 0.8 else ""
-            lines.append(f"Scored by a classifier with {100 * metrics['classifier_accuracy']:.1f} % "
-                         f"test accuracy{weak}")
+        lines = []
+        if "fid" in metrics:
+            lines.append(f"FID {metrics['fid']:.2f} (lower is better; two halves of the real images: "
+                         f"{metrics['fid_real_floor']:.2f})" if "fid_real_floor" in metrics
+                         else f"FID {metrics['fid']:.2f}")
+            lines.append(f"Inception Score analogue {metrics['inception_score']:.2f} "
+                         f"(real images: {metrics['real_inception_score']:.2f}); "
+                         f"{metrics['classes_generated']} of the classes generated")
+            if "classifier_accuracy" in metrics:
+                lines.append(f"Scored by a classifier with {100 * metrics['classifier_accuracy']:.1f} % "
+                             "test accuracy")
+        if "c2st_accuracy" in metrics:
+            lines.append(f"Two-sample test: a small network tells generated from real images "
+                         f"{100 * metrics['c2st_accuracy']:.1f} % of the time on held-out images "
+                         f"(50 % = indistinguishable; chance alone moves it {200 * metrics['c2st_standard_error']:.1f} points)")
+        if metrics.get("fid_refused"):
+            lines.append(f"FID not computed: {metrics['fid_refused']}.")
         if "diversity_ratio" in metrics:
             lines.append(f"Diversity: {metrics['diversity_ratio']:.2f} of the real images'")
         return "\n".join(lines)

@@ -1,9 +1,16 @@
-"""The classifier that scores generated images (FID, Inception Score analogue).
+"""How generated images are scored.
 
-It is a vision-app run on the same data: given with `--set classifier=RUN`, or trained
-once per data set and image shape into a cache (`$KERASDL_CACHE`, default
-~/.cache/kerasdl) and reused, so FIDs of different GAN runs on one data set are
-measured with the same features and can be compared.
+- FID and the Inception Score analogue read a classifier's features: a vision-app run on
+  the same data, given with `--set classifier=RUN`, or trained once per data set and
+  image shape into a cache (`$KERASDL_CACHE`, default ~/.cache/kerasdl) and reused, so
+  FIDs of different GAN runs on one data set use the same features. Such features only
+  carry information when the classifier has classes to tell apart and tells them apart
+  well: on one class of pictures (faces, cats), or with a classifier near chance, FID
+  is not computed and the run says why.
+- The classifier two-sample test (`kerasdl.evaluation.two_sample`) needs no labels:
+  the held-out accuracy of a small network trained to tell generated from real images,
+  50 % when it cannot. It is measured on every run's final model, and every epoch
+  (picking the best one) where FID is not computed.
 """
 
 from __future__ import annotations
@@ -27,6 +34,34 @@ logger = logging.getLogger(__name__)
 
 FEATURE_LAYER = "head_logits"  # the classifier's features are this layer's input
 BATCH = 256
+# The classifier's accuracy above chance, as a share of the way from chance to 100 %,
+# below which its features say too little to score images: (accuracy - 1/K) / (1 - 1/K).
+MIN_CLASSIFIER_SKILL = 0.5
+
+
+def fid_refusal(class_count: int, accuracy: float | None) -> str | None:
+    """Why a classifier-based FID would mean nothing here, or None when it can be used."""
+    if class_count < 2:
+        return ("the data has one class, so no classifier can learn features that tell images "
+                "apart (FID needs them)")
+    if accuracy is None:
+        return None
+    chance = 1.0 / class_count
+    if (accuracy - chance) / (1.0 - chance) < MIN_CLASSIFIER_SKILL:
+        return (f"the scoring classifier reaches {100 * accuracy:.1f} % on {class_count} classes "
+                f"(chance {100 * chance:.0f} %): too weak for its features to measure images; "
+                "train it longer with --set classifier_epochs=N")
+    return None
+
+
+def run_accuracy(run_path: str | Path) -> float | None:
+    """A vision run's test accuracy (from its metrics.json), None if it has none."""
+    from kerasdl.runs import Run
+
+    try:
+        return float(json.loads(Run.open(run_path).metrics_path.read_text())["accuracy"])
+    except (OSError, ValueError, KeyError, KerasdlError):
+        return None
 
 
 def cache_dir() -> Path:
@@ -83,10 +118,7 @@ class Scorer:
 
         run = Run.open(run_path)
         classifier = load_model(run.model_path())
-        try:
-            self.accuracy: float | None = float(json.loads(run.metrics_path.read_text())["accuracy"])
-        except (OSError, ValueError, KeyError):
-            self.accuracy = None
+        self.accuracy = run_accuracy(run_path)
         try:
             features = classifier.get_layer(FEATURE_LAYER).input
         except ValueError:

@@ -250,8 +250,10 @@ def _choose_columns(series: Any, config: ForecastConfig, path: Path) -> tuple[li
             elif name in available:
                 out.append(name)
             else:
-                shown = [c for c in available if not any(c in v for v in expanded.values())] + list(expanded)
-                raise DataError(f"{path} has no column '{name}'. Its columns: {', '.join(shown)}.")
+                numeric = [c for c in available if not any(c in v for v in expanded.values())]
+                categorical = f"; categorical: {', '.join(expanded)}" if expanded else ""
+                raise DataError(f"{path} has no column '{name}'. Its numeric columns: "
+                                f"{', '.join(numeric)}{categorical}.")
         return out
 
     requested = config.column_list("features")

@@ -10,6 +10,7 @@ import numpy as np
 
 from kerasdl.app import ClassifierApp, Datasets, named_probabilities
 from kerasdl.config import TrainConfig
+from kerasdl.errors import DataError
 
 from kerasdl.apps.vision.config import VisionConfig
 from kerasdl.apps.vision.models import MODELS, build_vision_model
@@ -52,6 +53,11 @@ class VisionApp(ClassifierApp):
             validation_split=config.validation_split,
             seed=config.seed,
         )
+        if len(data.class_names) < 2:
+            raise DataError(
+                f"{data.source.split(':', 1)[-1]} holds one class ({data.class_names[0]!r}); a "
+                "classifier needs at least two. To learn to make pictures of one kind, use the "
+                "dcgan app.")
         return Datasets(train=data.train, validation=data.validation, test=data.test,
                         info=data.info())
 

@@ -293,12 +293,12 @@ def _train_variant(app: Any, variant: Variant, config: TrainConfig, runs_dir: st
 def _results(app: Any, run: Run) -> dict[str, Any]:
     metrics = kio.read_json(run.metrics_path)
     history = run.read_history()
-    monitor, direction = app.monitor
+    monitor, direction = app.monitor_for(run.meta.get("data", {}))
     logged = [r[monitor] for r in history if isinstance(r.get(monitor), (int, float))]
     best = (max if direction == "max" else min)(logged) if logged else None
     training = metrics.get("training", {})
     return {
-        "metric": metrics.get(app.headline_metric),
+        "metric": metrics.get(app.headline_for(run.meta.get("data", {}))),
         "best_monitor": best,
         "parameters": int(app.load_model(run.model_path()).count_params()),
         "epochs": training.get("epochs", len(history)),

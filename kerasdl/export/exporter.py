@@ -113,7 +113,7 @@ def export_run(
         "info": info,
         "preprocessing": app.preprocessing_metadata(info),
     }
-    report = ExportReport(name=name, version=version, metric=app.headline_metric)
+    report = ExportReport(name=name, version=version, metric=app.headline_for(info))
     data = None
     if "tflite" in formats or check:
         data = app.load_datasets(config, fitted=info)

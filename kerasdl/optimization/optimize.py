@@ -191,9 +191,10 @@ def _finish(app: Any, config: Any, info: dict[str, Any], data: Any, base: Run, m
                  out.plots / "history.png")
     metrics = evaluate_run(out, app=app, config=config, data=data)
     base_metrics = evaluate_run(base, app=app, config=config, data=data, write_plots=False)
+    headline = app.headline_for(data.info)
     report = OptimizeReport(
-        run=out, base_metric=float(base_metrics[app.headline_metric]),
-        metric=float(metrics[app.headline_metric]), metric_name=app.headline_metric,
+        run=out, base_metric=float(base_metrics[headline]),
+        metric=float(metrics[headline]), metric_name=headline,
         stages=stages,
     )
     if weight_stage == "prune":

@@ -120,7 +120,7 @@ def _train(app: "App", config: TrainConfig, run: Run, strategy: Any, *, resume: 
             app.compile_model(model, config, data.info, steps_per_epoch)
 
     chief = is_chief()
-    monitor, mode = app.monitor
+    monitor, mode = app.monitor_for(data.info)
     callbacks: list[Any] = [NaNGuard(), *app.training_callbacks(config, data.info, run.path, val_ds)]
     if chief:
         run.write_meta(status="running")

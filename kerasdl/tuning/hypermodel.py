@@ -145,7 +145,7 @@ class AppHyperModel(keras_tuner.HyperModel):
         own = [NaNGuard(), *self.app.training_callbacks(config, data.info, output_dir, val_ds),
                _CheckObjective(self.objective)]
         if config.early_stopping:
-            monitor, mode = self.app.monitor
+            monitor, mode = self.app.monitor_for(data.info)
             own.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode,
                                                      patience=config.early_stopping))
         kwargs.pop("verbose", None)  # the tuner's; each trial's display is ours

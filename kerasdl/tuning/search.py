@@ -322,14 +322,18 @@ def tune(
                           "run workers with KERASTUNER_TUNER_ID / KERASTUNER_ORACLE_IP / "
                           "KERASTUNER_ORACLE_PORT (see `kerasdl tune -h`).")
     app.model_name(config)
-    metric, direction = parse_objective(objective, app.monitor)
+    hypermodel = AppHyperModel(app, config, verbose=verbose)
+    # The app's checkpoint metric for this data (the data is loaded once, then cached for
+    # the trials): a GAN on one class of pictures is not scored by FID.
+    default = app.monitor_for(hypermodel.datasets(config).info) if objective is None else app.monitor
+    metric, direction = parse_objective(objective, default)
+    hypermodel.objective = metric
 
     # Keras Tuner prints each failed trial's traceback unless told not to (its flag has
     # no public name); the trial table keeps each failure's last line, trial.json the rest.
     from keras_tuner.src import config as keras_tuner_config
 
     keras_tuner_config.DEBUG = False
-    hypermodel = AppHyperModel(app, config, objective=metric, verbose=verbose)
     common = dict(
         hypermodel=hypermodel, objective=keras_tuner.Objective(metric, direction),
         directory=str(folder.parent), project_name=folder.name, overwrite=False,

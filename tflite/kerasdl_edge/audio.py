@@ -105,6 +105,9 @@ def decode_wav(data: bytes, *, name: str = "the data") -> tuple[np.ndarray, int]
     encoding, channels, rate, _, block, bits = fmt
     if channels < 1 or rate < 1 or block < 1:
         raise AudioError(f"{name} has an invalid WAV header ({channels} channels at {rate} Hz).")
+    if bits % 8 == 0 and block != channels * bits // 8:
+        raise AudioError(f"{name} has an inconsistent WAV header: {channels} channels of {bits} bits "
+                         f"in blocks of {block} bytes.")
     frames = len(payload) // block
     if frames == 0:
         raise AudioError(f"{name} holds no samples.")

@@ -209,8 +209,10 @@ def read_image(path: str | Path) -> np.ndarray:
             array = np.asarray(image)
     except FileNotFoundError:
         raise EdgeError(f"Image file not found: {path}") from None
-    except OSError as e:
-        raise EdgeError(f"Cannot read image {path}: {str(e).splitlines()[0]}") from None
+    except Exception as e:  # Pillow raises many unrelated types for damaged files (OSError,
+        # SyntaxError, ValueError, struct.error, DecompressionBombError ...)
+        first = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+        raise EdgeError(f"Cannot read image {path}: {first}") from None
     return array[..., None] if array.ndim == 2 else array
 
 
