@@ -1,8 +1,19 @@
-"""The interface every kerasdl app implements, and the shared classifier behaviour.
+"""The contract every kerasdl app fulfils, and the shared classifier behaviour.
 
-An app is wiring, not machinery: it names its config, loads its data, builds its
-models and says how inputs are read and outputs described. Training, checkpoints,
-evaluation reports, plots and export live once in kerasdl and serve every app.
+An app is wiring, not machinery. Its core: a config class, its data (`load_datasets`),
+its model (`build_model`), and how a result is scored (`score`, `format_metrics`). On
+top, what it has or has not:
+
+- `SupervisedApp`: learns from (input, target) pairs with a `loss` and `metrics`
+  (classifiers, forecasters);
+- `CompilesItself`: compiles its model its own way (a GAN's two optimizers);
+- export hooks with defaults (`serving_endpoints`, `preprocessing_metadata`, ...) and
+  the settings in `ExportSettings`.
+
+Reading a user's inputs and describing the outputs is not here: each app's codec in the
+edge package (`kerasdl_edge.codecs`) does it, once, for `kerasdl predict`, the serving
+client and the devices. Training, checkpoints, tuning, export and serving live once in
+kerasdl and serve every app; `tests/app_contract.py` is the test every app passes.
 """
 
 from __future__ import annotations
@@ -11,12 +22,12 @@ import abc
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Sequence, TypeVar
 
 import numpy as np
 
 from kerasdl.config import ClassifierConfig, TrainConfig
-from kerasdl.errors import ConfigError, KerasdlError
+from kerasdl.errors import ConfigError
 
 if TYPE_CHECKING:
     import keras
@@ -24,13 +35,15 @@ if TYPE_CHECKING:
 
     from kerasdl.data.pipeline import Augment
 
+ConfigT = TypeVar("ConfigT", bound=TrainConfig)
+
 
 @dataclass
 class Datasets:
     """Unbatched `(input, target)` splits and the JSON-able facts that describe them.
 
-    `info` is saved in run.json; model builders, `predict` and export read it back, so
-    it must hold everything they need (class names, input shape, ...).
+    `info` is saved in run.json; model builders, codecs and export read it back, so it
+    must hold everything they need (class names, input shape, ...).
     """
 
     train: "tf.data.Dataset"
@@ -43,12 +56,27 @@ class Datasets:
     initial_weights: dict[str, Any] = field(default_factory=dict)
 
 
-class App(abc.ABC):
-    """One task: its data, its models, its inputs and outputs."""
+@dataclass(frozen=True)
+class ExportSettings:
+    """How an app's models leave kerasdl.
+
+    Attributes:
+        fixed_batch_models: models whose layers TFLite runs with a fixed batch only
+            (recurrent ones): their TFLite file is made from a batch-1 copy.
+        int8_float_layers: layers whose ops stay float32 in a full-int8 TFLite file
+            (selective quantization), e.g. a spectrogram front end 8 bits cannot hold.
+    """
+
+    fixed_batch_models: tuple[str, ...] = ()
+    int8_float_layers: tuple[str, ...] = ()
+
+
+class App(abc.ABC, Generic[ConfigT]):
+    """One task: its config, data, model and score."""
 
     name: ClassVar[str]
     description: ClassVar[str]
-    config_class: ClassVar[type[TrainConfig]] = TrainConfig
+    config_class: type[ConfigT]
     models: ClassVar[dict[str, str]] = {}
     default_model: ClassVar[str] = ""
     # The logged value that picks the best checkpoint, and whether higher is better.
@@ -58,35 +86,16 @@ class App(abc.ABC):
     # Data info entries about where the data came from, not about the model's inputs
     # and outputs: evaluating on other data may change them.
     provenance_keys: ClassVar[tuple[str, ...]] = ("source", "sizes")
-    # Models whose layers TFLite runs with a fixed batch only (recurrent ones): their
-    # TFLite export is made from a batch-1 copy, so `build_model` takes `batch_size`.
-    fixed_batch_models: ClassVar[tuple[str, ...]] = ()
-    # Layers whose ops stay float32 in a full-int8 TFLite export (selective
-    # quantization), e.g. a spectrogram front end that 8 bits cannot hold.
-    int8_float_layers: ClassVar[tuple[str, ...]] = ()
     # Logged values drawn, after `monitor`, when runs are compared side by side.
     comparison_curves: ClassVar[tuple[str, ...]] = ("val_loss", "loss", "learning_rate")
+    export: ClassVar[ExportSettings] = ExportSettings()
+    # The small real data set shipped with the app, read when no dataset is given.
+    sample_dir: ClassVar[Path | None] = None
 
-    def monitor_for(self, info: dict[str, Any]) -> tuple[str, str]:
-        """`monitor` for this data (an app whose usual measure cannot work on some data
-        picks another here)."""
-        return self.monitor
-
-    def headline_for(self, info: dict[str, Any]) -> str:
-        """`headline_metric` for this data, likewise."""
-        return self.headline_metric
-
-    def model_name(self, config: TrainConfig) -> str:
-        name = config.model or self.default_model
-        if name not in self.models:
-            raise ConfigError(
-                f"`model` must be one of {', '.join(self.models)} for the {self.name} app. "
-                f"Received: model={name!r}"
-            )
-        return name
+    # ---- the core ---------------------------------------------------------------------
 
     @abc.abstractmethod
-    def load_datasets(self, config: TrainConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
+    def load_datasets(self, config: ConfigT, *, fitted: dict[str, Any] | None = None) -> Datasets:
         """Loads the train, validation and test splits named by `config.dataset`.
 
         Args:
@@ -98,71 +107,23 @@ class App(abc.ABC):
 
     @abc.abstractmethod
     def build_model(
-        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None
+        self, config: ConfigT, info: dict[str, Any], *, keras_module: ModuleType | None = None,
+        batch_size: int | None = None,
     ) -> "keras.Model":
-        """Builds the uncompiled model; its input takes what a client sends."""
+        """Builds the uncompiled model; its input takes what a client sends.
 
-    def compile_model(self, model: "keras.Model", config: TrainConfig, info: dict[str, Any],
-                      steps_per_epoch: int) -> None:
-        """Compiles a new (or reloaded, uncompiled) model for training: the configured
-        optimizer and schedule, the app's loss and metrics."""
-        from kerasdl.training.optimizers import build_optimizer
-
-        model.compile(optimizer=build_optimizer(config, steps_per_epoch),
-                      loss=self.loss(config, info), metrics=self.metrics(config, info))
-
-    def search_space(self, hp: Any, config: TrainConfig) -> dict[str, Any]:
-        """Config values a Keras Tuner search picks with `hp` (a
-        `keras_tuner.HyperParameters`), each hyperparameter named after its field. The
-        default tunes training only; apps add their models' own choices."""
-        from kerasdl.tuning.spaces import training_space
-
-        return training_space(hp, config)
-
-    def training_callbacks(self, config: TrainConfig, info: dict[str, Any], output_dir: Path,
-                           validation: "tf.data.Dataset") -> list[Any]:
-        """Keras callbacks of the app's own, run before kerasdl's checkpointing (so
-        values they add to the epoch's logs are saved and can be monitored); files
-        they write go under `output_dir` (the run's folder, or a tuning trial's)."""
-        return []
-
-    def custom_objects(self) -> dict[str, Any]:
-        """The app's own saved classes (a model subclass), for loading its runs."""
-        return {}
-
-    def load_model(self, path: str | Path, *, compile: bool = False) -> "keras.Model":
-        """Loads one of this app's saved `.keras` models, with its own classes."""
-        from kerasdl.training.saving import load_model
-
-        return load_model(path, compile=compile, custom_objects=self.custom_objects())
-
-    def export_model(self, model: "keras.Model") -> "keras.Model":
-        """The part of a trained model that is exported and served (all of it by
-        default)."""
-        return model
-
-    def augmentation(self, config: TrainConfig, info: dict[str, Any]) -> "Augment | None":
-        """A function applied to training batches each epoch, or None."""
-        return None
-
-    @abc.abstractmethod
-    def loss(
-        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None
-    ) -> Any:
-        """The training loss, from `keras_module` (Keras 3 by default, or tf_keras)."""
-
-    @abc.abstractmethod
-    def metrics(
-        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None
-    ) -> list[Any]:
-        """Fresh metric objects, from `keras_module`."""
+        Args:
+            keras_module: Keras 3 (None) or tf_keras (a twin for tfmot).
+            batch_size: a fixed batch size (TFLite runs recurrent layers only so).
+        """
 
     @abc.abstractmethod
     def score(self, targets: np.ndarray, outputs: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
         """The app's metrics of `outputs` against `targets` (JSON-able)."""
 
-    def plot_evaluation(self, metrics: dict[str, Any], info: dict[str, Any], plots_dir: Path) -> None:
-        """Writes the app's evaluation plots (none by default)."""
+    @abc.abstractmethod
+    def format_metrics(self, metrics: dict[str, Any]) -> str:
+        """A short text report of `evaluate`'s result."""
 
     def evaluate(
         self, model: Any, dataset: "tf.data.Dataset", info: dict[str, Any],
@@ -176,13 +137,73 @@ class App(abc.ABC):
             self.plot_evaluation(metrics, info, plots_dir)
         return metrics
 
-    @abc.abstractmethod
-    def format_metrics(self, metrics: dict[str, Any]) -> str:
-        """A short text report of `evaluate`'s result."""
+    def plot_evaluation(self, metrics: dict[str, Any], info: dict[str, Any], plots_dir: Path) -> None:
+        """Writes the app's evaluation plots (none by default)."""
 
-    @abc.abstractmethod
-    def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:
-        """Reads what the user gave `predict` (file paths, ...) into one model batch."""
+    def model_name(self, config: ConfigT) -> str:
+        name = config.model or self.default_model
+        if name not in self.models:
+            raise ConfigError(
+                f"`model` must be one of {', '.join(self.models)} for the {self.name} app. "
+                f"Received: model={name!r}"
+            )
+        return name
+
+    def monitor_for(self, info: dict[str, Any]) -> tuple[str, str]:
+        """`monitor` for this data (an app whose usual measure cannot work on some data
+        picks another here)."""
+        return self.monitor
+
+    def headline_for(self, info: dict[str, Any]) -> str:
+        """`headline_metric` for this data, likewise."""
+        return self.headline_metric
+
+    # ---- training hooks, with defaults ------------------------------------------------
+
+    def prepare(self, config: ConfigT, data: Datasets) -> None:
+        """Work a new run needs before it trains that is not data loading, adding what it
+        makes to `data.info` (the dcgan app finds or trains the classifier that scores
+        it). Runs once per new run or search; evaluation and export of a trained run find
+        the result in the run's info."""
+
+    def search_space(self, hp: Any, config: ConfigT) -> dict[str, Any]:
+        """Config values a Keras Tuner search picks with `hp` (a
+        `keras_tuner.HyperParameters`), each hyperparameter named after its field. The
+        default tunes training only; apps add their models' own choices."""
+        from kerasdl.search_space import training_space
+
+        return training_space(hp, config)
+
+    def augmentation(self, config: ConfigT, info: dict[str, Any]) -> "Augment | None":
+        """A function applied to training batches each epoch, or None."""
+        return None
+
+    def training_callbacks(self, config: ConfigT, info: dict[str, Any], output_dir: Path,
+                           validation: "tf.data.Dataset") -> list[Any]:
+        """Keras callbacks of the app's own, run before kerasdl's checkpointing (so
+        values they add to the epoch's logs are saved and can be monitored); files
+        they write go under `output_dir` (the run's folder, or a tuning trial's)."""
+        return []
+
+    def custom_objects(self) -> dict[str, Any]:
+        """The app's own saved classes (a model subclass), for loading its runs."""
+        return {}
+
+    # ---- export hooks, with defaults --------------------------------------------------
+
+    def export_model(self, model: "keras.Model") -> "keras.Model":
+        """The part of a trained model that is exported and served (all of it by
+        default)."""
+        return model
+
+    def tflite_model(self, model: "keras.Model", config: ConfigT, info: dict[str, Any]) -> "keras.Model":
+        """The model to convert to TFLite: a batch-1 copy for the fixed-batch models,
+        the model itself otherwise."""
+        if self.model_name(config) not in self.export.fixed_batch_models:
+            return model
+        fixed = self.build_model(config, info, batch_size=1)
+        fixed.set_weights(model.get_weights())
+        return fixed
 
     def serving_endpoints(self, model: "keras.Model", info: dict[str, Any]) -> dict[str, Any]:
         """SavedModel endpoints that take what a client has, as
@@ -195,68 +216,53 @@ class App(abc.ABC):
         """
         return {}
 
-    def tflite_model(self, model: "keras.Model", config: TrainConfig, info: dict[str, Any]) -> "keras.Model":
-        """The model to convert to TFLite: a batch-1 copy for `fixed_batch_models`, the
-        model itself otherwise."""
-        if self.model_name(config) not in self.fixed_batch_models:
-            return model
-        fixed = self.build_model(config, info, batch_size=1)  # type: ignore[call-arg]
-        fixed.set_weights(model.get_weights())
-        return fixed
-
     def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
         """How a client turns raw data into the model's input, for edge runtimes."""
         return {}
 
-    def serving_instances(self, inputs: Sequence[str]) -> list[Any]:
-        """What `predict --server` sends: one TF Serving row-format instance of
-        `serving_default`'s input per user input (bytes as {"b64": ...})."""
-        raise KerasdlError(f"`predict --server` cannot send {self.name} inputs; post TF Serving "
-                           "requests to the model's serving_default yourself (see the README).")
 
-    def describe_served(self, predictions: list[Any]) -> list[dict[str, Any]]:
-        """`predict` rows from a server's answer to `serving_instances`."""
-        return [{"prediction": p} for p in predictions]
-
-    def stream(self, model: Any, path: str, info: dict[str, Any], **options: Any) -> list[dict[str, Any]]:
-        """What `model` finds along the long input at `path`, one row per event with its
-        time (apps with a streaming mode override this)."""
-        raise KerasdlError(f"The {self.name} app has no streaming mode; --stream is for speech.")
+class SupervisedApp(App[ConfigT]):
+    """An app that learns from (input, target) pairs with a loss: its model is compiled
+    with the configured optimizer, this loss and these metrics."""
 
     @abc.abstractmethod
-    def describe_outputs(
-        self, outputs: np.ndarray, info: dict[str, Any], *, top_k: int = 3
-    ) -> list[dict[str, Any]]:
-        """One JSON-able description per row of model output."""
+    def loss(self, config: ConfigT, info: dict[str, Any], *, keras_module: ModuleType | None = None) -> Any:
+        """The training loss, from `keras_module` (Keras 3 by default, or tf_keras)."""
 
     @abc.abstractmethod
-    def format_prediction(self, row: dict[str, Any]) -> str:
-        """`predict`'s row ({"input": ..., **a description}) as text for a terminal."""
+    def metrics(self, config: ConfigT, info: dict[str, Any], *,
+                keras_module: ModuleType | None = None) -> list[Any]:
+        """Fresh metric objects, from `keras_module`."""
 
 
-class ClassifierApp(App):
+class CompilesItself(abc.ABC):
+    """An app whose model compiles its own way (a GAN: two networks, two optimizers)."""
+
+    @abc.abstractmethod
+    def compile_model(self, model: "keras.Model", config: Any, info: dict[str, Any],
+                      steps_per_epoch: int) -> None:
+        """Compiles a new (or reloaded, uncompiled) model for training."""
+
+
+class ClassifierApp(SupervisedApp[ConfigT]):
     """Classification: softmax outputs, cross-entropy, accuracy and a full report."""
 
-    config_class: ClassVar[type[TrainConfig]] = ClassifierConfig
     monitor = ("val_accuracy", "max")
     headline_metric = "accuracy"
 
-    def loss(
-        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None
-    ) -> Any:
+    def loss(self, config: ConfigT, info: dict[str, Any], *, keras_module: ModuleType | None = None) -> Any:
         from kerasdl.layers.blocks import keras_or
 
-        smoothing = getattr(config, "label_smoothing", 0.0)
+        smoothing = config.label_smoothing if isinstance(config, ClassifierConfig) else 0.0
         if smoothing:
-            from kerasdl.training.losses import SparseCategoricalCrossentropy
+            from kerasdl.layers.losses import SparseCategoricalCrossentropy
 
             # Keras 3's loss runs on TensorFlow tensors, so tf_keras can call it too.
             return SparseCategoricalCrossentropy(label_smoothing=smoothing)
         return keras_or(keras_module).losses.SparseCategoricalCrossentropy()
 
-    def metrics(
-        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None
-    ) -> list[Any]:
+    def metrics(self, config: ConfigT, info: dict[str, Any], *,
+                keras_module: ModuleType | None = None) -> list[Any]:
         from kerasdl.layers.blocks import keras_or
 
         return [keras_or(keras_module).metrics.SparseCategoricalAccuracy(name="accuracy")]
@@ -278,30 +284,6 @@ class ClassifierApp(App):
         from kerasdl.evaluation.classification import format_report
 
         return format_report(metrics)
-
-    def format_prediction(self, row: dict[str, Any]) -> str:
-        from kerasdl_edge.tasks import format_classification
-
-        return format_classification(row)
-
-    def describe_served(self, predictions: list[Any]) -> list[dict[str, Any]]:
-        """From `named_probabilities` outputs: the top label and its probability (the
-        other labels' names are not in the answer)."""
-        described = []
-        for p in predictions:
-            if not isinstance(p, dict) or not {"classes", "scores"} <= set(p):
-                raise KerasdlError("The server's answer has no 'classes' and 'scores': is the "
-                                   f"model a kerasdl {self.name} export?")
-            top = {"label": p["classes"], "probability": float(p["scores"])}
-            described.append({**top, "top": [top], "probabilities": p.get("probabilities")})
-        return described
-
-    def describe_outputs(
-        self, outputs: np.ndarray, info: dict[str, Any], *, top_k: int = 3
-    ) -> list[dict[str, Any]]:
-        from kerasdl_edge.tasks import describe_probabilities
-
-        return describe_probabilities(outputs, info["class_names"], top_k=top_k)
 
 
 def named_probabilities(class_names: Sequence[str]) -> Any:

@@ -77,7 +77,7 @@ def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except KerasdlError as e:
-            raise click.ClickException(str(e)) from None
+            raise click.ClickException(flag_wording(str(e))) from None
         except Exception as e:
             op_error = _tensorflow_op_error(e)
             if op_error is None:
@@ -85,6 +85,44 @@ def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(op_error) from None
 
     return wrapper
+
+
+# The library names settings as they are called in Python: `learning_rate`,
+# `image_size=N`. On the command line they are options: --lr, --set image_size=N.
+_SETTING = re.compile(r"`([a-z][a-z0-9_]*)(?:=([^`]*))?`")
+
+
+def flag_wording(message: str) -> str:
+    """`message` with each backticked setting written as the current command's option
+    (`learning_rate=0.01` -> --lr 0.01, `objective` -> --objective) or, for a value of
+    another config field of a command that takes --set, as --set NAME=VALUE."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return message
+    options: dict[str, str] = {}
+    for param in ctx.command.params:
+        if isinstance(param, click.Option) and param.name:
+            flag = max(param.opts, key=len)
+            # By the Python name (`learning_rate`) and the flag's own (--vary: `vary`).
+            options[param.name] = options[flag.lstrip("-").replace("-", "_")] = flag
+    def option(match: re.Match[str]) -> str:
+        name, value = match.group(1), match.group(2)
+        if name in options and name != "sets":
+            return options[name] if value is None else f"{options[name]} {value}"
+        if "sets" in options and value is not None and name in _config_field_names():
+            return f"--set {name}={value}"
+        return match.group(0)
+
+    return _SETTING.sub(option, message)
+
+
+@functools.lru_cache(maxsize=1)
+def _config_field_names() -> frozenset[str]:
+    import dataclasses
+
+    from kerasdl.registry import get_app
+
+    return frozenset(f.name for app in app_names() for f in dataclasses.fields(get_app(app).config_class))
 
 
 def _tensorflow_op_error(e: Exception) -> str | None:
@@ -430,9 +468,9 @@ def predict(run: str, inputs: tuple[str, ...], top_k: int, as_json: bool, stream
             raise click.UsageError("--stream runs on a local model, not with --server.")
         from kerasdl.serving.client import predict_remote
 
-        app, rows = predict_remote(server, run, list(inputs), app_name=app_name, version=model_version)
+        codec, rows = predict_remote(server, run, list(inputs), app_name=app_name, version=model_version)
         for row in rows:
-            click.echo(json.dumps(row) if as_json else app.format_prediction(row))
+            click.echo(json.dumps(row) if as_json else codec.format(row))
         return
     if app_name or model_version:
         raise click.UsageError("--app and --version go with --server.")
@@ -441,14 +479,14 @@ def predict(run: str, inputs: tuple[str, ...], top_k: int, as_json: bool, stream
     from kerasdl import api
 
     if stream:
-        app, rows = api.stream_with_app(run, list(inputs), hop_seconds=hop, smoothing=smoothing,
-                                        threshold=threshold)
+        codec, rows = api.stream_with_codec(run, list(inputs), hop_seconds=hop, smoothing=smoothing,
+                                            threshold=threshold)
         if not rows and not as_json:
             click.echo(f"No command heard above --threshold {threshold}.")
     else:
-        app, rows = api.predict_with_app(run, list(inputs), top_k=top_k)
+        codec, rows = api.predict_with_codec(run, list(inputs), top_k=top_k)
     for row in rows:
-        click.echo(json.dumps(row) if as_json else app.format_prediction(row))
+        click.echo(json.dumps(row) if as_json else codec.format(row))
 
 
 @cli.command(context_settings=CONTEXT)

@@ -21,7 +21,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from kerasdl import __version__
 from kerasdl import io as kio
@@ -29,6 +29,43 @@ from kerasdl.errors import KerasdlError
 
 _EPOCH_FILE = re.compile(r"^epoch-(\d{4,})\.keras$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def new_folder(root: str | Path, name: str | None, *, what: str) -> Path:
+    """`root/name` (a timestamp when `name` is None), for a new run, search or
+    comparison: `what` names it in the error.
+
+    Raises:
+        KerasdlError: for a name that is not a plain folder name, or one already taken.
+    """
+    folder = Path(root) / check_run_name(name or dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    if folder.exists():
+        raise KerasdlError(f"{folder} already exists: choose another name, or resume that {what}.")
+    return folder
+
+
+def folder_to_resume(root: str | Path, name: str | None, *, marker: str, what: str,
+                     finished: Callable[[Path], bool] | None = None) -> Path:
+    """The folder of a run, search or comparison to continue: `root/name`, or the newest
+    folder under `root` holding the `marker` file that is not `finished`.
+
+    Raises:
+        KerasdlError: when there is none, or `root/name` is not one.
+    """
+    root = Path(root)
+    if name:
+        folder = root / check_run_name(name)
+    else:
+        candidates = [p.parent for p in root.glob(f"*/{marker}")
+                      if p.is_file() and not (finished and finished(p.parent))] if root.is_dir() else []
+        if not candidates:
+            raise KerasdlError(f"No {what} to resume in {root}.")
+        folder = max(candidates, key=lambda p: (p / marker).stat().st_mtime)
+    if not (folder / marker).is_file():
+        raise KerasdlError(f"{folder} is not a kerasdl {what} (no {marker}): nothing to resume.")
+    if finished and finished(folder):
+        raise KerasdlError(f"{folder} already completed; nothing to resume.")
+    return folder
 
 
 def check_run_name(name: str) -> str:
@@ -100,14 +137,7 @@ class Run:
         Raises:
             KerasdlError: if the name is not a plain folder name or is already taken.
         """
-        if name is None:
-            name = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = Path(runs_dir) / app / check_run_name(name)
-        if path.exists():
-            raise KerasdlError(
-                f"Run directory {path} already exists: choose another --name, or pass "
-                "--resume to continue it."
-            )
+        path = new_folder(Path(runs_dir) / app, name, what="run")
         path.mkdir(parents=True)
         return cls(path)
 
@@ -127,23 +157,20 @@ class Run:
         return cls(path)
 
     @classmethod
-    def latest(cls, runs_dir: str | Path, app: str, *, unfinished: bool = False) -> "Run":
-        """The most recently started run of `app` (optionally only unfinished ones)."""
-        root = Path(runs_dir) / app
-        candidates = []
-        for meta in root.glob("*/run.json"):
-            run = cls(meta.parent)
+    def to_resume(cls, runs_dir: str | Path, app: str, name: str | None = None) -> "Run":
+        """The unfinished run `runs_dir/app/name`, or the newest unfinished one of `app`.
+
+        Raises:
+            KerasdlError: when there is none, or the named one is not a run or is done.
+        """
+        def completed(folder: Path) -> bool:
             try:
-                info = run.meta
+                return cls(folder).meta.get("status") == "completed"
             except (OSError, ValueError):
-                continue
-            if unfinished and info.get("status") == "completed":
-                continue
-            candidates.append((info.get("created", ""), run))
-        if not candidates:
-            kind = "unfinished " if unfinished else ""
-            raise KerasdlError(f"No {kind}{app} run found under {root}.")
-        return max(candidates, key=lambda c: c[0])[1]
+                return True  # an unreadable run.json cannot be resumed
+
+        return cls(folder_to_resume(Path(runs_dir) / app, name, marker="run.json",
+                                    what=f"unfinished {app} run", finished=completed))
 
     # ---- metadata ----------------------------------------------------------------------
     @property
@@ -237,3 +264,12 @@ def _number(text: str) -> Any:
     except (TypeError, ValueError):
         return text
     return int(value) if value.is_integer() and "." not in text and "e" not in text else value
+
+
+def run_config(run: Run) -> Any:
+    """The resolved config saved in a run directory, as its app's config class."""
+    from kerasdl.config import config_from_dict, read_toml
+    from kerasdl.registry import get_app
+
+    app = get_app(run.meta.get("app", ""))
+    return config_from_dict(app.config_class, read_toml(run.config_path))

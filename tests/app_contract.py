@@ -1,9 +1,11 @@
-"""One contract every app must meet, like keras-hub's `run_task_test`."""
+"""The one test every app passes, like keras-hub's `run_task_test`: a sixth app is a
+folder of its own (plus its codec in the edge package) that passes it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -11,29 +13,76 @@ from kerasdl.app import App
 from kerasdl.config import TrainConfig
 
 
-def run_app_contract(app: App, config: TrainConfig, tmp_path: Path) -> dict[str, Any]:
-    """Loads data, builds every model, fits two steps, checks output shapes, and
-    saves and reloads each model with identical outputs."""
+def run_app_contract(
+    app: App[Any], config: TrainConfig, tmp_path: Path, *,
+    learned: Callable[[dict[str, Any]], bool] | None = None, inputs: Sequence[Any] = (),
+    tflite_tolerance: float = 1e-4,
+) -> dict[str, Any]:
+    """Checks `app` on `config`'s (tiny, learnable) data.
+
+    For every model: it builds, compiles the way training compiles it, fits two steps
+    to a finite loss, and saves and reloads with identical outputs. With `learned`: the
+    default model, trained as `kerasdl train` trains it, scores what `learned` accepts
+    (better than chance), its float32 TFLite file matches Keras within
+    `tflite_tolerance`, and the app's codec reads `inputs` (if given) into a batch that
+    both answer the same, each answer described and formatted.
+
+    Returns:
+        {model: {"output_shape", "params"}}, and "trained": the trained run's metrics.
+    """
     import keras
 
-    from kerasdl.data.pipeline import evaluation_pipeline, training_pipeline
-    from kerasdl.training.saving import load_model, save_model
+    from kerasdl.data.pipeline import evaluation_pipeline
+    from kerasdl.training.saving import load_app_model, save_model
+    from kerasdl.training.setup import compile_for_training, prepare_fit
+    from kerasdl_edge.codecs import codec_class
 
+    codec_class(app.name)  # every app has its device I/O
     data = app.load_datasets(config)
-    train = training_pipeline(data.train, 8, seed=0,
-                              augment=app.augmentation(config, data.info)).take(2)
+    app.prepare(config, data)
+    json.dumps(data.info)  # saved in run.json
+    fit = prepare_fit(app, config, data, output_dir=tmp_path)
     x, _ = next(iter(evaluation_pipeline(data.validation, 4)))
-    results = {}
+    results: dict[str, Any] = {}
     for name in app.models:
         keras.utils.set_random_seed(0)
         model_config = type(config)(**{**config.to_dict(), "model": name})
         model = app.build_model(model_config, {**data.info, **data.initial_weights})
-        model.compile("adam", app.loss(model_config, data.info), metrics=app.metrics(model_config, data.info))
-        history = model.fit(train, epochs=1, verbose=0)
-        assert np.isfinite(history.history["loss"][-1]), name
+        compile_for_training(app, model, model_config, data.info, fit.steps_per_epoch)
+        history = model.fit(fit.train.take(2), epochs=1, verbose=0, shuffle=False)
+        assert all(np.isfinite(v[-1]) for v in history.history.values()), (name, history.history)
         out = np.asarray(model(x, training=False))
         path = save_model(model, tmp_path / f"{name}.keras")
-        again = np.asarray(load_model(path)(x, training=False))
+        again = np.asarray(load_app_model(app, path)(x, training=False))
         np.testing.assert_allclose(out, again, rtol=1e-5, atol=1e-6, err_msg=name)
         results[name] = {"output_shape": out.shape, "params": model.count_params()}
+    if learned is not None:
+        results["trained"] = _learns_and_exports(app, config, tmp_path, learned, inputs, tflite_tolerance)
     return results
+
+
+def _learns_and_exports(app: App[Any], config: TrainConfig, tmp_path: Path,
+                        learned: Callable[[dict[str, Any]], bool], inputs: Sequence[Any],
+                        tolerance: float) -> dict[str, Any]:
+    from kerasdl.export.tflite import convert
+    from kerasdl.training.trainer import train_run
+    from kerasdl_edge import EdgeModel
+    from kerasdl_edge.codecs import Generating, codec_for
+
+    summary = train_run(app.name, config, runs_dir=tmp_path / "runs", name="contract", verbose=0)
+    assert learned(summary.metrics), summary.metrics
+    info = summary.run.meta["data"]
+    model = app.export_model(summary.model)
+    edge = EdgeModel(convert(app.tflite_model(model, config, info), "float32"))
+    codec = codec_for(app.name, info)
+    if isinstance(codec, Generating):
+        batch = codec.noise(4, seed=0)
+    else:
+        assert inputs, "give inputs the app's codec reads"
+        batch = codec.read(inputs)
+    keras_out, tflite_out = np.asarray(model(batch, training=False)), edge(batch)
+    np.testing.assert_allclose(tflite_out, keras_out, atol=tolerance)
+    if not isinstance(codec, Generating):
+        rows = codec.describe(tflite_out)
+        assert len(rows) == len(inputs) and all(codec.format({"input": "x", **r}) for r in rows)
+    return summary.metrics

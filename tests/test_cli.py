@@ -58,8 +58,8 @@ def test_unknown_app() -> None:
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--epochs", "0"], "`epochs` must be a positive integer. Received: epochs=0"),
-        (["--model", "vgg99"], "`model` must be one of mlp, lenet, cnn, resnet, mobilenet"),
+        (["--epochs", "0"], "--epochs must be a positive integer. Received: epochs=0"),
+        (["--model", "vgg99"], "--model must be one of mlp, lenet, cnn, resnet, mobilenet"),
         (["--set", "image_size"], "--set takes KEY=VALUE"),
         (["--set", "colour=red"], "Unknown config key 'colour'"),
         (["--dataset", "no/such/folder"], "No such folder"),
@@ -164,3 +164,19 @@ def test_native_noise_pattern_keeps_real_messages() -> None:
             "Traceback (most recent call last):", "ImportError: libcudnn.so.9: cannot open shared object"]
     assert all(_NATIVE_NOISE.match(line) for line in noise)
     assert not any(_NATIVE_NOISE.match(line) for line in real)
+
+
+def test_library_settings_are_worded_as_the_command_s_options() -> None:
+    # The library names settings as Python does; the CLI as its options.
+    import click
+
+    from kerasdl.cli import cli, flag_wording
+
+    message = ("Lower `learning_rate=0.01`, pass `image_size=N`, check `batch_size`, "
+               "`objective` and `kerasdl export`.")
+    with click.Context(cli.commands["train"]):
+        assert flag_wording(message) == ("Lower --lr 0.01, pass --set image_size=N, check --batch-size, "
+                                         "`objective` and `kerasdl export`.")
+    with click.Context(cli.commands["tune"]):
+        assert "--objective" in flag_wording(message)
+    assert flag_wording(message) == message  # outside a command: unchanged

@@ -77,7 +77,9 @@ def test_two_way_comparison_writes_table_curves_and_ordinary_runs(
 def get_model(run: Run):
     from kerasdl.registry import get_app
 
-    return get_app("vision").load_model(run.model_path())
+    from kerasdl.training.saving import load_app_model
+
+    return load_app_model(get_app("vision"), run.model_path())
 
 
 def test_interrupted_comparison_resumes_without_retraining_finished_runs(
@@ -86,7 +88,9 @@ def test_interrupted_comparison_resumes_without_retraining_finished_runs(
     config = VisionConfig(dataset=str(colour_folder), epochs=1, batch_size=32, width=4, model="mlp")
     varied = [("dropout", ["0", "0.2", "0.4"])]
     dirs = {"compare_dir": tmp_path / "compare", "runs_dir": tmp_path / "runs"}
-    real_train, trained = api.train, []
+    from kerasdl.training import trainer
+
+    real_train, trained = trainer.train_run, []
 
     def interrupted(app_name, config=None, **kwargs):
         if len(trained) == 1:
@@ -94,7 +98,7 @@ def test_interrupted_comparison_resumes_without_retraining_finished_runs(
         trained.append(kwargs["name"])
         return real_train(app_name, config, **kwargs)
 
-    monkeypatch.setattr(api, "train", interrupted)
+    monkeypatch.setattr(trainer, "train_run", interrupted)
     with pytest.raises(KeyboardInterrupt):
         compare("vision", config, varied, name="drop", int8=False, **dirs)
     manifest = json.loads((tmp_path / "compare" / "vision" / "drop" / "comparison.json").read_text())
@@ -106,7 +110,7 @@ def test_interrupted_comparison_resumes_without_retraining_finished_runs(
         trained.append(kwargs["name"])
         return real_train(app_name, config, **kwargs)
 
-    monkeypatch.setattr(api, "train", counting)
+    monkeypatch.setattr(trainer, "train_run", counting)
     result = compare("vision", None, name="drop", resume=True, **dirs)
     assert trained == ["drop--dropout-0", "drop--dropout-0p2", "drop--dropout-0p4"]
     assert (first / "run.json").stat().st_mtime_ns == stamp
@@ -119,7 +123,7 @@ def test_interrupted_comparison_resumes_without_retraining_finished_runs(
     (result.folder / "comparison.json").write_text(json.dumps(manifest))
     Run(tmp_path / "runs" / "vision" / "drop--dropout-0p4").write_meta(status="running")
     calls = []
-    monkeypatch.setattr(api, "train", lambda app_name, config=None, **kw: calls.append(kw))
+    monkeypatch.setattr(trainer, "train_run", lambda app_name, config=None, **kw: calls.append(kw))
     compare("vision", None, name="drop", resume=True, **dirs)
     assert calls == [{"runs_dir": str(tmp_path / "runs"), "name": "drop--dropout-0p4", "resume": True,
                       "verbose": 0}]
@@ -166,12 +170,12 @@ def test_bad_comparisons_are_one_line_errors(tmp_path: Path, colour_folder: Path
     def run(*args: str):
         return CliRunner().invoke(cli, ["compare", *args, *base])
 
-    assert_one_line_error(run("vision", "--vary", "model=cnn,transformer"), "`model` must be one of")
+    assert_one_line_error(run("vision", "--vary", "model=cnn,transformer"), "--model must be one of")
     assert_one_line_error(run("vision", "--vary", "size=1,2"), "Unknown config key 'size'")
     assert_one_line_error(run("vision", "--model", "cnn", "--vary", "model=cnn,mlp"),
-                          "`model` is both set and varied")
+                          "--model is both set and varied")
     assert_one_line_error(run("vision", "--set", "dropout=0.1", "--vary", "dropout=0,0.5"),
-                          "`dropout` is both set and varied")
+                          "--dropout is both set and varied")
     assert_one_line_error(run("vision", "--vary", "dropout=0"), "at least two variants")
     assert_one_line_error(run("vision", "--resume"), "No comparison of the vision app to resume")
     assert_one_line_error(run("vision", "--resume", "--vary", "dropout=0,0.1"), "give no config options")

@@ -43,6 +43,16 @@ def gan_run(tmp_path_factory: pytest.TempPathFactory, bands: Path, cache: Path) 
     return runs / "dcgan" / "g"
 
 
+def test_contract(bands: Path, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app_contract import run_app_contract
+    from kerasdl.apps.dcgan.app import DcganApp
+
+    monkeypatch.setenv("KERASDL_CACHE", str(cache))
+    results = run_app_contract(DcganApp(), DcganConfig(dataset=str(bands), **TINY), tmp_path,
+                               learned=lambda m: m["diversity_ratio"] > 0.1)  # not collapsed
+    assert results["dcgan"]["output_shape"] == (4, 28, 28, 1)  # the generator's images
+
+
 # ---- the measures -------------------------------------------------------------------------
 
 def test_frechet_distance_of_gaussians() -> None:
@@ -222,7 +232,7 @@ def test_networks_for_each_size(size: int, channels: int) -> None:
     (["--set", "image_size=30"], "`image_size` must be one of 28, 32, 64"),
     (["--optimizer", "sgd"], "Adam at a constant rate"),
     (["--set", "real_label=0.3"], "real_label"),
-    (["--model", "cnn"], "`model` must be dcgan"),
+    (["--model", "cnn"], "--model must be dcgan"),
 ])
 def test_bad_settings_are_one_line_errors(args: list[str], message: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["train", "dcgan", *args, "--runs-dir", str(tmp_path)])
@@ -248,7 +258,7 @@ def test_odd_sized_images_ask_for_image_size(colour_folder: Path, tmp_path: Path
 def test_config_presets_are_valid() -> None:
     for preset in DcganConfig.presets.values():
         DcganConfig(**preset)
-    with pytest.raises(ConfigError, match="mixed-precision"):
+    with pytest.raises(ConfigError, match="`mixed_precision` is not supported"):
         DcganConfig(mixed_precision=True)
 
 

@@ -119,7 +119,7 @@ def test_image_preprocessing_twin(tmp_path: Path) -> None:
     import tensorflow as tf
 
     from kerasdl.data.images import conform_image
-    from kerasdl_edge.tasks import conform_image as edge_conform
+    from kerasdl_edge.images import conform_image as edge_conform
 
     rng = np.random.default_rng(0)
     for shape, size, channels in [((37, 23, 3), (16, 16), 3), ((12, 12, 3), (28, 20), 1),
@@ -161,7 +161,7 @@ def test_speech_clips_and_stream_match_keras(edge: Edge, tone_folder: Path, tmp_
     recording = np.concatenate([silence, tone_clip("high", rate, rng), silence, tone_clip("low", rate, rng), silence])
     long_wav = write_pcm_wav(tmp_path / "long.wav", recording, rate)
     heard = edge_json(edge, "stream", str(model), str(long_wav), "--threshold", "0.5")
-    _, keras_heard = api.stream_with_app(run, [str(long_wav)], threshold=0.5)
+    _, keras_heard = api.stream_with_codec(run, [str(long_wav)], threshold=0.5)
     assert heard, "nothing heard in a recording of two tones"
     assert [(r["label"], round(r["time"], 2)) for r in heard] == \
         [(r["label"], round(r["time"], 2)) for r in keras_heard]

@@ -88,7 +88,8 @@ def test_image_readers(tmp_path: Path) -> None:
 
     from kerasdl.data.images import read_image_files
     from kerasdl.errors import DataError
-    from kerasdl_edge.tasks import EdgeError, read_image
+    from kerasdl_edge.errors import EdgeError
+    from kerasdl_edge.images import read_image
 
     rng = np.random.default_rng(0)
     for fmt, seed in (("PNG", 1), ("JPEG", 2), ("GIF", 3), ("BMP", 4)):
@@ -126,7 +127,8 @@ def test_series_readers(tmp_path: Path) -> None:
 def test_text_readers(tmp_path: Path) -> None:
     from kerasdl.data.text import load_text_datasets
     from kerasdl.errors import DataError
-    from kerasdl_edge.tasks import EdgeError, read_text_argument
+    from kerasdl_edge.errors import EdgeError
+    from kerasdl_edge.text import read_text_argument
 
     good = write_review_csv(tmp_path / "good.csv", 40).read_bytes()
     assert check_reader(lambda p: load_text_datasets(str(p), sample_dir="."), good, ".csv", tmp_path,
@@ -144,7 +146,7 @@ def test_tflite_reader(tmp_path: Path) -> None:
 
     from kerasdl.export.tflite import convert
     from kerasdl_edge import write_metadata
-    from kerasdl_edge.tasks import EdgeError, Predictor
+    from kerasdl_edge import EdgeError, Predictor
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
     good = write_metadata(convert(model, "float32"), {"app": "sentiment", "info": {"class_names": ["a"]}})

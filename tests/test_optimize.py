@@ -71,12 +71,11 @@ def test_pruning_survives_stripping_and_conversion(trained_run: Path, tmp_path: 
 
 
 def test_qat_int8_agrees_with_its_keras_model(trained_run: Path, tmp_path: Path, colour_folder: Path) -> None:
-    import tf_keras
 
     from kerasdl.data.images import read_image_files
     from kerasdl.export.exporter import export_run
     from kerasdl.optimization.optimize import QAT_MODEL, OptimizeConfig, optimize_run
-    from kerasdl.optimization.techniques import quantize_scope
+    from kerasdl.training.saving import load_quantization_aware_model
     from kerasdl_edge import EdgeModel
 
     report = optimize_run(trained_run, OptimizeConfig(qat=True, epochs=1), runs_dir=tmp_path,
@@ -87,8 +86,7 @@ def test_qat_int8_agrees_with_its_keras_model(trained_run: Path, tmp_path: Path,
                         out_dir=tmp_path / "out")
     int8 = EdgeModel(export.tflite["int8"])
     assert int8.metadata["quantization_aware"] is True
-    with quantize_scope():
-        qat = tf_keras.models.load_model(report.run.path / "checkpoints" / QAT_MODEL, compile=False)
+    qat = load_quantization_aware_model(report.run.path / "checkpoints" / QAT_MODEL)
     images = read_image_files(sorted(colour_folder.glob("*/01[0-9].png")), (16, 16), 3)
     expected = qat(images, training=False).numpy()
     assert np.abs(int8(images) - expected).max() < 0.1
@@ -108,7 +106,7 @@ def test_clustering_limits_distinct_values(trained_run: Path, tmp_path: Path) ->
 @pytest.mark.parametrize("options, message", [
     ({}, "Nothing to do"),
     ({"prune": 1.5}, "`prune` must be a sparsity in (0, 1)"),
-    ({"prune": 0.5, "cluster": 8}, "Choose one of --prune and --cluster"),
+    ({"prune": 0.5, "cluster": 8}, "Choose one of `prune` and `cluster`"),
     ({"cluster": 1}, "`cluster` must be at least 2"),
     ({"qat": True, "epochs": 0}, "`epochs` must be a positive integer"),
 ])

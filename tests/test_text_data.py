@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +38,7 @@ def test_csv_columns_found_by_name_and_split(review_csv: Path) -> None:
 
 def test_tsv_gz_with_named_columns(tmp_path: Path) -> None:
     path = write_review_csv(tmp_path / "r.tsv.gz", 40, delimiter="\t", columns=("Review Body", "Stars"))
-    with pytest.raises(DataError, match="no text column found among Review Body, Stars; name it with --set text_column=NAME"):
+    with pytest.raises(DataError, match="no text column found among Review Body, Stars; name it with `text_column=NAME`"):
         load_text_datasets(str(path), sample_dir=".")
     data = load_text_datasets(str(path), sample_dir=".", text_column="review body", label_column="stars")
     assert data.sizes["train"] + data.sizes["validation"] == 40
@@ -75,7 +74,7 @@ def test_one_file_per_class_is_read_line_by_line_when_asked(tmp_path: Path) -> N
 
     root = _one_file_per_class(tmp_path / "polarity", 60)
     with pytest.raises(DataError, match="2 .txt files for 2 classes, each of 60 lines or more: that "
-                                        "is one example per line.*--set text_per_line=true"):
+                                        "is one example per line.*`text_per_line=true`"):
         load_text_datasets(str(root), sample_dir=".")
     data = load_text_datasets(str(root), sample_dir=".", text_per_line=True, validation_split=0.2)
     assert data.sizes == {"train": 96, "validation": 24, "test": 0}

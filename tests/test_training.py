@@ -51,7 +51,7 @@ def test_every_optimizer_fits_a_separable_problem(name: str) -> None:
 
 
 def test_label_smoothing_loss_matches_definition() -> None:
-    from kerasdl.training.losses import SparseCategoricalCrossentropy
+    from kerasdl.layers.losses import SparseCategoricalCrossentropy
 
     probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], dtype="float32")
     labels = np.array([0, 2])
@@ -70,7 +70,7 @@ def test_nan_loss_stops_with_a_clear_message() -> None:
     x[10] = np.nan
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
-    with pytest.raises(TrainingError, match=r"The loss became nan at epoch 1, step 1\. Lower the learning rate \(now 0\.1\), e\.g\. --lr 0\.01"):
+    with pytest.raises(TrainingError, match=r"The loss became nan at epoch 1, step 1\. Lower the learning rate \(now 0\.1\), e\.g\. `learning_rate=0\.01`"):
         model.fit(x, np.zeros(64, "int32"), batch_size=16, epochs=2, callbacks=[NaNGuard()], verbose=0,
                   shuffle=False)
 
@@ -90,3 +90,15 @@ def test_nan_run_through_the_cli_is_one_line(tmp_path: Path, colour_folder: Path
     import json
 
     assert json.loads((tmp_path / "vision" / "nan" / "run.json").read_text())["status"] == "failed"
+
+
+def test_zero_weight_decay_means_none_for_every_optimizer() -> None:
+    # AdamW with --weight-decay 0 used to become 0.004 behind the user's back.
+    from kerasdl.config import OPTIMIZERS, TrainConfig
+    from kerasdl.training.optimizers import build_optimizer
+
+    for name in OPTIMIZERS:
+        off = build_optimizer(TrainConfig(optimizer=name, weight_decay=0.0), 10)
+        assert not off.weight_decay, name
+        on = build_optimizer(TrainConfig(optimizer=name, weight_decay=1e-3), 10)
+        assert on.weight_decay == pytest.approx(1e-3), name

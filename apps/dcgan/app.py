@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from kerasdl.app import App, Datasets
-from kerasdl.config import TrainConfig
-from kerasdl.errors import DataError, KerasdlError, TrainingError
+from kerasdl.app import App, CompilesItself, Datasets
+from kerasdl.errors import DataError, KerasdlError
 
 from kerasdl.apps.dcgan.config import IMAGE_SIZES, DcganConfig
 
@@ -30,7 +29,7 @@ def fixed_noise(count: int, latent_dim: int, seed: int = GRID_SEED) -> np.ndarra
     return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
 
 
-class DcganApp(App):
+class DcganApp(App[DcganConfig], CompilesItself):
     """Image generation with a DCGAN.
 
     Example:
@@ -44,7 +43,7 @@ class DcganApp(App):
 
     name: ClassVar[str] = "dcgan"
     description: ClassVar[str] = "Image generation."
-    config_class: ClassVar[type[TrainConfig]] = DcganConfig
+    config_class = DcganConfig
     models: ClassVar[dict[str, str]] = {
         "dcgan": "DCGAN (Radford et al. 2015): transposed-convolution generator, "
                  "convolutional discriminator.",
@@ -81,19 +80,18 @@ class DcganApp(App):
 
     # ---- data ---------------------------------------------------------------------------
 
-    def load_datasets(self, config: TrainConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
+    def load_datasets(self, config: DcganConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         """The vision app's image sources, as (noise, image) pairs: each validation and
         test image has its own fixed noise vector, so scores are repeatable."""
         import tensorflow as tf
 
-        from kerasdl.apps.dcgan.scoring import classifier_run, fid_refusal, run_accuracy
-        from kerasdl.apps.vision.app import SAMPLE_DIR
-        from kerasdl.runs import Run
         from kerasdl.data.images import load_image_datasets
+        from kerasdl.registry import get_app
 
-        assert isinstance(config, DcganConfig)
+        # With no dataset, the vision app's bundled sample: the images its classifier
+        # (which scores the generated ones) is trained on.
         data = load_image_datasets(
-            config.dataset, sample_dir=SAMPLE_DIR, image_size=config.image_size,
+            config.dataset, sample_dir=get_app("vision").sample_dir or ".", image_size=config.image_size,
             channels=config.channels, validation_split=config.validation_split, seed=config.seed,
         )
         info = data.info()
@@ -101,21 +99,12 @@ class DcganApp(App):
             raise DataError(
                 f"The images are {info['image_shape'][0]}x{info['image_shape'][1]}; the DCGAN "
                 f"makes square images of {', '.join(map(str, IMAGE_SIZES))} pixels: "
-                "add --set image_size=32 (or 28, 64)."
+                "add `image_size=32` (or 28, 64)."
             )
         info.update(latent_dim=config.latent_dim, fid_samples=config.fid_samples)
-        if fitted is not None and "classifier" in fitted:  # a trained run's scoring, kept
-            info["classifier"] = fitted["classifier"]
-            refusal = fitted.get("fid_refused")
-        elif len(info["class_names"]) < 2 and not config.classifier:
-            info["classifier"], refusal = None, fid_refusal(len(info["class_names"]), None)
-        else:
-            info["classifier"] = str(classifier_run(config, info["image_shape"]))
-            classes = len(Run.open(info["classifier"]).meta["data"]["class_names"])
-            refusal = fid_refusal(classes, run_accuracy(info["classifier"]))
-        if refusal:
-            info["fid_refused"] = refusal
-            logger.warning("FID is not computed: %s. The two-sample test scores the images instead.", refusal)
+        for key in ("classifier", "fid_refused"):  # a trained run's scoring, kept
+            if fitted is not None and key in fitted:
+                info[key] = fitted[key]
 
         def with_noise(ds: tf.data.Dataset, split_seed: int) -> tf.data.Dataset:
             def pair(index: tf.Tensor, example: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
@@ -134,12 +123,29 @@ class DcganApp(App):
 
     # ---- model and training --------------------------------------------------------------
 
-    def search_space(self, hp: Any, config: TrainConfig) -> dict[str, Any]:
+    def prepare(self, config: DcganConfig, data: Datasets) -> None:
+        """Finds (`config.classifier`, or the cache) or trains the vision classifier whose
+        features FID reads, and decides whether FID can mean anything on this data."""
+        from kerasdl.apps.dcgan.scoring import classifier_run, fid_refusal, run_accuracy
+        from kerasdl.runs import Run
+
+        info = data.info
+        if len(info["class_names"]) < 2 and not config.classifier:
+            info["classifier"], refusal = None, fid_refusal(len(info["class_names"]), None)
+        else:
+            info["classifier"] = str(classifier_run(config, info["image_shape"]))
+            classes = len(Run.open(info["classifier"]).meta["data"]["class_names"])
+            refusal = fid_refusal(classes, run_accuracy(info["classifier"]))
+        info.pop("fid_refused", None)
+        if refusal:
+            info["fid_refused"] = refusal
+            logger.warning("FID is not computed: %s. The two-sample test scores the images instead.", refusal)
+
+    def search_space(self, hp: Any, config: DcganConfig) -> dict[str, Any]:
         """The two networks' rates, size, label smoothing and batch (Adam at a
         constant rate throughout, as the paper)."""
-        from kerasdl.tuning.spaces import choice
+        from kerasdl.search_space import choice
 
-        assert isinstance(config, DcganConfig)
         d_rate = config.d_learning_rate or config.learning_rate
         return {
             "learning_rate": hp.Float("learning_rate", min(5e-5, config.learning_rate),
@@ -153,41 +159,39 @@ class DcganApp(App):
         }
 
     def build_model(
-        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None
+        self, config: DcganConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None,
+        batch_size: int | None = None,
     ) -> "keras.Model":
         import keras
 
         from kerasdl.apps.dcgan.gan import GAN
         from kerasdl.apps.dcgan.models import build_discriminator, build_generator
 
-        assert isinstance(config, DcganConfig)
         if keras_module is not None and keras_module is not keras:
             raise KerasdlError(
                 "tfmot cannot prune, cluster or quantize-train the GAN (a two-network model "
-                "with its own training step); export the generator with --quantize "
-                "dynamic, float16 or int8 instead.")
+                "with its own training step); export the generator (`kerasdl export`) quantized "
+                "to dynamic, float16 or int8 instead.")
         shape = tuple(info["image_shape"])
         return GAN(build_generator(info["latent_dim"], shape, config.width),
                    build_discriminator(shape, config.width), real_label=config.real_label,
                    name="dcgan")
 
-    def compile_model(self, model: "keras.Model", config: TrainConfig, info: dict[str, Any],
+    def compile_model(self, model: "keras.Model", config: DcganConfig, info: dict[str, Any],
                       steps_per_epoch: int) -> None:
         """Adam for each network (beta_1 0.5, as the paper), each with its own rate."""
         import keras
 
-        assert isinstance(config, DcganConfig)
         model.compile(
             g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
             d_optimizer=keras.optimizers.Adam(config.d_learning_rate or config.learning_rate,
                                               beta_1=config.beta_1),
         )
 
-    def training_callbacks(self, config: TrainConfig, info: dict[str, Any], output_dir: Path,
+    def training_callbacks(self, config: DcganConfig, info: dict[str, Any], output_dir: Path,
                            validation: "tf.data.Dataset") -> list[Any]:
         from kerasdl.apps.dcgan.callbacks import GanMonitor
 
-        assert isinstance(config, DcganConfig)
         real = []
         for _, images in validation.unbatch().take(config.fid_samples).batch(256):
             real.append(np.asarray(images))
@@ -198,14 +202,6 @@ class DcganApp(App):
             latent_dim=info["latent_dim"], samples_dir=output_dir / "samples",
             collapse_ratio=config.collapse_ratio,
         )]
-
-    def loss(self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None) -> Any:
-        return None  # the GAN computes its own two losses in train_step
-
-    def metrics(self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None) -> list[Any]:
-        return []
-
-    # ---- evaluation ----------------------------------------------------------------------
 
     def score(self, targets: np.ndarray, outputs: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
         """`outputs` (generated images) against `targets` (real ones): the two-sample
@@ -296,13 +292,3 @@ class DcganApp(App):
             "output": f"float32 images [batch, {', '.join(map(str, info['image_shape']))}], "
                       "pixels 0-255: round and clip to uint8",
         }
-
-    def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:
-        raise KerasdlError("The dcgan app makes images from noise, it reads none: use "
-                           "`kerasdl generate RUN`.")
-
-    def describe_outputs(self, outputs: np.ndarray, info: dict[str, Any], *, top_k: int = 3) -> list[dict[str, Any]]:
-        raise KerasdlError("The dcgan app makes images: use `kerasdl generate RUN`.")
-
-    def format_prediction(self, row: dict[str, Any]) -> str:
-        raise KerasdlError("The dcgan app makes images: use `kerasdl generate RUN`.")

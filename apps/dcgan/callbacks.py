@@ -61,9 +61,9 @@ class GanMonitor(keras.callbacks.Callback):
         if epoch + 1 >= self.first_checked_epoch and ratio < self.collapse_ratio:
             raise TrainingError(
                 f"Mode collapse at epoch {epoch + 1}: the generated images differ from each "
-                f"other {ratio:.2f} times as much as real ones (under --set collapse_ratio="
-                f"{self.collapse_ratio:g}). Try --set d_learning_rate= (lower), a lower --lr, "
-                "or --set real_label=0.9; the samples are in "
+                f"other {ratio:.2f} times as much as real ones (under `collapse_ratio="
+                f"{self.collapse_ratio:g}`). Try a lower `d_learning_rate` or `learning_rate`, "
+                "or `real_label=0.9`; the samples are in "
                 f"{self.samples_dir}."
             )
 

@@ -85,12 +85,12 @@ class DcganConfig(TrainConfig):
         if self.optimizer != "adam" or self.schedule != "constant":
             raise ConfigError(
                 "The dcgan app trains both networks with Adam at a constant rate (the "
-                "paper's recipe): leave --optimizer and --schedule unset; set the rates with "
-                "--lr and --set d_learning_rate=.")
+                "paper's recipe): leave `optimizer` and `schedule` unset; set the rates with "
+                "`learning_rate` and `d_learning_rate`.")
         if self.mixed_precision:
-            raise ConfigError("--mixed-precision is not supported by the dcgan app (its two "
+            raise ConfigError("`mixed_precision` is not supported by the dcgan app (its two "
                               "optimizers take float32 gradients).")
         if self.strategy == "multiworker":
-            raise ConfigError("The dcgan app trains with Keras fit: use --strategy auto, "
+            raise ConfigError("The dcgan app trains with Keras fit: use `strategy=auto`, "
                               "mirrored or tpu (Keras 3 fit under MultiWorkerMirroredStrategy "
                               "fails: keras-team/keras#20585).")

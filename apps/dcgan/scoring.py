@@ -21,7 +21,6 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -50,7 +49,7 @@ def fid_refusal(class_count: int, accuracy: float | None) -> str | None:
     if (accuracy - chance) / (1.0 - chance) < MIN_CLASSIFIER_SKILL:
         return (f"the scoring classifier reaches {100 * accuracy:.1f} % on {class_count} classes "
                 f"(chance {100 * chance:.0f} %): too weak for its features to measure images; "
-                "train it longer with --set classifier_epochs=N")
+                "train it longer with `classifier_epochs=N`")
     return None
 
 
@@ -71,9 +70,9 @@ def cache_dir() -> Path:
 def classifier_run(config: DcganConfig, image_shape: list[int]) -> Path:
     """The vision run that scores this data: `config.classifier`, or a cached one
     trained now if need be."""
-    from kerasdl import api
-    from kerasdl.apps.vision.config import VisionConfig
+    from kerasdl.registry import get_app
     from kerasdl.runs import Run
+    from kerasdl.training.trainer import train_run
 
     if config.classifier:
         run = Run.open(config.classifier)
@@ -101,10 +100,11 @@ def classifier_run(config: DcganConfig, image_shape: list[int]) -> Path:
         shutil.rmtree(path)  # an interrupted earlier attempt
     logger.info("Training a vision classifier (%d epochs) to score generated images; "
                 "it is cached in %s for later runs on this data.", config.classifier_epochs, path)
-    vision = VisionConfig(dataset=config.dataset, image_size=image_shape[0], channels=image_shape[2],
-                          model="cnn", epochs=config.classifier_epochs, augment=False,
-                          validation_split=config.validation_split, seed=config.seed)
-    return api.train("vision", vision, runs_dir=runs_dir, name=name, verbose=0).run.path
+    vision = get_app("vision").config_class(
+        dataset=config.dataset, image_size=image_shape[0], channels=image_shape[2], model="cnn",
+        epochs=config.classifier_epochs, augment=False, validation_split=config.validation_split,
+        seed=config.seed)
+    return train_run("vision", vision, runs_dir=runs_dir, name=name, verbose=0).run.path
 
 
 class Scorer:

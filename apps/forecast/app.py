@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from kerasdl.app import App, Datasets
-from kerasdl.config import TrainConfig
+from kerasdl.app import Datasets, ExportSettings, SupervisedApp
 from kerasdl.errors import DataError
 
 from kerasdl.apps.forecast.config import ForecastConfig
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 SAMPLE = Path(__file__).parent / "sample" / "exchange_rate.csv"
 
 
-class ForecastApp(App):
+class ForecastApp(SupervisedApp[ForecastConfig]):
     """Forecasting the next rows of a table of series.
 
     Example:
@@ -35,19 +34,19 @@ class ForecastApp(App):
 
     name: ClassVar[str] = "forecast"
     description: ClassVar[str] = "Multivariate time-series forecasting."
-    config_class: ClassVar[type[TrainConfig]] = ForecastConfig
+    config_class = ForecastConfig
     models: ClassVar[dict[str, str]] = MODELS
     default_model: ClassVar[str] = "linear"
+    sample_dir = SAMPLE.parent
     monitor = ("val_loss", "min")
     headline_metric = "mse"
     provenance_keys = ("source", "sizes", "rows")
-    fixed_batch_models = RECURRENT
+    export = ExportSettings(fixed_batch_models=RECURRENT)
 
-    def load_datasets(self, config: TrainConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
+    def load_datasets(self, config: ForecastConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.timeseries import Scaler, read_series_csv, split_borders, window_starts, windows_dataset
         from kerasdl_edge.series import one_hot_name
 
-        assert isinstance(config, ForecastConfig)
         path = SAMPLE if config.dataset is None else Path(config.dataset).expanduser()
         if not path.is_file():
             raise DataError(
@@ -103,12 +102,11 @@ class ForecastApp(App):
         return Datasets(train=datasets["train"], validation=datasets["validation"],
                         test=datasets["test"], info=info)
 
-    def search_space(self, hp: Any, config: TrainConfig) -> dict[str, Any]:
+    def search_space(self, hp: Any, config: ForecastConfig) -> dict[str, Any]:
         """The trainable model families, their size, and training (the window and
         horizon stay as configured: they define the task)."""
-        from kerasdl.tuning.spaces import choice, training_space
+        from kerasdl.search_space import choice, training_space
 
-        assert isinstance(config, ForecastConfig)
         return {
             **training_space(hp, config, batch_sizes=(16, 32, 64)),
             "model": choice(hp, "model", ["linear", "dlinear", "mlp", "cnn", "gru", "patchtst"],
@@ -117,25 +115,23 @@ class ForecastApp(App):
         }
 
     def build_model(
-        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None,
+        self, config: ForecastConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None,
         batch_size: int | None = None,
     ) -> "keras.Model":
-        assert isinstance(config, ForecastConfig)
         return build_forecast_model(
             self.model_name(config), info["input_length"], len(info["columns"]),
             len(info["targets"]), info["horizon"], config, batch_size=batch_size,
             keras_module=keras_module,
         )
 
-    def loss(self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None) -> Any:
+    def loss(self, config: ForecastConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None) -> Any:
         from kerasdl.layers.blocks import keras_or
 
         k = keras_or(keras_module)
-        assert isinstance(config, ForecastConfig)
         return {"mse": k.losses.MeanSquaredError, "mae": k.losses.MeanAbsoluteError,
                 "huber": k.losses.Huber}[config.loss]()
 
-    def metrics(self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None) -> list[Any]:
+    def metrics(self, config: ForecastConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None) -> list[Any]:
         from kerasdl.layers.blocks import keras_or
 
         k = keras_or(keras_module)
@@ -174,34 +170,6 @@ class ForecastApp(App):
         from kerasdl.evaluation.forecasting import format_forecast_metrics
 
         return format_forecast_metrics(metrics)
-
-    def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:
-        """Each input is a CSV file with the training columns; its last
-        `input_length` rows are the window to forecast from (read as the edge runtime
-        reads it: `kerasdl_edge.series.read_window`)."""
-        from kerasdl_edge.series import TableError, read_window
-
-        try:
-            return np.stack([read_window(name, info) for name in inputs])
-        except TableError as e:
-            raise DataError(str(e)) from None
-
-    def describe_outputs(self, outputs: np.ndarray, info: dict[str, Any], *, top_k: int = 3) -> list[dict[str, Any]]:
-        scaler = _target_scaler(info)
-        described = []
-        for row in np.asarray(outputs):
-            values = scaler.inverse(row)
-            described.append({"forecast": {name: [float(v) for v in values[:, j]]
-                                           for j, name in enumerate(info["targets"])}})
-        return described
-
-    def format_prediction(self, row: dict[str, Any]) -> str:
-        columns = list(row["forecast"])
-        lines = [f"{row['input']}: the next {len(row['forecast'][columns[0]])} rows",
-                 f"{'step':>5}  " + "  ".join(f"{c[:12]:>12}" for c in columns)]
-        for step, values in enumerate(zip(*row["forecast"].values()), start=1):
-            lines.append(f"{step:>5}  " + "  ".join(f"{v:>12.6g}" for v in values))
-        return "\n".join(lines)
 
     def serving_endpoints(self, model: "keras.Model", info: dict[str, Any]) -> dict[str, Any]:
         """`serving_default` takes raw windows [batch, input_length, columns] in the

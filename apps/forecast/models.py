@@ -35,7 +35,6 @@ MODELS: dict[str, str] = {
     "gru": "GRU encoder, then a dense layer to the whole horizon.",
     "patchtst": "PatchTST: each column cut into patches, a Transformer encoder over them.",
 }
-BASELINES = ("repeat-last", "seasonal")
 RECURRENT = ("lstm", "gru")
 INPUT_NAME = "window"
 

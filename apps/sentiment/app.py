@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
 
-from kerasdl.app import ClassifierApp, Datasets, named_probabilities
-from kerasdl.config import TrainConfig
-from kerasdl.errors import DataError
+from kerasdl.app import ClassifierApp, Datasets, ExportSettings, named_probabilities
 
 from kerasdl.apps.sentiment import preprocessing
 from kerasdl.apps.sentiment.config import SentimentConfig
@@ -24,7 +21,7 @@ SAMPLE_DIR = Path(__file__).parent / "sample"
 MODEL_STATISTICS = {"bag": (preprocessing.IDF_KEY,), "nbsvm": (preprocessing.NB_KEY,)}
 
 
-class SentimentApp(ClassifierApp):
+class SentimentApp(ClassifierApp[SentimentConfig]):
     """Text classification (sentiment, topics, any labels).
 
     Example:
@@ -38,15 +35,15 @@ class SentimentApp(ClassifierApp):
 
     name: ClassVar[str] = "sentiment"
     description: ClassVar[str] = "Text classification."
-    config_class: ClassVar[type[TrainConfig]] = SentimentConfig
+    config_class = SentimentConfig
     models: ClassVar[dict[str, str]] = MODELS
     default_model: ClassVar[str] = "bag"
-    fixed_batch_models = RECURRENT
+    sample_dir = SAMPLE_DIR
+    export = ExportSettings(fixed_batch_models=RECURRENT)
 
-    def load_datasets(self, config: TrainConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
+    def load_datasets(self, config: SentimentConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.text import load_text_datasets
 
-        assert isinstance(config, SentimentConfig)
         data = load_text_datasets(
             config.dataset, sample_dir=SAMPLE_DIR, text_column=config.text_column,
             label_column=config.label_column, validation_split=config.validation_split,
@@ -72,12 +69,11 @@ class SentimentApp(ClassifierApp):
             info=info, initial_weights=arrays,
         )
 
-    def search_space(self, hp: Any, config: TrainConfig) -> dict[str, Any]:
+    def search_space(self, hp: Any, config: SentimentConfig) -> dict[str, Any]:
         """The fast model families, embedding size, regularization and training (the
         vocabulary stays as configured: each new size would re-fit the tokenizer)."""
-        from kerasdl.tuning.spaces import choice, training_space
+        from kerasdl.search_space import choice, training_space
 
-        assert isinstance(config, SentimentConfig)
         return {
             **training_space(hp, config),
             "model": choice(hp, "model", ["bag", "nbsvm", "cnn"], self.model_name(config)),
@@ -86,10 +82,9 @@ class SentimentApp(ClassifierApp):
         }
 
     def build_model(
-        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None,
+        self, config: SentimentConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None,
         batch_size: int | None = None,
     ) -> "keras.Model":
-        assert isinstance(config, SentimentConfig)
         spec = preprocessing.tokenizer_spec(info)
         return build_sentiment_model(
             self.model_name(config), spec.sequence_length, len(spec.vocabulary),
@@ -97,7 +92,7 @@ class SentimentApp(ClassifierApp):
             statistics={k: info[k] for k in (preprocessing.IDF_KEY, preprocessing.NB_KEY) if k in info},
         )
 
-    def tflite_model(self, model: "keras.Model", config: TrainConfig, info: dict[str, Any]) -> "keras.Model":
+    def tflite_model(self, model: "keras.Model", config: SentimentConfig, info: dict[str, Any]) -> "keras.Model":
         """nbsvm's two lookups fused into one table (see `fuse_nbsvm`); recurrent
         models as a batch-1 copy."""
         from kerasdl.apps.sentiment.models import fuse_nbsvm
@@ -136,22 +131,3 @@ class SentimentApp(ClassifierApp):
             "sequence_length": spec.sequence_length,
             "binary": spec.binary,
         }
-
-    def serving_instances(self, inputs: Sequence[str]) -> list[Any]:
-        """Texts (a text file's path stands for its contents), for `serving_default`'s `text`."""
-        return [read_text_argument(i) for i in inputs]
-
-    def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:
-        """Each input is a text file's path (read whole) or, failing that, the text itself."""
-        return preprocessing.edge_tokenizer(info)([read_text_argument(i) for i in inputs])
-
-
-def read_text_argument(value: str) -> str:
-    """The contents of `value` if it names a text file, else `value` itself (the edge
-    runtime's rule, so both read a path the same way)."""
-    from kerasdl_edge.tasks import EdgeError, read_text_argument as edge_read
-
-    try:
-        return edge_read(value)
-    except EdgeError as e:
-        raise DataError(str(e)) from None

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from kerasdl.app import ClassifierApp, Datasets, named_probabilities
-from kerasdl.config import TrainConfig
-from kerasdl.errors import DataError
+from kerasdl.app import ClassifierApp, Datasets, ExportSettings, named_probabilities
 
 from kerasdl.apps.speech import preprocessing
 from kerasdl.apps.speech.config import SpeechConfig
@@ -24,7 +22,7 @@ if TYPE_CHECKING:
 SAMPLE_DIR = Path(__file__).parent / "sample"
 
 
-class SpeechApp(ClassifierApp):
+class SpeechApp(ClassifierApp[SpeechConfig]):
     """Spoken command recognition (keyword spotting) on fixed-length clips.
 
     Example:
@@ -38,18 +36,18 @@ class SpeechApp(ClassifierApp):
 
     name: ClassVar[str] = "speech"
     description: ClassVar[str] = "Spoken command recognition."
-    config_class: ClassVar[type[TrainConfig]] = SpeechConfig
+    config_class = SpeechConfig
     models: ClassVar[dict[str, str]] = MODELS
     default_model: ClassVar[str] = "cnn"
+    sample_dir = SAMPLE_DIR
     provenance_keys = ("source", "sizes", "noise_files")
     # A power spectrum spans many decades: in 8 bits its quiet bands round to zero and
     # the int8 model fell to chance (18.7 % on FSDD); the front end stays float32.
-    int8_float_layers = preprocessing.FRONT_END_LAYERS
+    export = ExportSettings(int8_float_layers=preprocessing.FRONT_END_LAYERS)
 
-    def load_datasets(self, config: TrainConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
+    def load_datasets(self, config: SpeechConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.audio import load_audio_datasets
 
-        assert isinstance(config, SpeechConfig)
         sample_rate, clip_seconds = config.sample_rate, config.clip_seconds
         if fitted is not None:
             # The model's input is fixed: read other data at its rate and length.
@@ -62,12 +60,11 @@ class SpeechApp(ClassifierApp):
         info = {**data.info(), "features": preprocessing.feature_settings(config, data.sample_rate)}
         return Datasets(train=data.train, validation=data.validation, test=data.test, info=info)
 
-    def search_space(self, hp: Any, config: TrainConfig) -> dict[str, Any]:
+    def search_space(self, hp: Any, config: SpeechConfig) -> dict[str, Any]:
         """Architecture, width and depth, regularization and training (the features
         stay as configured)."""
-        from kerasdl.tuning.spaces import choice, training_space
+        from kerasdl.search_space import choice, training_space
 
-        assert isinstance(config, SpeechConfig)
         return {
             **training_space(hp, config, batch_sizes=(16, 32, 64)),
             "model": choice(hp, "model", ["cnn", "ds-cnn", "crnn"], self.model_name(config)),
@@ -76,21 +73,19 @@ class SpeechApp(ClassifierApp):
         }
 
     def build_model(
-        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None,
+        self, config: SpeechConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None,
         batch_size: int | None = None,
     ) -> "keras.Model":
-        assert isinstance(config, SpeechConfig)
         return build_speech_model(
             self.model_name(config), info["clip_samples"], info["sample_rate"],
             len(info["class_names"]), config, batch_size=batch_size, keras_module=keras_module,
         )
 
-    def augmentation(self, config: TrainConfig, info: dict[str, Any]) -> "Augment | None":
+    def augmentation(self, config: SpeechConfig, info: dict[str, Any]) -> "Augment | None":
         """Time shift and background noise on the waveforms (SpecAugment is a layer in
         the model, active while training)."""
         from kerasdl.data.audio import read_noise, waveform_augmentation
 
-        assert isinstance(config, SpeechConfig)
         if not config.augment:
             return None
         return waveform_augmentation(
@@ -147,43 +142,3 @@ class SpeechApp(ClassifierApp):
             "clip_samples": info["clip_samples"],
             "features": {"inside_model": True, **info["features"]},
         }
-
-    def serving_instances(self, inputs: Sequence[str]) -> list[Any]:
-        """WAV files' bytes, for `serving_default`'s `wav_bytes`."""
-        from kerasdl.serving.rest import file_instances
-
-        return file_instances(inputs)
-
-    def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:
-        from kerasdl.data.audio import to_pcm16
-        from kerasdl_edge.audio import AudioError, read_wav
-
-        clips = []
-        for path in inputs:
-            try:
-                clips.append(read_wav(path, sample_rate=info["sample_rate"], length=info["clip_samples"]))
-            except AudioError as e:
-                raise DataError(str(e)) from None
-        return to_pcm16(np.stack(clips))
-
-    def stream(self, model: Any, path: str, info: dict[str, Any], **options: Any) -> list[dict[str, Any]]:
-        """The commands heard in the recording at `path` (see
-        `kerasdl_edge.streaming.detect_commands` for `options`)."""
-        from kerasdl_edge.audio import AudioError, read_wav
-        from kerasdl_edge.streaming import detect_commands
-
-        try:
-            samples = read_wav(path, sample_rate=info["sample_rate"])
-        except AudioError as e:
-            raise DataError(str(e)) from None
-        detections = detect_commands(
-            lambda x: np.asarray(model(x, training=False)), samples,
-            sample_rate=info["sample_rate"], window=info["clip_samples"],
-            class_names=info["class_names"], **options,
-        )
-        return [{"input": path, "time": d.time, "label": d.label, "score": d.score} for d in detections]
-
-    def format_prediction(self, row: dict[str, Any]) -> str:
-        if "time" in row:
-            return f"{row['time']:8.2f} s  {row['label']} ({row['score']:.3f})"
-        return super().format_prediction(row)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from kerasdl.app import ClassifierApp, Datasets, named_probabilities
-from kerasdl.config import TrainConfig
 from kerasdl.errors import DataError
 
 from kerasdl.apps.vision.config import VisionConfig
@@ -23,7 +20,7 @@ if TYPE_CHECKING:
 SAMPLE_DIR = Path(__file__).parent / "sample"
 
 
-class VisionApp(ClassifierApp):
+class VisionApp(ClassifierApp[VisionConfig]):
     """Image classification.
 
     Example:
@@ -37,14 +34,14 @@ class VisionApp(ClassifierApp):
 
     name: ClassVar[str] = "vision"
     description: ClassVar[str] = "Image classification."
-    config_class: ClassVar[type[TrainConfig]] = VisionConfig
+    config_class = VisionConfig
     models: ClassVar[dict[str, str]] = MODELS
     default_model: ClassVar[str] = "cnn"
+    sample_dir = SAMPLE_DIR
 
-    def load_datasets(self, config: TrainConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
+    def load_datasets(self, config: VisionConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.images import load_image_datasets
 
-        assert isinstance(config, VisionConfig)
         data = load_image_datasets(
             config.dataset,
             sample_dir=SAMPLE_DIR,
@@ -61,11 +58,10 @@ class VisionApp(ClassifierApp):
         return Datasets(train=data.train, validation=data.validation, test=data.test,
                         info=data.info())
 
-    def search_space(self, hp: Any, config: TrainConfig) -> dict[str, Any]:
+    def search_space(self, hp: Any, config: VisionConfig) -> dict[str, Any]:
         """Architecture and width, regularization, and training."""
-        from kerasdl.tuning.spaces import choice, training_space
+        from kerasdl.search_space import choice, training_space
 
-        assert isinstance(config, VisionConfig)
         return {
             **training_space(hp, config),
             "model": choice(hp, "model", ["cnn", "resnet", "mobilenet"], self.model_name(config)),
@@ -74,19 +70,18 @@ class VisionApp(ClassifierApp):
         }
 
     def build_model(
-        self, config: TrainConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None
+        self, config: VisionConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None,
+        batch_size: int | None = None,
     ) -> "keras.Model":
-        assert isinstance(config, VisionConfig)
         return build_vision_model(
             self.model_name(config), tuple(info["image_shape"]), len(info["class_names"]),
             config, keras_module=keras_module,
         )
 
-    def augmentation(self, config: TrainConfig, info: dict[str, Any]) -> "Augment | None":
+    def augmentation(self, config: VisionConfig, info: dict[str, Any]) -> "Augment | None":
         import keras
         import tensorflow as tf
 
-        assert isinstance(config, VisionConfig)
         layers = []
         if config.augment_flip:
             layers.append(keras.layers.RandomFlip("horizontal", seed=config.seed))
@@ -142,15 +137,3 @@ class VisionApp(ClassifierApp):
             "channels": channels,
             "normalization": {"inside_model": True, "scale": SCALE, "offset": 0.0},
         }
-
-    def serving_instances(self, inputs: Sequence[str]) -> list[Any]:
-        """Image files' bytes, for `serving_default`'s `image_bytes`."""
-        from kerasdl.serving.rest import file_instances
-
-        return file_instances(inputs)
-
-    def read_inputs(self, inputs: Sequence[str], info: dict[str, Any]) -> np.ndarray:
-        from kerasdl.data.images import read_image_files
-
-        height, width, channels = info["image_shape"]
-        return read_image_files(inputs, (height, width), channels)

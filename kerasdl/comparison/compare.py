@@ -23,7 +23,6 @@ import itertools
 import logging
 import re
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -32,7 +31,7 @@ from kerasdl import io as kio
 from kerasdl.config import TrainConfig, coerce_value, config_from_dict, read_toml, to_toml
 from kerasdl.errors import ConfigError, KerasdlError, TrainingError
 from kerasdl.registry import get_app
-from kerasdl.runs import Run, check_run_name
+from kerasdl.runs import Run, folder_to_resume, new_folder
 
 logger = logging.getLogger(__name__)
 
@@ -97,16 +96,16 @@ def parse_vary(config_class: type[TrainConfig], spec: str) -> tuple[str, list[st
     name, sep, text = spec.partition("=")
     name = name.strip().replace("-", "_")
     if not sep or not name or not text.strip():
-        raise ConfigError(f"--vary takes FIELD=VALUE1,VALUE2 (e.g. model=cnn,resnet). Received: {spec!r}")
+        raise ConfigError(f"`vary` takes FIELD=VALUE1,VALUE2 (e.g. model=cnn,resnet). Received: {spec!r}")
     separator = ";" if ";" in text else ","
     values = [v.strip() for v in text.split(separator)]
     if any(not v for v in values):
-        raise ConfigError(f"--vary {name}: empty value in {text!r}.")
+        raise ConfigError(f"`vary` {name}: empty value in {text!r}.")
     seen: dict[Any, str] = {}
     for value in values:
         coerced = coerce_value(config_class, name, value)
         if coerced in seen:
-            raise ConfigError(f"--vary {name}: {value!r} repeats {seen[coerced]!r}.")
+            raise ConfigError(f"`vary` {name}: {value!r} repeats {seen[coerced]!r}.")
         seen[coerced] = value
     return name, values
 
@@ -123,10 +122,10 @@ def plan_variants(
     names = [n for n, _ in varied]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise ConfigError(f"--vary {repeated[0]} is given more than once: list all its values in one.")
+        raise ConfigError(f"`vary` {repeated[0]} is given more than once: list all its values in one.")
     combinations = list(itertools.product(*(values for _, values in varied)))
     if len(combinations) < 2:
-        raise ConfigError("A comparison needs at least two variants, e.g. --vary optimizer=sgd,adam.")
+        raise ConfigError("A comparison needs at least two variants, e.g. `vary=optimizer=sgd,adam`.")
     if len(combinations) > MAX_VARIANTS:
         raise ConfigError(f"{len(combinations)} variants is too many to compare (at most {MAX_VARIANTS}).")
     cls = type(config)
@@ -184,7 +183,7 @@ def compare(
     app = get_app(app_name)
     compare_root = Path(compare_dir) / app.name
     if resume:
-        folder = _resume_folder(compare_root, app.name, name)
+        folder = folder_to_resume(compare_root, name, marker=MANIFEST, what=f"comparison of the {app.name} app")
         manifest = kio.read_json(folder / MANIFEST)
         config = config_from_dict(app.config_class, read_toml(folder / BASE_CONFIG))
         varied = [(f, list(v)) for f, v in manifest["varied"]]
@@ -193,17 +192,14 @@ def compare(
         planned = plan_variants(config, varied, folder.name)
     else:
         config = config if config is not None else app.config_class()
-        folder = compare_root / check_run_name(name or time.strftime("%Y%m%d-%H%M%S"))
-        if folder.exists():
-            raise KerasdlError(f"{folder} already exists: choose another --name, or add --resume "
-                               "to continue that comparison.")
+        folder = new_folder(compare_root, name, what="comparison")
         planned = plan_variants(config, varied, folder.name)
         for _, variant_config in planned:
             app.model_name(variant_config)  # an unknown model fails before any training
         taken = [v.run_name for v, _ in planned if (Path(runs_dir) / app.name / v.run_name).exists()]
         if taken:
             raise KerasdlError(f"Run {Path(runs_dir) / app.name / taken[0]} already exists: choose "
-                               "another --name.")
+                               "another `name`.")
         folder.mkdir(parents=True)
         kio.write_text(folder / BASE_CONFIG, to_toml(config))
         manifest = {
@@ -252,24 +248,10 @@ def _run_variants(app: Any, planned: list[tuple[Variant, TrainConfig]], rows: li
         kio.write_json(folder / MANIFEST, manifest)
 
 
-def _resume_folder(root: Path, app_name: str, name: str | None) -> Path:
-    if name:
-        folder = root / name
-    else:
-        candidates = sorted((p for p in root.glob("*") if (p / MANIFEST).is_file()),
-                            key=lambda p: p.stat().st_mtime) if root.is_dir() else []
-        if not candidates:
-            raise KerasdlError(f"No comparison of the {app_name} app to resume in {root}.")
-        folder = candidates[-1]
-    if not (folder / MANIFEST).is_file() or not (folder / BASE_CONFIG).is_file():
-        raise KerasdlError(f"{folder} is not a kerasdl comparison (no {MANIFEST}): nothing to resume.")
-    return folder
-
-
 def _train_variant(app: Any, variant: Variant, config: TrainConfig, runs_dir: str | Path,
                    verbose: Any, row: dict[str, Any]) -> Run | None:
     """Trains (or finishes) a variant's run; None when its training diverged."""
-    from kerasdl import api
+    from kerasdl.training.trainer import train_run
 
     path = Path(runs_dir) / app.name / variant.run_name
     try:
@@ -277,12 +259,12 @@ def _train_variant(app: Any, variant: Variant, config: TrainConfig, runs_dir: st
             run = Run.open(path)
             if run.meta.get("status") != "completed":
                 logger.info("Resuming %s from epoch %d", path, run.meta.get("epochs_completed", 0))
-                api.train(app.name, runs_dir=runs_dir, name=variant.run_name, resume=True, verbose=verbose)
+                train_run(app.name, runs_dir=runs_dir, name=variant.run_name, resume=True, verbose=verbose)
             return run
         if path.exists():
             # Killed before the run wrote anything: nothing in it to keep.
             shutil.rmtree(path)
-        return api.train(app.name, config, runs_dir=runs_dir, name=variant.run_name,
+        return train_run(app.name, config, runs_dir=runs_dir, name=variant.run_name,
                          verbose=verbose).run
     except TrainingError as e:
         logger.warning("Variant %s failed: %s", variant.label, e)
@@ -291,6 +273,8 @@ def _train_variant(app: Any, variant: Variant, config: TrainConfig, runs_dir: st
 
 
 def _results(app: Any, run: Run) -> dict[str, Any]:
+    from kerasdl.training.saving import load_app_model
+
     metrics = kio.read_json(run.metrics_path)
     history = run.read_history()
     monitor, direction = app.monitor_for(run.meta.get("data", {}))
@@ -300,7 +284,7 @@ def _results(app: Any, run: Run) -> dict[str, Any]:
     return {
         "metric": metrics.get(app.headline_for(run.meta.get("data", {}))),
         "best_monitor": best,
-        "parameters": int(app.load_model(run.model_path()).count_params()),
+        "parameters": int(load_app_model(app, run.model_path()).count_params()),
         "epochs": training.get("epochs", len(history)),
         # The epochs' time summed over sessions: a resumed run counts all of it.
         "seconds": run.meta.get("training_seconds", training.get("seconds")),

@@ -347,13 +347,13 @@ def _from_class_folders(
         odd = next(p for p, s in zip(all_paths, shapes) if s[:2] != first[:2])
         raise DataError(
             f"Images under {root} differ in size: {all_paths[0]} is {first[0]}x{first[1]} "
-            f"but {odd} is not. Pass --set image_size=N to resize them all."
+            f"but {odd} is not. Pass `image_size=N` to resize them all."
         )
     if channels is None and len(native_channels) > 1:
         odd = next(p for p, s in zip(all_paths, shapes) if s[2] != shapes[0][2])
         raise DataError(
             f"Images under {root} mix grey and colour ({odd} differs from {all_paths[0]}). "
-            "Pass --set channels=1 or --set channels=3 to convert them all."
+            "Pass `channels=1` or `channels=3` to convert them all."
         )
     out_channels = channels or shapes[0][2]
     height, width = (image_size, image_size) if image_size else shapes[0][:2]
@@ -405,7 +405,7 @@ def _from_tfds(
     native = tuple(features["image"].shape)
     if image_size is None and (native[0] is None or native[1] is None):
         raise DataError(
-            f"tfds data set '{name}' has images of varying size: pass --set image_size=N "
+            f"tfds data set '{name}' has images of varying size: pass `image_size=N` "
             "(e.g. 96) to resize them."
         )
     out_channels = channels or native[2] or 3

@@ -179,7 +179,7 @@ def _column(path: Path, columns: list[str], wanted: str | None, usual: tuple[str
             return lowered.index(name)
     raise DataError(
         f"{path}: no {role} column found among {', '.join(columns)}; name it with "
-        f"--set {role}_column=NAME."
+        f"`{role}_column=NAME`."
     )
 
 
@@ -230,7 +230,7 @@ def _read_class_folder(root: Path, text_per_line: bool = False) -> _Split:
         raise DataError(
             f"{root} holds {len(line_counts)} .txt files for {len(classes)} classes, each of "
             f"{min(line_counts)} lines or more: that is one example per line, but kerasdl reads one "
-            "example per file. Add --set text_per_line=true, or write a CSV file with text and "
+            "example per file. Add `text_per_line=true`, or write a CSV file with text and "
             "label columns.")
     if not texts:
         raise DataError(f"The .txt files under {root} hold no text.")

@@ -56,7 +56,7 @@ def prepare_tfds(name: str, *, data_dir: str | None = None) -> Any:
                 f"tfds data set '{name}' is not prepared under {builder.data_dir} and "
                 "this machine cannot reach the internet to download it. Prepare it on a "
                 "connected machine and copy the folder there, or train on local files "
-                "with --dataset PATH."
+                "with `dataset=PATH`."
             )
         logger.info("Downloading and preparing tfds data set %s", name)
         builder.download_and_prepare()

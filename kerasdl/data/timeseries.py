@@ -98,8 +98,8 @@ def read_series_csv(path: str | Path, *, time_column: str | None = None,
         message = str(e)
         if "not a number" in message:
             column = message.split("column '", 1)[1].split("'", 1)[0]
-            message += (f" Leave it out with --set features=-{column}, one-hot encode it with "
-                        f"--set categorical={column}, or name the time column with --set time_column=NAME.")
+            message += (f" Leave it out with `features=-{column}`, one-hot encode it with "
+                        f"`categorical={column}`, or name the time column with `time_column=NAME`.")
         raise DataError(message) from None
     if time_indices:
         times = _times(path, header, body, time_indices, time_name)

@@ -84,7 +84,10 @@ def two_sample_test(real: np.ndarray, generated: np.ndarray, *, seed: int = 0, s
     passes = int(np.ceil(steps * batch_size / len(x_train)))
     order = np.concatenate([rng.permutation(len(x_train)) for _ in range(passes)])[: steps * batch_size]
     model.fit(x_train[order], y_train[order], epochs=1, batch_size=batch_size, verbose=0, shuffle=False)
-    logits = np.asarray(model.predict(x_test, batch_size=256, verbose=0)).reshape(-1)
+    # Called eagerly: `predict` would trace a new function for each new network, and
+    # TensorFlow warns about retracing after a few epochs' tests.
+    logits = np.concatenate([np.asarray(model(x_test[i:i + 256], training=False)).reshape(-1)
+                             for i in range(0, len(x_test), 256)])
     accuracy = float(np.mean((logits > 0) == (y_test > 0.5)))
     # Cross-entropy from logits, computed stably: log(1 + exp(-|z|)) + max(z, 0) - y z.
     loss = float(np.mean(np.log1p(np.exp(-np.abs(logits))) + np.maximum(logits, 0) - y_test * logits))

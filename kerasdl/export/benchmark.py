@@ -83,11 +83,9 @@ def benchmark_models(paths: list[str], threads: list[int], *, runs: int = 200) -
             rows.append({"model": str(path), "format": "saved_model", "threads": "tf",
                          **saved_model_latency(str(path), runs=runs)})
         elif (path / "run.json").is_file():
-            from kerasdl.registry import get_app
-            from kerasdl.runs import Run
+            from kerasdl.loading import open_run
 
-            run = Run.open(path)
-            model = get_app(run.meta.get("app", "")).load_model(run.model_path())
+            model = open_run(path).load_model()
             rows.append({"model": str(path), "format": "keras", "threads": "tf",
                          **keras_latency(model, runs=runs)})
         else:

@@ -20,8 +20,6 @@ from kerasdl.export.layout import (
     write_models_config,
 )
 from kerasdl.export.tflite import QUANTIZATIONS, ExportError
-from kerasdl.registry import get_app
-from kerasdl.runs import Run
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +82,7 @@ def export_run(
     Raises:
         KerasdlError: bad arguments, or a model that cannot be converted.
     """
-    from kerasdl.api import run_config
+    from kerasdl.loading import open_run
 
     for f in formats:
         if f not in FORMATS:
@@ -94,14 +92,12 @@ def export_run(
             raise KerasdlError(
                 f"`quantize` must be one of {', '.join(QUANTIZATIONS)}. Received: {q!r}"
             )
-    run = Run.open(run_path)
-    app = get_app(run.meta.get("app", ""))
-    info = run.meta["data"]
+    opened = open_run(run_path)
+    run, app, config, info = opened.run, opened.app, opened.config, opened.info
     root = Path(out_dir)
     name = check_model_name(name or app.name)
     version = next_version(root, name)
-    config = run_config(run)
-    model = _float32(app, config, info, app.export_model(app.load_model(run.model_path())))
+    model = _float32(app, config, info, app.export_model(opened.load_model()))
     metadata = {
         "kerasdl_version": __version__,
         "app": app.name,
@@ -142,7 +138,7 @@ def export_run(
                 else:
                     logger.info("Converting to TFLite (%s)", q)
                     content = convert(convertible, q, representative if q == "int8" else None,
-                                      float_layers=app.int8_float_layers)
+                                      float_layers=app.export.int8_float_layers)
             except ExportError as e:
                 if len(quantizations) == 1:
                     raise
@@ -213,7 +209,7 @@ def _check(app: Any, model: Any, report: ExportReport, ds: Any, info: dict[str, 
         }
 
     if report.saved_model is not None:
-        from kerasdl.api import load_any_model
+        from kerasdl.loading import load_any_model
 
         _, _, call = load_any_model(report.saved_model)
         _, outputs = predict_dataset(call, batches)

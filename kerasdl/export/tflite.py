@@ -87,7 +87,7 @@ def _run_child(model_path: Path, quantization: str, data_path: Path, tmp_path: P
     if proc.returncode < 0:
         raise ExportError(
             f"The TFLite converter crashed (signal {-proc.returncode}) converting to "
-            f"{quantization}; try another --quantize (full int8 of GRU/LSTM layers is "
+            f"{quantization}; try another `quantize` (full int8 of GRU/LSTM layers is "
             "known to crash it)."
         )
     if proc.returncode != 0:
@@ -142,14 +142,9 @@ def _convert_in_this_process(model_path: str, quantization: str, data_path: str,
     import tensorflow as tf
 
     if quantization == "qat":
-        import tf_keras
+        from kerasdl.training.saving import load_quantization_aware_model
 
-        from kerasdl.optimization.techniques import quantize_scope
-        from kerasdl.training.saving import register_custom_layers
-
-        register_custom_layers(tf_keras)
-        with quantize_scope():
-            model = tf_keras.models.load_model(model_path, compile=False)
+        model = load_quantization_aware_model(model_path)
     else:
         from kerasdl.training.saving import load_model
 

@@ -14,7 +14,6 @@ import numpy as np
 
 from kerasdl.config import to_toml
 from kerasdl.errors import ConfigError, KerasdlError
-from kerasdl.registry import get_app
 from kerasdl.runs import Run
 
 logger = logging.getLogger(__name__)
@@ -46,11 +45,11 @@ class OptimizeConfig:
 
     def __post_init__(self) -> None:
         if self.prune is None and self.cluster is None and not self.qat:
-            raise ConfigError("Nothing to do: give --prune SPARSITY, --cluster N and/or --qat.")
+            raise ConfigError("Nothing to do: give `prune=SPARSITY`, `cluster=N` and/or `qat`.")
         if self.prune is not None and not 0.0 < self.prune < 1.0:
             raise ConfigError(f"`prune` must be a sparsity in (0, 1). Received: prune={self.prune!r}")
         if self.prune is not None and self.cluster is not None:
-            raise ConfigError("Choose one of --prune and --cluster (each can be followed by --qat).")
+            raise ConfigError("Choose one of `prune` and `cluster` (each can be followed by `qat`).")
         if self.cluster is not None and self.cluster < 2:
             raise ConfigError(f"`cluster` must be at least 2. Received: cluster={self.cluster!r}")
         if self.prune_schedule not in ("polynomial", "constant"):
@@ -106,23 +105,22 @@ def optimize_run(
     Raises:
         KerasdlError: for a bad run, a model tfmot cannot handle, or bad options.
     """
-    from kerasdl.api import run_config
-    from kerasdl.data.pipeline import evaluation_pipeline, training_pipeline
+    from kerasdl.data.pipeline import evaluation_pipeline
+    from kerasdl.loading import open_run
     from kerasdl.optimization import techniques
     from kerasdl.optimization.twin import build_twin, check_same_outputs, copy_weights
+    from kerasdl.training.setup import prepare_fit
 
-    base = Run.open(run_path)
-    app = get_app(base.meta.get("app", ""))
-    config = run_config(base)
-    info = base.meta["data"]
-    model = app.load_model(base.model_path())
+    opened = open_run(run_path)
+    base, app, config, info = opened.run, opened.app, opened.config, opened.info
+    model = opened.load_model()
     data = app.load_datasets(config, fitted=info)
-    train = training_pipeline(
-        data.train, config.batch_size, seed=config.seed,
-        augment=app.augmentation(config, data.info) if config.augment else None)
-    validation = evaluation_pipeline(data.validation, config.batch_size)
+    # The pipelines `kerasdl train` uses; the callbacks are Keras 3's, and the twin that
+    # fine-tunes is a tf_keras model, so it runs tfmot's own callbacks only.
+    setup = prepare_fit(app, config, data, output_dir=base.path, app_callbacks=False)
+    train, validation = setup.train, setup.validation
     sample = next(iter(evaluation_pipeline(data.validation, 32)))[0].numpy()
-    steps = int(train.cardinality()) * options.epochs
+    steps = setup.steps_per_epoch * options.epochs
     lr = options.learning_rate or config.learning_rate / 10
 
     twin = build_twin(app, config, info, model, sample)
@@ -160,11 +158,11 @@ def _finish(app: Any, config: Any, info: dict[str, Any], data: Any, base: Run, m
             history: list[dict[str, Any]], weight_stage: str | None, train: Any, validation: Any,
             lr: float, verbose: Any) -> OptimizeReport:
     from kerasdl import io as kio
-    from kerasdl.api import evaluate_run
+    from kerasdl.training.evaluation import evaluate_run
     from kerasdl.evaluation.plots import plot_history
     from kerasdl.optimization import techniques
     from kerasdl.optimization.twin import copy_from_quantized
-    from kerasdl.training.saving import save_model
+    from kerasdl.training.saving import save_model, save_quantization_aware_model
 
     out.initialize(app.name, to_toml(config), info)
     qat_model = None
@@ -176,8 +174,7 @@ def _finish(app: Any, config: Any, info: dict[str, Any], data: Any, base: Run, m
                    [], history, "qat", verbose)
         stages.append({"technique": "qat", "wrapped": wrapped.wrapped, "left": wrapped.left})
         qat_model = wrapped.model
-        with techniques.quantize_scope():
-            qat_model.save(out.checkpoints / QAT_MODEL)
+        save_quantization_aware_model(qat_model, out.checkpoints / QAT_MODEL)
         # The run's float model takes the QAT-trained weights, keeping pruned zeros.
         zeros = [w == 0 for w in optimized.get_weights()] if weight_stage == "prune" else None
         copy_from_quantized(qat_model, optimized)
@@ -244,14 +241,10 @@ def _fine_tune(
 ) -> None:
     import tf_keras
 
-    # Cosine decay to zero: the run being tuned ended at a tiny learning rate, and the
-    # tuned model should end as settled as it.
-    steps = max(1, int(train.cardinality()) * epochs)
-    model.compile(
-        optimizer=tf_keras.optimizers.Adam(tf_keras.optimizers.schedules.CosineDecay(lr, steps)),
-        loss=app.loss(config, info, keras_module=tf_keras),
-        metrics=app.metrics(config, info, keras_module=tf_keras),
-    )
+    from kerasdl.training.setup import compile_for_training, fine_tuning_config
+
+    compile_for_training(app, model, fine_tuning_config(config, learning_rate=lr, epochs=epochs), info,
+                         int(train.cardinality()), keras_module=tf_keras)
     logger.info("Fine-tuning (%s) for %d epochs at learning rate %g", stage, epochs, lr)
     result = model.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks,
                        verbose=verbose)

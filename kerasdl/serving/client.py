@@ -11,11 +11,10 @@ import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any, Sequence
 
-from kerasdl.errors import KerasdlError
-from kerasdl.registry import app_names, get_app
+from kerasdl.errors import DataError, KerasdlError
 
 if TYPE_CHECKING:
-    from kerasdl.app import App
+    from kerasdl_edge.codecs import Codec
 
 
 def model_url(server: str, model: str, version: int | None = None) -> str:
@@ -36,10 +35,6 @@ def post_json(url: str, body: dict[str, Any], timeout: float = 60.0) -> dict[str
     return _call(request, timeout)
 
 
-def get_json(url: str, timeout: float = 60.0) -> dict[str, Any]:
-    return _call(urllib.request.Request(url), timeout)
-
-
 def _call(request: urllib.request.Request, timeout: float) -> dict[str, Any]:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -58,9 +53,9 @@ def _call(request: urllib.request.Request, timeout: float) -> dict[str, Any]:
 def predict_remote(
     server: str, model: str, inputs: Sequence[str], *, app_name: str | None = None,
     version: int | None = None, timeout: float = 60.0,
-) -> tuple["App", list[dict[str, Any]]]:
-    """Sends `inputs` to a served model's `serving_default`; returns the app and one
-    `predict` row per input.
+) -> tuple["Codec", list[dict[str, Any]]]:
+    """Sends `inputs` to a served model's `serving_default`; returns the app's codec
+    (which formats a row) and one `predict` row per input.
 
     Args:
         server: e.g. http://localhost:8501.
@@ -72,20 +67,27 @@ def predict_remote(
 
     Example:
     >>> from kerasdl.serving.client import predict_remote
-    >>> app, rows = predict_remote("localhost:8501", "vision", ["shoe.png"])  # doctest: +SKIP
+    >>> codec, rows = predict_remote("localhost:8501", "vision", ["shoe.png"])  # doctest: +SKIP
     >>> rows[0]["label"]  # doctest: +SKIP
     'sneaker'
     """
+    from kerasdl_edge import EdgeError
+    from kerasdl_edge.codecs import CODECS, codec_for
+
     if not inputs:
         raise KerasdlError("Nothing to predict: give at least one input.")
     app_name = app_name or model
-    if app_name not in app_names():
-        raise KerasdlError(f"Which app made the model '{model}'? Give --app "
-                           f"({', '.join(app_names())}).")
-    app = get_app(app_name)
-    answer = post_json(model_url(server, model, version) + ":predict",
-                       {"instances": app.serving_instances(inputs)}, timeout=timeout)
-    predictions = answer.get("predictions")
-    if not isinstance(predictions, list) or len(predictions) != len(inputs):
-        raise KerasdlError(f"The server's answer holds no prediction per input: {str(answer)[:200]}")
-    return app, [{"input": str(i), **d} for i, d in zip(inputs, app.describe_served(predictions))]
+    if app_name not in CODECS:
+        raise KerasdlError(f"Which app made the model '{model}'? Give `app` "
+                           f"({', '.join(CODECS)}).")
+    codec = codec_for(app_name, {})  # the server holds the model's own data info
+    try:
+        instances = codec.serving_instances(inputs)
+        answer = post_json(model_url(server, model, version) + ":predict", {"instances": instances},
+                           timeout=timeout)
+        predictions = answer.get("predictions")
+        if not isinstance(predictions, list) or len(predictions) != len(inputs):
+            raise KerasdlError(f"The server's answer holds no prediction per input: {str(answer)[:200]}")
+        return codec, [{"input": str(i), **d} for i, d in zip(inputs, codec.describe_served(predictions))]
+    except EdgeError as e:
+        raise DataError(str(e)) from None

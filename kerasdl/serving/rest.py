@@ -16,8 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -222,27 +221,3 @@ def metadata_body(servable: Any) -> dict[str, Any]:
         }
     return {"model_spec": {"name": servable.name, "signature_name": "", "version": str(servable.version)},
             "metadata": {"signature_def": {"signature_def": signatures}}}
-
-
-def file_instances(paths: Sequence[str], max_bytes: int = 32 * 1024 * 1024) -> list[dict[str, str]]:
-    """Each file's bytes as a `{"b64": ...}` instance (for signatures taking encoded
-    files: images, WAV).
-
-    Raises:
-        DataError: for a path that is not a readable file, or one over `max_bytes`.
-    """
-    from kerasdl.errors import DataError
-
-    instances = []
-    for name in paths:
-        path = Path(name)
-        if not path.is_file():
-            raise DataError(f"{name} is not a file.")
-        if path.stat().st_size > max_bytes:
-            raise DataError(f"{name} is over {max_bytes // (1024 * 1024)} MB.")
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise DataError(f"Cannot read {name}: {e.strerror}.") from None
-        instances.append({"b64": base64.b64encode(data).decode("ascii")})
-    return instances

@@ -97,6 +97,6 @@ class NaNGuard(keras.callbacks.Callback):
             what = "loss" if name == "loss" else f"loss {name}"
             raise TrainingError(
                 f"The {what} became {float(loss)} at epoch {self.epoch + 1}, step {batch + 1}. "
-                f"Lower the learning rate (now {lr:g}), e.g. --lr {lr / 10:g}, or check the "
+                f"Lower the learning rate (now {lr:g}), e.g. `learning_rate={lr / 10:g}`, or check the "
                 "data for NaN values."
             )

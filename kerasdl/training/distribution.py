@@ -38,7 +38,7 @@ def resolve_strategy(name: str) -> Any:
         cluster = cluster_spec()
         if not cluster.get("cluster", {}).get("worker") and not cluster.get("cluster", {}).get("chief"):
             raise ConfigError(
-                "--strategy multiworker needs TF_CONFIG describing the cluster, e.g. "
+                "`strategy=multiworker` needs TF_CONFIG describing the cluster, e.g. "
                 '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
                 '"task": {"type": "worker", "index": 0}}.'
             )
@@ -50,7 +50,7 @@ def resolve_strategy(name: str) -> Any:
             tf.tpu.experimental.initialize_tpu_system(resolver)
         except (ValueError, tf.errors.NotFoundError, tf.errors.UnavailableError) as e:
             raise TrainingError(
-                f"--strategy tpu found no TPU ({str(e).splitlines()[0]}). Run on a TPU VM "
+                f"`strategy=tpu` found no TPU ({str(e).splitlines()[0]}). Run on a TPU VM "
                 "or set TPU_NAME."
             ) from None
         return tf.distribute.TPUStrategy(resolver)

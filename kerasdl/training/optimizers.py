@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -60,52 +61,61 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
-def build_learning_rate(config: "TrainConfig", steps_per_epoch: int) -> Any:
-    """A float or a schedule over the whole run (`config.epochs * steps_per_epoch`)."""
+def build_learning_rate(config: "TrainConfig", steps_per_epoch: int,
+                        keras_module: ModuleType | None = None) -> Any:
+    """A float or a schedule over the whole run (`config.epochs * steps_per_epoch`), of
+    `keras_module` (Keras 3 by default, or tf_keras for a tfmot twin)."""
+    k = keras_module or keras
+    schedules = k.optimizers.schedules
     lr = config.learning_rate
     total = max(1, config.epochs * steps_per_epoch)
     if config.schedule == "constant":
         return lr
     if config.schedule == "step":
         boundaries = [max(1, int(total * 0.5)), max(2, int(total * 0.75))]
-        return keras.optimizers.schedules.PiecewiseConstantDecay(
-            boundaries, [lr, lr * 0.1, lr * 0.01]
-        )
+        return schedules.PiecewiseConstantDecay(boundaries, [lr, lr * 0.1, lr * 0.01])
     if config.schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(lr, decay_steps=total)
+        return schedules.CosineDecay(lr, decay_steps=total)
     if config.schedule == "warmup-cosine":
         warmup = min(total - 1, int(round(config.warmup_epochs * steps_per_epoch)))
-        return keras.optimizers.schedules.CosineDecay(
+        return schedules.CosineDecay(
             0.0, decay_steps=max(1, total - warmup), warmup_target=lr, warmup_steps=warmup
         )
     if config.schedule == "one-cycle":
+        if k is not keras:
+            raise ValueError("The one-cycle schedule is written for Keras 3 only.")
         return OneCycle(lr, total_steps=total)
     raise ValueError(f"Unknown schedule {config.schedule!r}")
 
 
-def build_optimizer(config: "TrainConfig", steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """The optimizer named by `config.optimizer`, with its schedule and weight decay.
+def build_optimizer(config: "TrainConfig", steps_per_epoch: int,
+                    keras_module: ModuleType | None = None) -> Any:
+    """The optimizer named by `config.optimizer`, with its schedule and weight decay, of
+    `keras_module` (Keras 3 by default, or tf_keras for a tfmot twin).
 
     Weight decay is decoupled (applied to the weights directly, as in AdamW) for
-    every optimizer, so `--weight-decay` means the same thing whichever is chosen.
+    every optimizer, so `--weight-decay` means the same thing whichever is chosen; 0
+    means none, for AdamW too (which is then Adam).
     """
-    lr = build_learning_rate(config, steps_per_epoch)
+    k = keras_module or keras
+    lr = build_learning_rate(config, steps_per_epoch, k)
     decay = config.weight_decay or None
     name = config.optimizer
+    optimizers = k.optimizers
     if name == "sgd":
-        return keras.optimizers.SGD(lr, weight_decay=decay)
+        return optimizers.SGD(lr, weight_decay=decay)
     if name == "momentum":
-        return keras.optimizers.SGD(lr, momentum=0.9, weight_decay=decay)
+        return optimizers.SGD(lr, momentum=0.9, weight_decay=decay)
     if name == "nesterov":
-        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=decay)
+        return optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=decay)
     if name == "rmsprop":
-        return keras.optimizers.RMSprop(lr, weight_decay=decay)
+        return optimizers.RMSprop(lr, weight_decay=decay)
     if name == "adagrad":
-        return keras.optimizers.Adagrad(lr, weight_decay=decay)
+        return optimizers.Adagrad(lr, weight_decay=decay)
     if name == "adam":
-        return keras.optimizers.Adam(lr, weight_decay=decay)
+        return optimizers.Adam(lr, weight_decay=decay)
     if name == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=config.weight_decay or 0.004)
+        return optimizers.AdamW(lr, weight_decay=config.weight_decay)
     raise ValueError(f"Unknown optimizer {name!r}")
 
 

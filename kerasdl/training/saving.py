@@ -20,7 +20,8 @@ def load_model(path: str | Path, *, compile: bool = False,
     import keras
 
     # Importing these registers kerasdl's serializable losses and schedules.
-    from kerasdl.training import losses, optimizers  # noqa: F401
+    from kerasdl.layers import losses  # noqa: F401
+    from kerasdl.training import optimizers  # noqa: F401
 
     register_custom_layers(keras)
     path = Path(path)
@@ -30,6 +31,31 @@ def load_model(path: str | Path, *, compile: bool = False,
         return keras.models.load_model(path, compile=compile, custom_objects=custom_objects)
     except (ValueError, OSError) as e:
         raise KerasdlError(f"Cannot load model {path}: {str(e).splitlines()[0]}") from None
+
+
+def load_app_model(app: Any, path: str | Path, *, compile: bool = False) -> Any:
+    """Loads one of `app`'s saved `.keras` models, with its own classes (a GAN)."""
+    return load_model(path, compile=compile, custom_objects=app.custom_objects())
+
+
+def save_quantization_aware_model(model: Any, path: str | Path) -> Path:
+    """Saves a tfmot quantization-aware tf_keras model (`kerasdl optimize --qat`)."""
+    import tensorflow_model_optimization as tfmot
+
+    with tfmot.quantization.keras.quantize_scope():
+        model.save(path)
+    return Path(path)
+
+
+def load_quantization_aware_model(path: str | Path) -> Any:
+    """Loads a model `save_quantization_aware_model` wrote, as tf_keras with tfmot's
+    quantization wrappers (its TFLite conversion reads their learned ranges)."""
+    import tensorflow_model_optimization as tfmot
+    import tf_keras
+
+    register_custom_layers(tf_keras)
+    with tfmot.quantization.keras.quantize_scope():
+        return tf_keras.models.load_model(path, compile=False)
 
 
 def register_custom_layers(keras_module: ModuleType) -> None:

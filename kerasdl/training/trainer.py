@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-import math
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kerasdl import io as kio
 from kerasdl.config import TrainConfig, to_toml
-from kerasdl.data.pipeline import count_examples, evaluation_pipeline, training_pipeline
-from kerasdl.data.splits import check_split_sizes
 from kerasdl.errors import KerasdlError, TrainingError
 from kerasdl.runs import Run
 
@@ -36,7 +37,7 @@ class TrainResult:
 
 
 def train_app(
-    app: "App", config: TrainConfig, run: Run, *, resume: bool = False, verbose: Any = "auto"
+    app: "App[Any]", config: TrainConfig, run: Run, *, resume: bool = False, verbose: Any = "auto"
 ) -> TrainResult:
     """Trains `app` with `config`, writing checkpoints, history and logs into `run`.
 
@@ -70,34 +71,21 @@ def train_app(
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _train(app: "App", config: TrainConfig, run: Run, strategy: Any, *, resume: bool,
+def _train(app: "App[Any]", config: TrainConfig, run: Run, strategy: Any, *, resume: bool,
            verbose: Any) -> TrainResult:
     import keras
 
-    from kerasdl.training.callbacks import NaNGuard, RunCheckpoint
+    from kerasdl.training.saving import load_app_model
+    from kerasdl.training.callbacks import RunCheckpoint
     from kerasdl.training.distribution import is_chief, uses_custom_loop
+    from kerasdl.training.setup import compile_for_training, prepare_fit
 
     # A resumed run keeps the preprocessing it learned (a vocabulary) when it started.
     data = app.load_datasets(config, fitted=run.meta.get("data") if resume else None)
-    check_split_sizes(data.info.get("sizes", {}), len(data.info.get("class_names", [])) or None)
-    num_replicas = strategy.num_replicas_in_sync
-    train_count = count_examples(data.train)
-    if train_count == 0:
-        raise KerasdlError("The training split is empty.")
+    if not resume:
+        app.prepare(config, data)
     custom_loop = uses_custom_loop(strategy)
-    steps_per_epoch = (train_count // config.batch_size if custom_loop
-                       else math.ceil(train_count / config.batch_size))
-    if steps_per_epoch == 0:
-        raise KerasdlError(
-            f"The training split has {train_count} examples, fewer than one batch of "
-            f"{config.batch_size}: lower --batch-size."
-        )
-    train_ds = training_pipeline(
-        data.train, config.batch_size, seed=config.seed,
-        augment=app.augmentation(config, data.info) if config.augment else None,
-        drop_remainder=custom_loop,
-    )
-    val_ds = evaluation_pipeline(data.validation, config.batch_size)
+    fit = prepare_fit(app, config, data, output_dir=run.path, drop_remainder=custom_loop)
 
     initial_epoch, history = 0, []
     if resume:
@@ -113,38 +101,36 @@ def _train(app: "App", config: TrainConfig, run: Run, strategy: Any, *, resume: 
 
     with strategy.scope():
         if initial_epoch:
-            model = app.load_model(checkpoint, compile=True)
+            model = load_app_model(app, checkpoint, compile=True)
         else:
             model = app.build_model(config, {**data.info, **data.initial_weights})
         if not model.compiled:  # new, or saved without its compile settings (a GAN)
-            app.compile_model(model, config, data.info, steps_per_epoch)
+            compile_for_training(app, model, config, data.info, fit.steps_per_epoch)
 
     chief = is_chief()
-    monitor, mode = app.monitor_for(data.info)
-    callbacks: list[Any] = [NaNGuard(), *app.training_callbacks(config, data.info, run.path, val_ds)]
     if chief:
         run.write_meta(status="running")
-        callbacks += [
-            RunCheckpoint(run, monitor, mode, history),
-            keras.callbacks.TensorBoard(str(run.logs)),
-        ]
-    if config.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=monitor, mode=mode, patience=config.early_stopping))
+        callbacks = fit.callbacks(RunCheckpoint(run, *fit.monitor, history),
+                                  keras.callbacks.TensorBoard(str(run.logs)))
+    else:
+        callbacks = fit.callbacks()
 
     started = time.perf_counter()
     try:
         if custom_loop:
             from kerasdl.training.custom_loop import fit_distributed
 
+            from kerasdl.app import SupervisedApp
+
             fit_distributed(
-                model, train_ds, val_ds, strategy=strategy, epochs=config.epochs,
-                initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                callbacks=callbacks, metrics=app.metrics(config, data.info), verbose=verbose,
+                model, fit.train, fit.validation, strategy=strategy, epochs=config.epochs,
+                initial_epoch=initial_epoch, steps_per_epoch=fit.steps_per_epoch, callbacks=callbacks,
+                metrics=app.metrics(config, data.info) if isinstance(app, SupervisedApp) else [],
+                verbose=verbose,
             )
         else:
             model.fit(
-                train_ds, validation_data=val_ds, epochs=config.epochs,
+                fit.train, validation_data=fit.validation, epochs=config.epochs,
                 initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
                 shuffle=False,  # the pipeline shuffles
             )
@@ -169,7 +155,100 @@ def _train(app: "App", config: TrainConfig, run: Run, strategy: Any, *, resume: 
     return TrainResult(
         model=model, history=history, data=data, run=run,
         epochs_completed=epochs_completed, seconds=seconds,
-        examples_per_second=train_count * trained_epochs / seconds,
+        examples_per_second=fit.train_count * trained_epochs / seconds,
+    )
+
+
+
+@dataclass
+class TrainSummary:
+    """What `train` returns: where the run is and how it went."""
+
+    run: Run
+    model: Any
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    epochs_completed: int
+    seconds: float
+    examples_per_second: float
+    report: str
+
+
+def train_run(
+    app_name: str,
+    config: TrainConfig | None = None,
+    *,
+    runs_dir: str | Path = "runs",
+    name: str | None = None,
+    resume: bool = False,
+    verbose: Any = "auto",
+) -> TrainSummary:
+    """Trains an app into `runs_dir/<app>/<name>`, then evaluates it on the test split.
+
+    Args:
+        app_name: a registered app, e.g. "vision".
+        config: the app's config; its defaults when None. Ignored with `resume`,
+            which continues with the config saved in the run.
+        runs_dir: the folder that holds runs.
+        name: the run's folder name (a timestamp when None); with `resume` and no
+            name, the newest unfinished run of the app.
+        resume: continue an interrupted run from its last finished epoch.
+        verbose: Keras' progress display.
+
+    Raises:
+        KerasdlError: for bad input; the message says what to fix.
+    """
+    from kerasdl.evaluation.plots import plot_history
+    from kerasdl.runs import run_config
+    from kerasdl.registry import get_app
+    from kerasdl.training.distribution import is_chief
+    from kerasdl.training.evaluation import evaluate_run
+
+    app = get_app(app_name)
+    scratch: str | None = None
+    if resume:
+        run = Run.to_resume(runs_dir, app.name, name)
+        if run.meta.get("app") != app.name:
+            raise KerasdlError(f"{run.path} is a {run.meta.get('app')} run, not {app.name}.")
+        config = run_config(run)
+    else:
+        config = config if config is not None else app.config_class()
+        if not isinstance(config, app.config_class):
+            raise KerasdlError(
+                f"The {app.name} app needs a {app.config_class.__name__}, "
+                f"not {type(config).__name__}."
+            )
+        app.model_name(config)  # fail on a bad model name before creating anything
+        if not is_chief():
+            # Only the chief of a multi-worker job writes the run; the others train
+            # into a scratch folder that is removed afterwards.
+            scratch = runs_dir = tempfile.mkdtemp(prefix="kerasdl-worker-")
+        run = Run.create(runs_dir, app.name, name)
+    try:
+        result = train_app(app, config, run, resume=resume, verbose=verbose)
+    except BaseException:
+        if not resume and not run.meta_path.exists():
+            # Failed before anything worth keeping was written: leave no empty folder.
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
+    if not is_chief():
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return TrainSummary(run, result.model, {}, [], result.epochs_completed,
+                            result.seconds, result.examples_per_second, "")
+    plot_history(result.history, run.plots / "history.png")
+    metrics = evaluate_run(run, app=app, config=config, data=result.data)
+    metrics["training"] = {
+        "epochs": result.epochs_completed,
+        "seconds": round(result.seconds, 2),
+        "examples_per_second": round(result.examples_per_second, 1),
+    }
+    kio.write_json(run.metrics_path, metrics)
+    return TrainSummary(
+        run=run, model=result.model, metrics=metrics, history=result.history,
+        epochs_completed=result.epochs_completed, seconds=result.seconds,
+        examples_per_second=result.examples_per_second,
+        report=app.format_metrics(metrics),
     )
 
 

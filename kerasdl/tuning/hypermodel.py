@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +46,7 @@ class _CheckObjective:
             def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
                 if objective not in (logs or {}):
                     raise ObjectiveNotLogged(
-                        f"--objective {objective} is not a metric the trials log; choose from "
+                        f"`objective={objective}` is not a metric the trials log; choose from "
                         f"{', '.join(sorted(logs or {}))}.")
 
         return CheckObjective()
@@ -103,52 +102,36 @@ class AppHyperModel(keras_tuner.HyperModel):
         if key != self._data_key:
             self._data = None  # released before the next one loads
             self._data, self._data_key = self.app.load_datasets(config), key
+            self.app.prepare(config, self._data)
         assert self._data is not None
         return self._data
 
-    def _steps_per_epoch(self, data: "Datasets", config: TrainConfig) -> int:
-        from kerasdl.data.pipeline import count_examples
-
-        count = count_examples(data.train)
-        if count == 0:
-            raise KerasdlError("The training split is empty.")
-        return math.ceil(count / config.batch_size)
-
     def build(self, hp: keras_tuner.HyperParameters) -> Any:
         import keras
+
+        from kerasdl.training.setup import compile_for_training, prepare_fit
 
         config = self.trial_config(hp)
         data = self.datasets(config)
         keras.utils.set_random_seed(config.seed)
         model = self.app.build_model(config, {**data.info, **data.initial_weights})
-        self.app.compile_model(model, config, data.info, self._steps_per_epoch(data, config))
+        steps = prepare_fit(self.app, config, data, output_dir=self._output_dir(), app_callbacks=False).steps_per_epoch
+        compile_for_training(self.app, model, config, data.info, steps)
         return model
 
     def fit(self, hp: keras_tuner.HyperParameters, model: Any, *args: Any,
             callbacks: list[Any] | None = None, epochs: int | None = None, **kwargs: Any) -> Any:
-        """Trains `model` on the app's pipelines; `epochs` (Hyperband's budget for the
-        trial) overrides the config's, and Keras Tuner's callbacks run last so they see
-        every value the app's callbacks log."""
-        import keras
-
-        from kerasdl.data.pipeline import evaluation_pipeline, training_pipeline
-        from kerasdl.training.callbacks import NaNGuard
+        """Trains `model` on the app's pipelines, with the app's callbacks, as `kerasdl
+        train` does; `epochs` (Hyperband's budget for the trial) overrides the config's,
+        and Keras Tuner's callbacks run last so they see every value the app's log."""
+        from kerasdl.training.setup import prepare_fit
 
         config = self.trial_config(hp)
-        data = self.datasets(config)
-        train_ds = training_pipeline(
-            data.train, config.batch_size, seed=config.seed,
-            augment=self.app.augmentation(config, data.info) if config.augment else None,
-        )
-        val_ds = evaluation_pipeline(data.validation, config.batch_size)
-        output_dir = self.output_dir or Path(".")
-        own = [NaNGuard(), *self.app.training_callbacks(config, data.info, output_dir, val_ds),
-               _CheckObjective(self.objective)]
-        if config.early_stopping:
-            monitor, mode = self.app.monitor_for(data.info)
-            own.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode,
-                                                     patience=config.early_stopping))
+        fit = prepare_fit(self.app, config, self.datasets(config), output_dir=self._output_dir())
         kwargs.pop("verbose", None)  # the tuner's; each trial's display is ours
-        return model.fit(train_ds, validation_data=val_ds, epochs=epochs or config.epochs,
-                         callbacks=[*own, *(callbacks or [])], verbose=self.verbose,
-                         shuffle=False, **kwargs)
+        return model.fit(fit.train, validation_data=fit.validation, epochs=epochs or config.epochs,
+                         callbacks=[*fit.callbacks(_CheckObjective(self.objective)), *(callbacks or [])],
+                         verbose=self.verbose, shuffle=False, **kwargs)
+
+    def _output_dir(self) -> Path:
+        return self.output_dir or Path(".")

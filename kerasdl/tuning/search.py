@@ -14,7 +14,6 @@ trials and run them.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import logging
 import math
@@ -29,9 +28,10 @@ from kerasdl.config import TrainConfig, config_from_dict, read_toml, to_toml
 from kerasdl.errors import ConfigError, KerasdlError
 from kerasdl.io import atomic_path
 from kerasdl.registry import get_app
+from kerasdl.runs import folder_to_resume, new_folder
 
 if TYPE_CHECKING:
-    from kerasdl.api import TrainSummary
+    from kerasdl.training.trainer import TrainSummary
     from kerasdl.app import App
 
 logger = logging.getLogger(__name__)
@@ -74,11 +74,11 @@ def parse_objective(objective: str | None, monitor: tuple[str, str]) -> tuple[st
     name, _, direction = objective.partition(":")
     name = name.strip()
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        raise ConfigError(f"--objective must be a metric name such as val_accuracy, optionally "
+        raise ConfigError(f"`objective` must be a metric name such as val_accuracy, optionally "
                           f"with :min or :max. Received: {objective!r}")
     if direction:
         if direction not in ("min", "max"):
-            raise ConfigError(f"--objective's direction must be min or max. Received: {direction!r}")
+            raise ConfigError(f"`objective`'s direction must be min or max. Received: {direction!r}")
         return name, direction
     if name == monitor[0]:
         return monitor
@@ -99,11 +99,11 @@ def parse_duration(text: str) -> float:
     else:
         parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", text)
         if not parts or "".join(n + u for n, u in parts) != text:
-            raise ConfigError(f"--time-budget takes a duration such as 90s, 30m, 2h or 1h30m. "
+            raise ConfigError(f"`time_budget` takes a duration such as 90s, 30m, 2h or 1h30m. "
                               f"Received: {text!r}")
         seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
     if seconds <= 0:
-        raise ConfigError(f"--time-budget must be positive. Received: {text!r}")
+        raise ConfigError(f"`time_budget` must be positive. Received: {text!r}")
     return seconds
 
 
@@ -227,7 +227,7 @@ def fixed_hyperparameters(app: "App", config: TrainConfig, names: Sequence[str])
     defaults = app.search_space(keras_tuner.HyperParameters(), config)
     unknown = [n for n in names if n not in defaults]
     if unknown:
-        raise ConfigError(f"--fix takes names from the {app.name} app's search space "
+        raise ConfigError(f"`fix` takes names from the {app.name} app's search space "
                           f"({', '.join(sorted(defaults))}). Received: {', '.join(unknown)}")
     space = keras_tuner.HyperParameters()
     for name in names:
@@ -239,22 +239,10 @@ def fixed_hyperparameters(app: "App", config: TrainConfig, names: Sequence[str])
 def _search_folder(tune_dir: Path, app_name: str, name: str | None, resume: bool) -> Path:
     root = tune_dir / app_name
     if resume:
-        if name:
-            folder = root / name
-        else:
-            candidates = sorted((p for p in root.glob("*") if (p / "base.toml").is_file()),
-                                key=lambda p: p.stat().st_mtime) if root.is_dir() else []
-            if not candidates:
-                raise KerasdlError(f"No search of the {app_name} app to resume in {root}.")
-            folder = candidates[-1]
-        if not (folder / "base.toml").is_file():
-            raise KerasdlError(f"{folder} is not a kerasdl search (no base.toml): nothing to resume.")
-        return folder
-    folder = root / (name or time.strftime("%Y%m%d-%H%M%S"))
-    if folder.exists() and _role() == "single":
-        raise KerasdlError(f"{folder} already exists: choose another --name, or add --resume "
-                           "to continue that search.")
-    return folder
+        return folder_to_resume(root, name, marker="base.toml", what=f"search of the {app_name} app")
+    if _role() != "single":  # the chief and its workers share the folder
+        return root / (name or time.strftime("%Y%m%d-%H%M%S"))
+    return new_folder(root, name, what="search")
 
 
 def tune(
@@ -302,9 +290,9 @@ def tune(
     from kerasdl.tuning.hypermodel import AppHyperModel
 
     if tuner not in TUNERS:
-        raise ConfigError(f"--tuner must be one of {', '.join(TUNERS)}. Received: {tuner!r}")
+        raise ConfigError(f"`tuner` must be one of {', '.join(TUNERS)}. Received: {tuner!r}")
     if max_trials < 1:
-        raise ConfigError(f"--max-trials must be at least 1. Received: {max_trials}")
+        raise ConfigError(f"`max_trials` must be at least 1. Received: {max_trials}")
     app = get_app(app_name)
     role = _role()
     folder = _search_folder(Path(tune_dir), app.name, name, resume)
@@ -318,7 +306,7 @@ def tune(
         if not isinstance(config, app.config_class):
             raise KerasdlError(f"The {app.name} app needs a {app.config_class.__name__}.")
     if config.strategy == "multiworker":
-        raise ConfigError("Tuning distributes trials, not steps: leave --strategy unset and "
+        raise ConfigError("Tuning distributes trials, not steps: leave `strategy` unset and "
                           "run workers with KERASTUNER_TUNER_ID / KERASTUNER_ORACLE_IP / "
                           "KERASTUNER_ORACLE_PORT (see `kerasdl tune -h`).")
     app.model_name(config)
@@ -379,9 +367,9 @@ def tune(
         tmp.write_text(to_toml(best_config))
     result = TuneResult(folder, metric, direction, rows, best_config, role=role)
     if retrain:
-        from kerasdl import api
+        from kerasdl.training.trainer import train_run
 
         logger.info("Training the best config (%s) as a run.", folder / "best.toml")
-        result.best_run = api.train(app.name, best_config, runs_dir=runs_dir,
+        result.best_run = train_run(app.name, best_config, runs_dir=runs_dir,
                                     name=f"tuned-{folder.name}", verbose=verbose)
     return result

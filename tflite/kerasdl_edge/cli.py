@@ -16,7 +16,9 @@ import json
 import sys
 from typing import Sequence
 
-from kerasdl_edge.tasks import EdgeError, Predictor, format_classification, write_png
+from kerasdl_edge.errors import EdgeError
+from kerasdl_edge.images import write_png
+from kerasdl_edge.predictor import Predictor
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,15 +49,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _describe(row: dict) -> str:
-    if "forecast" in row:
-        return f"{row['input']}: " + "; ".join(
-            f"{name} " + ", ".join(f"{v:.4g}" for v in values) for name, values in row["forecast"].items())
-    if "time" in row:
-        return f"{row['input']} {row['time']:8.2f} s  {row['label']} ({row['score']:.3f})"
-    return format_classification(row)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -68,12 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                               "class_names": predictor.info.get("class_names")}, indent=2))
         elif args.command == "predict":
             for row in predictor.predict(args.inputs, top_k=args.top_k):
-                print(json.dumps(row) if args.json else _describe(row))
+                print(json.dumps(row) if args.json else predictor.codec.format(row))
         elif args.command == "stream":
             for path in args.inputs:
                 for row in predictor.stream(path, hop_seconds=args.hop, smoothing=args.smoothing,
                                             threshold=args.threshold):
-                    print(json.dumps(row) if args.json else _describe(row))
+                    print(json.dumps(row) if args.json else predictor.codec.format(row))
         else:
             if args.n < 1:
                 raise EdgeError(f"--n must be at least 1. Received: {args.n}")

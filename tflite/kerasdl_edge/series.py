@@ -124,10 +124,10 @@ def encode_table(header: Sequence[str], rows: Sequence[Sequence[str]], columns: 
     for r, row in enumerate(rows):
         if len(row) < len(header):
             raise TableError(f"{where}, line {r + 2}: {len(row)} fields but the header has {len(header)}.")
-        for j, (i, category) in enumerate(plan):
+        for j, (i, one_hot) in enumerate(plan):
             cell = row[i].strip()
-            if category is not None:
-                values[r, j] = float(cell == category)
+            if one_hot is not None:
+                values[r, j] = float(cell == one_hot)
             elif cell.lower() not in MISSING:
                 try:
                     values[r, j] = float(cell)

@@ -18,14 +18,18 @@ Example:
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
+
+from kerasdl_edge.errors import EdgeError
 
 STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation", "none")
 # Keras' DEFAULT_STRIP_REGEX, on UTF-8 bytes: it holds ASCII characters only.
 _PUNCTUATION = re.compile(rb'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
 PAD_ID, OOV_ID = 0, 1
+MAX_TEXT_FILE_BYTES = 10_000_000
 
 
 class Tokenizer:
@@ -84,3 +88,32 @@ class Tokenizer:
     def __call__(self, texts: Iterable[str]) -> np.ndarray:
         rows = [self.encode(t) for t in texts]
         return np.stack(rows) if rows else np.zeros((0, self.sequence_length), np.int32)
+
+
+def read_text_argument(value: str) -> str:
+    """The contents of `value` if it names a text file (UTF-8, gzipped if .gz), else
+    `value` itself.
+
+    Raises:
+        EdgeError: for a text file over `MAX_TEXT_FILE_BYTES`, unreadable or not UTF-8.
+    """
+    import gzip
+
+    path = Path(value)
+    try:
+        is_file = len(value) < 4096 and "\n" not in value and path.is_file()
+    except OSError:
+        is_file = False
+    if not is_file:
+        return value
+    if path.stat().st_size > MAX_TEXT_FILE_BYTES:
+        raise EdgeError(f"{path} is over {MAX_TEXT_FILE_BYTES // 1_000_000} MB; expected one text.")
+    try:
+        raw = path.read_bytes()
+        if path.name.lower().endswith(".gz"):
+            raw = gzip.decompress(raw)
+        return raw.decode("utf-8-sig")
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise EdgeError(f"Cannot read {path}: {e}") from None
+    except UnicodeDecodeError as e:
+        raise EdgeError(f"{path} is not UTF-8 text (byte {e.start}).") from None

@@ -17,7 +17,7 @@ class SparseCategoricalCrossentropy(keras.losses.Loss):
 
     Example:
     >>> import numpy as np
-    >>> from kerasdl.training.losses import SparseCategoricalCrossentropy
+    >>> from kerasdl.layers.losses import SparseCategoricalCrossentropy
     >>> loss = SparseCategoricalCrossentropy(label_smoothing=0.1)
     >>> float(loss(np.array([0]), np.array([[0.9, 0.1]]))) > 0
     True

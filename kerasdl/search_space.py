@@ -1,4 +1,4 @@
-"""Building blocks for the apps' search spaces.
+"""Building blocks for the apps' hyperparameter search spaces (Keras Tuner's `hp`).
 
 Each hyperparameter is named after the config field it sets, and its default is the
 base config's value, so a search starts from (and always includes) the config the user
@@ -37,7 +37,7 @@ def training_space(hp: Any, config: TrainConfig, *, batch_sizes: Sequence[int] =
     Example:
     >>> import keras_tuner
     >>> from kerasdl.config import TrainConfig
-    >>> from kerasdl.tuning.spaces import training_space
+    >>> from kerasdl.search_space import training_space
     >>> sorted(training_space(keras_tuner.HyperParameters(), TrainConfig()))
     ['batch_size', 'dropout', 'learning_rate', 'optimizer', 'schedule']
     """

@@ -1,0 +1,91 @@
+"""Opening what kerasdl wrote: a run with its app, config and data info; any model.
+
+Every command that starts from a run (evaluate, export, optimize, benchmark, compare)
+opens it here, and every command that takes "a model" (a run, a .tflite file, a
+SavedModel folder) loads it here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kerasdl.config import TrainConfig
+from kerasdl.errors import KerasdlError
+from kerasdl.registry import get_app
+from kerasdl.runs import Run, run_config
+from kerasdl.training.saving import load_app_model
+
+if TYPE_CHECKING:
+    import keras
+
+    from kerasdl.app import App
+
+
+@dataclass
+class OpenedRun:
+    """A run directory with its app, its resolved config and its data info."""
+
+    run: Run
+    app: "App[Any]"
+    config: TrainConfig
+    info: dict[str, Any]
+
+    def load_model(self, *, compile: bool = False) -> "keras.Model":
+        """The run's best model (its last one when no best was kept)."""
+        return load_app_model(self.app, self.run.model_path(), compile=compile)
+
+
+def open_run(path: str | Path) -> OpenedRun:
+    """Opens a run directory.
+
+    Raises:
+        KerasdlError: for a folder that is not a run, or a run of an unknown app.
+    """
+    run = Run.open(path)
+    app = get_app(run.meta.get("app", ""))
+    return OpenedRun(run=run, app=app, config=run_config(run), info=run.meta["data"])
+
+
+def load_any_model(path: str | Path) -> tuple["App[Any]", dict[str, Any], Any]:
+    """(app, data info, a callable model) from a run directory, a kerasdl .tflite file
+    or a kerasdl SavedModel version folder.
+
+    Raises:
+        KerasdlError: for a missing or damaged file, or one kerasdl did not write.
+    """
+    from kerasdl.export.saved_model import MODEL_INPUT_ENDPOINT, is_saved_model, read_saved_model_metadata
+
+    path = Path(path)
+    if path.suffix == ".tflite":
+        from kerasdl_edge import EdgeModel
+
+        if not path.is_file():
+            raise KerasdlError(f"TFLite file not found: {path}")
+        try:
+            edge = EdgeModel(path)
+        except (ValueError, RuntimeError) as e:
+            raise KerasdlError(f"Cannot load {path} as a TFLite model: {e}") from None
+        meta = edge.metadata
+        if not meta:
+            raise KerasdlError(f"{path} has no kerasdl metadata; was it exported by kerasdl?")
+        return get_app(meta["app"]), meta["info"], edge
+    if path.is_dir() and is_saved_model(path):
+        import tensorflow as tf
+
+        meta = read_saved_model_metadata(path)
+        if not meta:
+            raise KerasdlError(f"{path} is a SavedModel without kerasdl metadata.")
+        endpoint = tf.saved_model.load(str(path)).signatures[MODEL_INPUT_ENDPOINT]
+        (name, _), = endpoint.structured_input_signature[1].items()
+
+        def call(x: Any, training: bool = False) -> np.ndarray:
+            return endpoint(**{name: tf.constant(x)})["outputs"].numpy()
+
+        return get_app(meta["app"]), meta["info"], call
+
+    opened = open_run(path)
+    return opened.app, opened.info, opened.load_model()

@@ -1,0 +1,155 @@
+"""What every codec does, and the two optional abilities (streaming, generating)."""
+
+from __future__ import annotations
+
+import abc
+import base64
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Sequence
+
+import numpy as np
+
+from kerasdl_edge.errors import EdgeError
+
+Model = Callable[[np.ndarray], Any]  # a Keras model, an EdgeModel, a SavedModel call ...
+BATCH = 256
+MAX_FILE_BYTES = 32 * 1024 * 1024
+
+
+class Codec(abc.ABC):
+    """An app's prediction I/O for one model.
+
+    Args:
+        info: the model's data info (from its run or its export's metadata).
+    """
+
+    app: ClassVar[str]
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.info = info
+
+    @abc.abstractmethod
+    def read(self, inputs: Sequence[Any]) -> np.ndarray:
+        """The model's input batch for what the user gave (file paths, texts, arrays).
+
+        Raises:
+            EdgeError: naming the first input that cannot be read.
+        """
+
+    @abc.abstractmethod
+    def describe(self, outputs: np.ndarray, *, top_k: int = 3) -> list[dict[str, Any]]:
+        """One JSON-able description per row of model output."""
+
+    @abc.abstractmethod
+    def format(self, row: dict[str, Any]) -> str:
+        """A prediction row ({"input": ..., **a description}) as text for a terminal."""
+
+    def predict(self, model: Model, inputs: Sequence[Any], *, top_k: int = 3) -> list[dict[str, Any]]:
+        """Reads `inputs`, runs `model` on them (in batches) and describes each answer."""
+        if not inputs:
+            raise EdgeError("Nothing to predict: give at least one input.")
+        batch = self.read(inputs)
+        outputs = np.concatenate([np.asarray(model(batch[i:i + BATCH]))
+                                  for i in range(0, len(batch), BATCH)])
+        names = [str(i) if not isinstance(i, np.ndarray) else f"array[{n}]" for n, i in enumerate(inputs)]
+        return [{"input": name, **row} for name, row in zip(names, self.describe(outputs, top_k=top_k))]
+
+    # TF Serving's REST API: what a kerasdl SavedModel's `serving_default` takes.
+    def serving_instances(self, inputs: Sequence[str]) -> list[Any]:
+        """One row-format instance of `serving_default`'s input per user input (bytes as
+        {"b64": ...})."""
+        raise EdgeError(f"`predict --server` cannot send {self.app} inputs; post TF Serving "
+                        "requests to the model's serving_default yourself (see the README).")
+
+    def describe_served(self, predictions: list[Any]) -> list[dict[str, Any]]:
+        """Prediction rows from a server's answer to `serving_instances`."""
+        return [{"prediction": p} for p in predictions]
+
+
+class ClassifierCodec(Codec):
+    """Class probabilities out: the label, its probability and the runners-up."""
+
+    def describe(self, outputs: np.ndarray, *, top_k: int = 3) -> list[dict[str, Any]]:
+        return describe_probabilities(outputs, self.info["class_names"], top_k=top_k)
+
+    def format(self, row: dict[str, Any]) -> str:
+        return format_classification(row)
+
+    def describe_served(self, predictions: list[Any]) -> list[dict[str, Any]]:
+        """From a kerasdl signature's `classes` and `scores`: the top label and its
+        probability (the other labels' names are not in the answer)."""
+        described = []
+        for p in predictions:
+            if not isinstance(p, dict) or not {"classes", "scores"} <= set(p):
+                raise EdgeError("The server's answer has no 'classes' and 'scores': is the "
+                                f"model a kerasdl {self.app} export?")
+            top = {"label": p["classes"], "probability": float(p["scores"])}
+            described.append({**top, "top": [top], "probabilities": p.get("probabilities")})
+        return described
+
+
+class Streaming(abc.ABC):
+    """A codec whose model can scan a long input for events (speech: commands)."""
+
+    @abc.abstractmethod
+    def stream(self, model: Model, path: str, **options: Any) -> list[dict[str, Any]]:
+        """One row {"input", "time", "label", "score"} per event found along `path`."""
+
+
+class Generating(abc.ABC):
+    """A codec whose model makes outputs from noise (dcgan: images)."""
+
+    @abc.abstractmethod
+    def noise(self, count: int, seed: int) -> np.ndarray:
+        """The model's input: the same for the same seed everywhere."""
+
+    @abc.abstractmethod
+    def walk(self, seed: int, to_seed: int, steps: int) -> np.ndarray:
+        """`steps` inputs from `seed`'s first point to `to_seed`'s."""
+
+    @abc.abstractmethod
+    def outputs(self, model: Model, noise: np.ndarray) -> np.ndarray:
+        """What `model` makes of `noise`, ready to save (uint8 images)."""
+
+
+def describe_probabilities(outputs: np.ndarray, class_names: Sequence[str], *,
+                           top_k: int = 3) -> list[dict[str, Any]]:
+    """{"label", "probability", "top": [{"label", "probability"} ...]} per row of class
+    probabilities."""
+    described = []
+    for row in np.asarray(outputs):
+        order = np.argsort(row)[::-1][: max(1, top_k)]
+        described.append({"label": class_names[order[0]], "probability": float(row[order[0]]),
+                          "top": [{"label": class_names[i], "probability": float(row[i])} for i in order]})
+    return described
+
+
+def format_classification(row: dict[str, Any]) -> str:
+    """A classified input as one terminal line: source, label, probability, runners-up."""
+    source = " ".join(row["input"].split())  # a text input may span lines
+    if len(source) > 60:
+        source = source[:57] + "..."
+    others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in row["top"][1:])
+    return f"{source}: {row['label']} ({row['probability']:.3f})" + (f"  [then {others}]" if others else "")
+
+
+def file_instances(paths: Sequence[str], max_bytes: int = MAX_FILE_BYTES) -> list[dict[str, str]]:
+    """Each file's bytes as a `{"b64": ...}` instance (for signatures taking encoded
+    files: images, WAV).
+
+    Raises:
+        EdgeError: for a path that is not a readable file, or one over `max_bytes`.
+    """
+    instances = []
+    for name in paths:
+        path = Path(name)
+        if not path.is_file():
+            raise EdgeError(f"{name} is not a file.")
+        if path.stat().st_size > max_bytes:
+            raise EdgeError(f"{name} is over {max_bytes // (1024 * 1024)} MB.")
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise EdgeError(f"Cannot read {name}: {e.strerror}.") from None
+        instances.append({"b64": base64.b64encode(data).decode("ascii")})
+    return instances

@@ -1,0 +1,24 @@
+"""sentiment: texts (or text files) in, class probabilities out."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from kerasdl_edge.codecs.base import ClassifierCodec
+from kerasdl_edge.text import Tokenizer, read_text_argument
+
+
+class SentimentCodec(ClassifierCodec):
+    """Each input is a text file's path (read whole) or, failing that, the text itself;
+    texts become token ids with the model's own vocabulary (`kerasdl_edge.text`)."""
+
+    app = "sentiment"
+
+    def read(self, inputs: Sequence[Any]) -> np.ndarray:
+        return Tokenizer.from_spec(self.info["tokenizer"])([read_text_argument(i) for i in inputs])
+
+    def serving_instances(self, inputs: Sequence[str]) -> list[Any]:
+        """The texts, for `serving_default`'s `text` (the SavedModel tokenizes)."""
+        return [read_text_argument(i) for i in inputs]

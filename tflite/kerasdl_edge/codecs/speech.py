@@ -1,0 +1,49 @@
+"""speech: WAV files in, command probabilities out; long recordings scanned for commands."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from kerasdl_edge.audio import AudioError, read_wav, to_pcm16
+from kerasdl_edge.codecs.base import ClassifierCodec, Model, Streaming, file_instances
+from kerasdl_edge.errors import EdgeError
+
+
+class SpeechCodec(ClassifierCodec, Streaming):
+    """Reads WAV files at any rate, length and channel count (`kerasdl_edge.audio`),
+    as int16 PCM clips of the model's length."""
+
+    app = "speech"
+
+    def read(self, inputs: Sequence[Any]) -> np.ndarray:
+        try:
+            return to_pcm16(np.stack([read_wav(i, sample_rate=self.info["sample_rate"],
+                                               length=self.info["clip_samples"]) for i in inputs]))
+        except AudioError as e:
+            raise EdgeError(str(e)) from None
+
+    def stream(self, model: Model, path: str, **options: Any) -> list[dict[str, Any]]:
+        """The commands heard along the recording at `path`, with their times
+        (`options`: `kerasdl_edge.streaming.detect_commands`'s hop_seconds, smoothing,
+        threshold)."""
+        from kerasdl_edge.streaming import detect_commands
+
+        try:
+            samples = read_wav(path, sample_rate=self.info["sample_rate"])
+        except AudioError as e:
+            raise EdgeError(str(e)) from None
+        found = detect_commands(lambda x: np.asarray(model(x)), samples, sample_rate=self.info["sample_rate"],
+                                window=self.info["clip_samples"], class_names=self.info["class_names"],
+                                **options)
+        return [{"input": path, "time": d.time, "label": d.label, "score": d.score} for d in found]
+
+    def format(self, row: dict[str, Any]) -> str:
+        if "time" in row:
+            return f"{row['input']} {row['time']:8.2f} s  {row['label']} ({row['score']:.3f})"
+        return super().format(row)
+
+    def serving_instances(self, inputs: Sequence[str]) -> list[Any]:
+        """WAV files' bytes, for `serving_default`'s `wav_bytes`."""
+        return file_instances(inputs)
