@@ -137,19 +137,20 @@ def test_config_file_and_models(tmp_path: Path, idx_folder: Path) -> None:
     assert 'optimizer = "nesterov"' in saved and "label_smoothing = 0.1" in saved
 
 
-def test_tensorflow_start_up_noise_stays_out_unless_verbose(trained_run: Path) -> None:
-    # Run as a user does: a new process whose standard error is the terminal's.
+def test_tensorflow_start_up_noise_stays_out_unless_verbose(trained_run: Path, tmp_path: Path) -> None:
+    # Run as a user does: a new process whose standard error is the terminal's (outside
+    # the source tree, whose kerasdl/ would shadow the installed package for `-m`).
     import os
 
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     quiet = subprocess.run([sys.executable, "-m", "kerasdl.cli", "evaluate", str(trained_run)],
-                           capture_output=True, text=True, env=env, timeout=300)
+                           capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert quiet.returncode == 0, quiet.stderr
     assert "accuracy" in quiet.stdout
     for noise in ("cuInit", "absl::InitializeLog", "cudart_stub", "oneDNN", "cpu_feature_guard"):
         assert noise not in quiet.stderr, quiet.stderr
     verbose = subprocess.run([sys.executable, "-m", "kerasdl.cli", "-v", "evaluate", str(trained_run)],
-                             capture_output=True, text=True, env=env, timeout=300)
+                             capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert verbose.returncode == 0 and "absl::InitializeLog" in verbose.stderr, verbose.stderr
 
 
