@@ -36,13 +36,13 @@ _NATIVE_NOISE = re.compile(
 _verbose_native_log = False
 
 
-def _start_tensorflow(verbose: bool = False) -> None:
+def _start_tensorflow() -> None:
     """Imports TensorFlow and lets it probe for devices with the process's standard error
     captured, then passes on what is not start-up noise (everything, with -v)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "tensorflow" in sys.modules:
         return
-    if verbose or _verbose_native_log:
+    if _verbose_native_log:
         import tensorflow  # noqa: F401
         return
     import tempfile
@@ -105,6 +105,7 @@ def flag_wording(message: str) -> str:
             flag = max(param.opts, key=len)
             # By the Python name (`learning_rate`) and the flag's own (--vary: `vary`).
             options[param.name] = options[flag.lstrip("-").replace("-", "_")] = flag
+
     def option(match: re.Match[str]) -> str:
         name, value = match.group(1), match.group(2)
         if name in options and name != "sets":

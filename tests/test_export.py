@@ -96,13 +96,13 @@ json.dump(results, open(sys.argv[2], "w"))
 
 
 def test_tflite_runs_without_tensorflow(exported, trained_run: Path, colour_folder: Path, tmp_path: Path) -> None:
-    from kerasdl.data.images import read_image_files
     from kerasdl.runs import Run
+    from kerasdl_edge.codecs import codec_for
     from kerasdl.training.saving import load_model
 
     report, _ = exported
     files = sorted(colour_folder.glob("*/00[0-4].png"))
-    inputs = read_image_files(files, (16, 16), 3)
+    inputs = codec_for("vision", {"image_shape": [16, 16, 3]}).read(files)
     np.save(tmp_path / "inputs.npy", inputs)
     script = tmp_path / "edge.py"
     script.write_text(EDGE_SCRIPT)

@@ -86,8 +86,7 @@ def check_reader(read: Callable[[Path], Any], good: bytes, suffix: str, tmp_path
 def test_image_readers(tmp_path: Path) -> None:
     from PIL import Image
 
-    from kerasdl.data.images import read_image_files
-    from kerasdl.errors import DataError
+    from kerasdl_edge.codecs import codec_for
     from kerasdl_edge.errors import EdgeError
     from kerasdl_edge.images import read_image
 
@@ -98,8 +97,8 @@ def test_image_readers(tmp_path: Path) -> None:
         good = buffer.getvalue()
         suffix = "." + fmt.lower()
         assert check_reader(read_image, good, suffix, tmp_path, (EdgeError,), seed) > 0
-        assert check_reader(lambda p: read_image_files([p], (16, 16), 3), good, suffix, tmp_path,
-                            (DataError,), seed) > 0
+        codec = codec_for("vision", {"image_shape": [16, 16, 3]})  # decode, convert, resize
+        assert check_reader(lambda p: codec.read([p]), good, suffix, tmp_path, (EdgeError,), seed) > 0
 
 
 def test_wav_reader(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import write_colour_folder
 from kerasdl.data import tfds_source
-from kerasdl.data.images import load_image_datasets, read_image_files
+from kerasdl.data.images import load_image_datasets
 from kerasdl.errors import DataError
 
 
@@ -111,14 +111,18 @@ def test_mixed_sizes_are_fine_with_image_size(tmp_path: Path) -> None:
     assert all(tuple(x.shape) == (16, 16, 3) for x, _ in data.train)
 
 
-def test_read_image_files_errors(tmp_path: Path, colour_folder: Path) -> None:
-    batch = read_image_files([colour_folder / "red" / "000.png"], (8, 8), 1)
+def test_vision_codec_reads_files_with_one_line_errors(tmp_path: Path, colour_folder: Path) -> None:
+    from kerasdl_edge import EdgeError
+    from kerasdl_edge.codecs import codec_for
+
+    codec = codec_for("vision", {"image_shape": [8, 8, 1]})
+    batch = codec.read([colour_folder / "red" / "000.png"])
     assert batch.shape == (1, 8, 8, 1) and batch.dtype == np.uint8
     (tmp_path / "x.png").write_text("text")
-    with pytest.raises(DataError, match="Cannot read image .*x.png"):
-        read_image_files([tmp_path / "x.png"], (8, 8), 1)
-    with pytest.raises(DataError, match="Image file not found"):
-        read_image_files([tmp_path / "y.png"], (8, 8), 1)
+    with pytest.raises(EdgeError, match="Cannot read image .*x.png"):
+        codec.read([tmp_path / "x.png"])
+    with pytest.raises(EdgeError, match="Image file not found"):
+        codec.read([tmp_path / "y.png"])
 
 
 def test_tfds_without_network_fails_fast(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -3,8 +3,8 @@
 The tokenizer is learned from the training split (`fit`) and stored in the run's data
 info as a `TokenizerSpec`. From that one spec come the tf.data pipelines (`vectorize`),
 the SavedModel's string signature (`tokenizer_function`) and, for TFLite clients, the
-TensorFlow-free `kerasdl_edge.text.Tokenizer` (`edge_tokenizer`), which a test holds to
-the same ids. Models take the ids, never strings: TFLite's builtins cannot tokenize.
+TensorFlow-free `kerasdl_edge.text.Tokenizer` (the sentiment codec's), which a test
+holds to the same ids. Models take the ids, never strings: TFLite's builtins cannot tokenize.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from kerasdl.data.tokenizer import TokenizerSpec, fit_tokenizer, tokenizer_funct
 if TYPE_CHECKING:
     import tensorflow as tf
 
-    from kerasdl_edge.text import Tokenizer
 
 INPUT_NAME = "token_ids"
 TOKENIZER_KEY = "tokenizer"
@@ -72,9 +71,3 @@ def vectorize(ds: "tf.data.Dataset", info: dict[str, Any]) -> "tf.data.Dataset":
     ids = ds.batch(VECTORIZE_BATCH).map(to_ids, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
     known = int(ds.cardinality())
     return ids.apply(tf.data.experimental.assert_cardinality(known)) if known >= 0 else ids
-
-
-def edge_tokenizer(info: dict[str, Any]) -> "Tokenizer":
-    from kerasdl_edge.text import Tokenizer
-
-    return Tokenizer.from_spec(info[TOKENIZER_KEY])

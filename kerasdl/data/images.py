@@ -3,7 +3,9 @@
 Every source yields the same thing: unbatched `(uint8 image [H, W, C], int32 label)`
 pairs and the facts a model needs (class names, image shape). Images keep their own
 size unless `image_size` is set; then every image is resized to it with
-`conform_image`, the one resize that training, prediction and export all use.
+`conform_image`, the resize that training and the SavedModel use; prediction from
+files and devices use its numpy twin (`kerasdl_edge.images.conform_image`, tested
+within 1 level).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import concurrent.futures
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -139,30 +141,6 @@ def decode_image(
     image = tf.io.decode_image(contents, channels=channels, expand_animations=False)
     image.set_shape([None, None, channels])
     return conform_image(image, size, channels)
-
-
-def read_image_files(
-    paths: Sequence[str | Path], size: tuple[int, int], channels: int
-) -> np.ndarray:
-    """Reads image files into one uint8 batch [N, height, width, channels], converted
-    and resized as the training pipeline does.
-
-    Raises:
-        DataError: naming the first file that is missing or not a readable image.
-    """
-    import tensorflow as tf
-
-    images = []
-    for p in paths:
-        p = Path(p)
-        inspect_image(p)  # a clear error for missing or corrupt files
-        contents = tf.io.read_file(str(p))
-        try:
-            image = decode_image(contents, size, channels)
-        except tf.errors.InvalidArgumentError as e:
-            raise DataError(f"Cannot decode image {p}: {e.message.splitlines()[0]}") from None
-        images.append(image.numpy())
-    return np.stack(images) if images else np.zeros((0, *size, channels), np.uint8)
 
 
 def inspect_image(path: Path) -> tuple[int, int, int]:

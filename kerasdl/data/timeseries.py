@@ -66,7 +66,7 @@ def read_series_csv(path: str | Path, *, time_column: str | None = None,
     Raises:
         DataError: unreadable file, non-numeric cells, unsorted or repeated times.
     """
-    from kerasdl_edge.series import TableError, encode_table, fill_missing, one_hot_name, read_csv
+    from kerasdl_edge.series import TableError, encode_table, fill_missing, is_missing, one_hot_name, read_csv
 
     path = Path(path)
     try:
@@ -87,7 +87,7 @@ def read_series_csv(path: str | Path, *, time_column: str | None = None,
     for i in value_indices:
         name = header[i]
         if name in categorical_names:
-            seen = sorted({row[i].strip() for row in body if i < len(row) and not _missing(row[i])})
+            seen = sorted({row[i].strip() for row in body if i < len(row) and not is_missing(row[i])})
             categories[name] = seen
             columns += [one_hot_name(name, c) for c in seen]
         else:
@@ -95,12 +95,10 @@ def read_series_csv(path: str | Path, *, time_column: str | None = None,
     try:
         values = encode_table(header, body, columns, categories, where=str(path))
     except TableError as e:
-        message = str(e)
-        if "not a number" in message:
-            column = message.split("column '", 1)[1].split("'", 1)[0]
-            message += (f" Leave it out with `features=-{column}`, one-hot encode it with "
-                        f"`categorical={column}`, or name the time column with `time_column=NAME`.")
-        raise DataError(message) from None
+        hint = (f" Leave it out with `features=-{e.column}`, one-hot encode it with "
+                f"`categorical={e.column}`, or name the time column with `time_column=NAME`."
+                if e.column else "")
+        raise DataError(str(e) + hint) from None
     if time_indices:
         times = _times(path, header, body, time_indices, time_name)
         _check_sorted(path, times, time_name)
@@ -115,12 +113,6 @@ def read_series_csv(path: str | Path, *, time_column: str | None = None,
         logger.info("%s: filled %d missing cells from the previous row", path, filled)
     return Series(times=times, values=values.astype(np.float32), columns=columns,
                   time_column=time_name, filled=filled, categories=categories)
-
-
-def _missing(cell: str) -> bool:
-    from kerasdl_edge.series import is_missing
-
-    return is_missing(cell)
 
 
 def _time_columns(path: Path, header: list[str], time_column: str | None) -> tuple[list[int], str | None]:

@@ -33,7 +33,15 @@ ONE_HOT = "="
 
 
 class TableError(ValueError):
-    """A table that cannot be read as the model's columns; the message says why."""
+    """A table that cannot be read as the model's columns; the message says why.
+
+    Attributes:
+        column: the column holding a cell that is not a number, if that is the cause.
+    """
+
+    def __init__(self, message: str, *, column: str | None = None) -> None:
+        super().__init__(message)
+        self.column = column
 
 
 def read_csv(path: str | Path) -> tuple[list[str], list[list[str]]]:
@@ -122,7 +130,7 @@ def encode_table(header: Sequence[str], rows: Sequence[Sequence[str]], columns: 
             raise TableError(f"{where} lacks the column '{wanted}' the model was trained on.")
     values = np.full((len(rows), len(columns)), np.nan, np.float64)
     for r, row in enumerate(rows):
-        if len(row) < len(header):
+        if len(row) != len(header):
             raise TableError(f"{where}, line {r + 2}: {len(row)} fields but the header has {len(header)}.")
         for j, (i, one_hot) in enumerate(plan):
             cell = row[i].strip()
@@ -133,8 +141,8 @@ def encode_table(header: Sequence[str], rows: Sequence[Sequence[str]], columns: 
                     values[r, j] = float(cell)
                 except ValueError:
                     raise TableError(
-                        f"{where}, line {r + 2}: column '{header[i]}' holds {cell[:30]!r}, not a number."
-                    ) from None
+                        f"{where}, line {r + 2}: column '{header[i]}' holds {cell[:30]!r}, not a number.",
+                        column=header[i]) from None
     return values
 
 
