@@ -311,29 +311,40 @@ def evaluate(run: str, split: str, dataset: str | None, as_json: bool) -> None:
 @click.option("--name", help="Served model name (default: the app's name).")
 @click.option("--out", "out_dir", default="saved_models", show_default=True, type=click.Path(file_okay=False), help="Export root.")
 @click.option("--check/--no-check", default=True, show_default=True, help="Evaluate every variant against Keras on the test split.")
+@click.option("--litert", "litert_recipes", multiple=True, type=click.Choice(["static_wi8_ai8", "static_wi8_ai16", "weight_only_wi8_afp32", "weight_only_wi4_afp32", "dynamic_wi8_afp32", "all"]), help="Also quantize the float32 file with LiteRT Quantizer, the converter's maintained successor (repeatable; 'all': every recipe), as variants litert-RECIPE.")
+@click.option("--native-input", is_flag=True, help="TFLite files take the model's own input (grey images, int16 PCM) instead of what MediaPipe Tasks hand it (RGB frames, float32 waveforms).")
+@click.option("--author", default="", help="Author in the TFLite standard metadata (default: kerasdl).")
+@click.option("--license", "license_", default="", help="The model's licence in the TFLite standard metadata, e.g. 'CC-BY-4.0' (default: a note that it follows the training data's).")
 @_user_errors
-def export(run: str, formats: str, quantize: str, name: str | None, out_dir: str, check: bool) -> None:
+def export(run: str, formats: str, quantize: str, name: str | None, out_dir: str, check: bool,
+           litert_recipes: tuple[str, ...], native_input: bool, author: str, license_: str) -> None:
     """Export a run as a SavedModel (TF Serving) and TFLite files.
 
     The SavedModel lands in OUT/NAME/VERSION with a `serving_default` signature that
     takes what a client has (encoded image bytes for vision); TFLite files land in
-    OUT/tflite/NAME-VERSION-QUANTIZATION.tflite with labels and preprocessing inside.
+    OUT/tflite/NAME-VERSION-QUANTIZATION.tflite with labels and preprocessing inside,
+    in kerasdl's metadata and in the standard TFLite metadata that MediaPipe Tasks and
+    Android Studio read. The table says which MediaPipe task runs each file.
 
     \b
     Examples:
       kerasdl export runs/vision/20261122-101500
       kerasdl export runs/vision/20261122-101500 --format tflite --quantize int8
+      kerasdl export runs/vision/20261122-101500 --format tflite --litert all
     """
     _start_tensorflow()
     _setup_logging(False)
     from kerasdl.export.exporter import FORMATS, export_run
+    from kerasdl.export.quantizer import QUANTIZER_RECIPES
     from kerasdl.export.tflite import QUANTIZATIONS
 
     report = export_run(
         run,
         formats=FORMATS if formats == "all" else (formats,),
         quantizations=QUANTIZATIONS if quantize == "all" else (quantize,),
-        out_dir=out_dir, name=name, check=check,
+        out_dir=out_dir, name=name, check=check, task_ready=not native_input,
+        author=author, license=license_,
+        litert_recipes=tuple(QUANTIZER_RECIPES) if "all" in litert_recipes else litert_recipes,
     )
     if report.saved_model:
         click.echo(f"SavedModel: {report.saved_model}")
@@ -341,6 +352,10 @@ def export(run: str, formats: str, quantize: str, name: str | None, out_dir: str
         click.echo(f"TFLite {q}: {path}")
     if report.rows:
         click.echo(report.table())
+    for note in dict.fromkeys(report.task_notes.values()):
+        click.echo(f"No MediaPipe task: {note}.")
+    if report.model_card:
+        click.echo(f"Model card: {report.model_card}")
     if report.failed:
         # What could be made is kept; the exit status still says that not all of it was.
         raise click.ClickException("Not exported: " + "; ".join(

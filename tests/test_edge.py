@@ -20,7 +20,7 @@ from kerasdl.export.exporter import export_run
 from kerasdl.registry import get_app
 
 Edge = Callable[..., subprocess.CompletedProcess]
-DEVICE_DISTRIBUTIONS = ("ai-edge-litert", "numpy", "pillow")  # tflite/pyproject.toml's, with [images]
+DEVICE_DISTRIBUTIONS = ("ai-edge-litert", "flatbuffers", "numpy", "pillow")  # tflite/pyproject.toml's, with [images]
 
 
 def _closure(names: tuple[str, ...]) -> set[str]:

@@ -141,6 +141,16 @@ def test_cli_export_predict_benchmark(trained_run: Path, colour_folder: Path, tm
     assert "vision-1-int8.tflite" in result.stdout and "keras" in result.stdout
     assert "Fastest here:" in result.stdout
 
+    # LiteRT Quantizer's variants beside the converter's, checked in the same table.
+    result = runner.invoke(cli, ["export", str(trained_run), "--out", str(out), "--format", "tflite",
+                                 "--quantize", "float32", "--litert", "static_wi8_ai8", "--litert", "dynamic_wi8_afp32"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("tflite-")]
+    assert [r[0] for r in rows] == ["tflite-float32", "tflite-litert-static_wi8_ai8", "tflite-litert-dynamic_wi8_afp32"]
+    assert all(r[-1] == "ImageClassifier" for r in rows)
+    assert all(float(r[5]) < 0.1 for r in rows), rows  # max |diff| from Keras
+    assert "Model card:" in result.stdout and (out / "vision-3-model-card.md").is_file()
+
     result = runner.invoke(cli, ["export", str(tmp_path), "--no-check"])
     assert result.exit_code == 1 and "is not a kerasdl run directory" in result.output
     result = runner.invoke(cli, ["export", str(trained_run), "--name", "bad name"])

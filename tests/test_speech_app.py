@@ -332,12 +332,29 @@ def test_export_wav_savedmodel_and_int8_tflite(speech_run: Path, tmp_path: Path)
     pcm = codec_for("speech", info).read(paths)
     keras_out = np.asarray(load_model(speech_run / "checkpoints" / "best.keras")(pcm))
     np.testing.assert_allclose(out["probabilities"].numpy(), keras_out, atol=1e-4)
+    # Task-ready files (MediaPipe's AudioClassifier) take float32 waveforms in [-1, 1]; the
+    # codec reads the same samples for them, and the model turns them back into the PCM.
+    from kerasdl_edge import Predictor
+
+    waveform = Predictor(report.tflite["float32"]).read(paths)
+    np.testing.assert_array_equal(waveform, pcm.astype(np.float32) / 32768)
     edge = EdgeModel(report.tflite["float32"])
-    assert edge.input_dtype == np.int16
-    np.testing.assert_allclose(edge(pcm), keras_out, atol=1e-3)
+    assert edge.input_dtype == np.float32
+    np.testing.assert_allclose(edge(waveform), keras_out, atol=1e-3)
     int8 = EdgeModel(report.tflite["int8"])
-    assert int8.input_dtype == np.int16  # PCM stays PCM: no 8-bit audio on the way in
-    assert list(np.argmax(int8(pcm), axis=1)) == list(np.argmax(keras_out, axis=1))
+    assert int8.input_dtype == np.float32  # no 8-bit audio on the way in: quantized inside
+    assert list(np.argmax(int8(waveform), axis=1)) == list(np.argmax(keras_out, axis=1))
+    assert report.tasks == {"float32": "AudioClassifier", "int8": "AudioClassifier"}
+    # The dynamic variant comes from LiteRT Quantizer, which keeps the front end float.
+    dynamic = export_run(speech_run, formats=("tflite",), quantizations=("dynamic",), out_dir=tmp_path / "dynamic")
+    assert EdgeModel(dynamic.tflite["dynamic"]).metadata["quantizer"] == "LiteRT Quantizer dynamic_wi8_afp32"
+    assert dynamic.rows[-1]["metric"] >= by_variant["tflite-float32"]["metric"] - 0.1
+    # --native-input keeps the model's own int16 PCM input.
+    native = export_run(speech_run, formats=("tflite",), quantizations=("int8",), out_dir=tmp_path / "native",
+                        task_ready=False)
+    assert EdgeModel(native.tflite["int8"]).input_dtype == np.int16
+    assert native.tasks == {"int8": "-"} and "float32 waveforms" in native.task_notes["int8"]
+    np.testing.assert_allclose(native.rows[-1]["metric"], by_variant["tflite-int8"]["metric"], atol=0.1)
 
 
 def test_qat_leaves_the_front_end_float_and_exports_int8(speech_run: Path, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 
-from kerasdl.app import ClassifierApp, Datasets, ExportSettings, named_probabilities
+from kerasdl.app import ClassifierApp, Datasets, ExportSettings, MobileTask, named_probabilities
 
 from kerasdl.apps.sentiment import preprocessing
 from kerasdl.apps.sentiment.config import SentimentConfig
@@ -119,6 +119,33 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
             "serving_default": (from_text, [tf.TensorSpec([None], tf.string, name="text")], [vectorizer]),
         }
 
+    def mobile_task(self, config: SentimentConfig, info: dict[str, Any]) -> MobileTask:
+        """MediaPipe's TextClassifier tokenizes with a regex (cut at delimiters, no
+        lower-casing): it runs models whose tokenizer it reproduces exactly, unigram
+        ones with `standardize=split_punctuation` or `none`."""
+        from kerasdl_edge.standard_metadata import (PAD_TOKEN, START_TOKEN, UNKNOWN_TOKEN,
+                                                      RegexTokenizerInput, TensorInfo)
+        from kerasdl_edge.text import OOV_ID, PAD_ID, Tokenizer
+
+        spec = preprocessing.tokenizer_spec(info)
+        output = self.probabilities_tensor(info)
+        description = f"int32 token ids [1, {spec.sequence_length}], 0 = padding."
+        try:
+            delimiter = Tokenizer.from_spec(spec.to_dict()).regex_delimiter()
+            special = sorted({PAD_TOKEN, UNKNOWN_TOKEN, START_TOKEN} & set(spec.vocabulary))
+            if special:
+                raise ValueError(f"its vocabulary holds {', '.join(special)}, which the regex tokenizer "
+                                 "reads as special tokens")
+        except ValueError as e:
+            return MobileTask(TensorInfo(preprocessing.INPUT_NAME, description), output, None,
+                              f"MediaPipe's TextClassifier cannot reproduce this tokenizer: {e}; train with "
+                              "`ngrams=1`, `binary=false`, `standardize=split_punctuation` for one it runs")
+        vocabulary = {PAD_TOKEN: PAD_ID, UNKNOWN_TOKEN: OOV_ID}
+        vocabulary.update({token: i for i, token in enumerate(spec.vocabulary) if i > OOV_ID})
+        ids = TensorInfo(preprocessing.INPUT_NAME, description,
+                         tokenizer=RegexTokenizerInput(delimiter, vocabulary))
+        return MobileTask(ids, output, "TextClassifier")
+
     def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
         spec = preprocessing.tokenizer_spec(info)
         return {
@@ -126,7 +153,7 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
             "tokenizer": "info.tokenizer: TextVectorization settings and vocabulary; "
                          "kerasdl_edge.text.Tokenizer reproduces its ids without TensorFlow",
             "standardize": spec.standardize,
-            "split": "ASCII whitespace",
+            "split": "ASCII whitespace (split_punctuation: and ASCII punctuation)",
             "ngrams": spec.ngrams,
             "sequence_length": spec.sequence_length,
             "binary": spec.binary,

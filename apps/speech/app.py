@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from kerasdl.app import ClassifierApp, Datasets, ExportSettings, named_probabilities
+from kerasdl.app import ClassifierApp, Datasets, ExportSettings, MobileTask, TaskInput, named_probabilities
 
 from kerasdl.apps.speech import preprocessing
 from kerasdl.apps.speech.config import SpeechConfig
@@ -43,7 +43,9 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
     provenance_keys = ("source", "sizes", "noise_files")
     # A power spectrum spans many decades: in 8 bits its quiet bands round to zero and
     # the int8 model fell to chance (18.7 % on FSDD); the front end stays float32.
-    export = ExportSettings(int8_float_layers=preprocessing.FRONT_END_LAYERS)
+    # The waveform's conversion to PCM and the front end stay float in full-int8 files.
+    export = ExportSettings(int8_float_layers=("waveform_to_pcm", *preprocessing.FRONT_END_LAYERS),
+                            dynamic_with_litert=True)
 
     def load_datasets(self, config: SpeechConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.audio import load_audio_datasets
@@ -132,6 +134,36 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
             "serving_default": (from_wav, [tf.TensorSpec([None], tf.string, name="wav_bytes")]),
             "serve_pcm": (from_pcm, [tf.TensorSpec([None, length], tf.int16, name="audio")]),
         }
+
+    def task_input(self, info: dict[str, Any]) -> TaskInput | None:
+        """A float32 waveform in [-1, 1] (what MediaPipe's AudioClassifier hands the
+        model), turned back into the int16 PCM the model takes by `WaveformToPcm`."""
+        from kerasdl_edge.audio import pcm16_to_waveform
+
+        def wrap(model: "keras.Model") -> "keras.Model":
+            import keras
+
+            from kerasdl.layers.task_inputs import waveform_to_pcm_class
+
+            waveform = keras.Input(model.inputs[0].shape[1:], batch_size=model.inputs[0].shape[0],
+                                   dtype="float32", name="waveform")
+            return keras.Model(waveform, model(waveform_to_pcm_class(keras)(name="waveform_to_pcm")(waveform)),
+                               name=f"{model.name}_waveform")
+
+        return TaskInput(wrap=wrap, convert=pcm16_to_waveform, info={"waveform": "float32"})
+
+    def mobile_task(self, config: SpeechConfig, info: dict[str, Any]) -> MobileTask:
+        from kerasdl_edge.standard_metadata import AudioInput, TensorInfo
+
+        rate, length = info["sample_rate"], info["clip_samples"]
+        output = self.probabilities_tensor(info)
+        if info.get("waveform") == "float32":
+            waveform = TensorInfo("waveform", f"{length} mono samples at {rate} Hz, float32 in [-1, 1].",
+                                  audio=AudioInput(rate, 1), value_range=(-1.0, 1.0))
+            return MobileTask(waveform, output, "AudioClassifier")
+        pcm = TensorInfo("audio", f"{length} mono samples at {rate} Hz, int16 PCM.")
+        return MobileTask(pcm, output, None, "MediaPipe's AudioClassifier hands float32 waveforms: "
+                          "export without --native-input")
 
     def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -6,7 +6,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from kerasdl.app import ClassifierApp, Datasets, named_probabilities
+import numpy as np
+
+from kerasdl.app import ClassifierApp, Datasets, MobileTask, TaskInput, named_probabilities
 from kerasdl.errors import DataError
 
 from kerasdl.apps.vision.config import VisionConfig
@@ -124,6 +126,39 @@ class VisionApp(ClassifierApp[VisionConfig]):
             "serving_default": (from_bytes, [tf.TensorSpec([None], tf.string, name="image_bytes")]),
             "serve_pixels": (from_pixels, [tf.TensorSpec([None, height, width, channels], tf.uint8, name="image")]),
         }
+
+    def task_input(self, info: dict[str, Any]) -> TaskInput | None:
+        """A grey model takes RGB frames (MediaPipe's ImageClassifier hands RGB), made
+        grey inside by `RgbToGrey`; a colour model takes them as it is."""
+        if info["image_shape"][2] != 1:
+            return None
+
+        def wrap(model: "keras.Model") -> "keras.Model":
+            import keras
+
+            from kerasdl.layers.task_inputs import rgb_to_grey_class
+
+            height, width, _ = info["image_shape"]
+            rgb = keras.Input((height, width, 3), dtype="uint8", name=model.inputs[0].name)
+            return keras.Model(rgb, model(rgb_to_grey_class(keras)(name="rgb_to_grey")(rgb)),
+                               name=f"{model.name}_rgb")
+
+        return TaskInput(wrap=wrap, convert=lambda images: np.repeat(images, 3, axis=-1),
+                         info={"input_channels": 3})
+
+    def mobile_task(self, config: VisionConfig, info: dict[str, Any]) -> MobileTask:
+        from kerasdl_edge.standard_metadata import ImageInput, TensorInfo
+
+        channels = info.get("input_channels", info["image_shape"][2])
+        space = "RGB" if channels == 3 else "GRAYSCALE"
+        image = TensorInfo("image", f"uint8 {space} image, raw pixels 0-255 (scaled inside the model).",
+                           image=ImageInput(space, (0.0,) * channels, (1.0,) * channels),
+                           value_range=(0.0, 255.0))
+        output = self.probabilities_tensor(info)
+        if channels == 3:
+            return MobileTask(image, output, "ImageClassifier")
+        return MobileTask(image, output, None, "MediaPipe's ImageClassifier takes RGB: export "
+                          "without --native-input for a file that takes RGB")
 
     def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
         from kerasdl.apps.vision.preprocessing import SCALE

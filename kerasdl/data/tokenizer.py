@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import keras
     import tensorflow as tf
 
-STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation", "none")
+STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation", "split_punctuation", "none")
 PAD_ID, OOV_ID = 0, 1
 
 
@@ -28,9 +28,11 @@ class TokenizerSpec:
     """How text becomes a fixed-length row of token ids.
 
     Attributes:
-        standardize: lower_and_strip_punctuation, lower, strip_punctuation or none.
-            Lower-casing is ASCII-only and punctuation is ASCII punctuation, as in
-            `tf.strings.lower` and Keras' default strip pattern.
+        standardize: lower_and_strip_punctuation, lower, strip_punctuation,
+            split_punctuation (each punctuation mark becomes a space, case is kept:
+            what MediaPipe's regex tokenizer reproduces) or none. Lower-casing is
+            ASCII-only and punctuation is ASCII punctuation, as in `tf.strings.lower`
+            and Keras' default strip pattern.
         ngrams: 1 for words; N adds every 2..N-gram after the words.
         sequence_length: ids per text: longer token lists are cut at the end, shorter
             ones padded with 0.
@@ -162,5 +164,15 @@ def naive_bayes_ratios(counts: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     return ratios.astype(np.float32)
 
 
-def _keras_standardize(standardize: str) -> str | None:
+def _keras_standardize(standardize: str) -> Any:
+    if standardize == "split_punctuation":
+        return _split_punctuation
     return None if standardize == "none" else standardize
+
+
+def _split_punctuation(texts: "tf.Tensor") -> "tf.Tensor":
+    import tensorflow as tf
+
+    from kerasdl_edge.text import PUNCTUATION_CLASS  # the edge twin's, so both agree
+
+    return tf.strings.regex_replace(texts, "[" + PUNCTUATION_CLASS + "]", " ")

@@ -24,6 +24,7 @@ from kerasdl.export.tflite import QUANTIZATIONS, ExportError
 logger = logging.getLogger(__name__)
 
 FORMATS = ("saved_model", "tflite")
+LITERT_PREFIX = "litert-"
 CHECK_BATCH = 256
 
 
@@ -36,6 +37,10 @@ class ExportReport:
     metric: str
     saved_model: Path | None = None
     tflite: dict[str, Path] = field(default_factory=dict)
+    # The MediaPipe task each TFLite file runs in ("-" for none), and why not where none.
+    tasks: dict[str, str] = field(default_factory=dict)
+    task_notes: dict[str, str] = field(default_factory=dict)
+    model_card: Path | None = None
     # Variants the converter could not make, with why; the others are still written.
     failed: dict[str, str] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -43,12 +48,15 @@ class ExportReport:
     def table(self) -> str:
         if not self.rows:
             return ""
-        lines = [f"{'variant':<14} {'size':>10}  {self.metric:>9}  {'keras':>9}  {'max |diff|':>10}"]
+        width = max(14, *(len(r["variant"]) for r in self.rows))
+        lines = [f"{'variant':<{width}} {'size':>10}  {self.metric:>9}  {'keras':>9}  {'max |diff|':>10}  "
+                 "MediaPipe task"]
         for r in self.rows:
             size = f"{r['bytes'] / 1024:.1f} KB" if r["bytes"] is not None else "-"
+            task = self.tasks.get(r["variant"].removeprefix("tflite-"), "") if r["bytes"] is not None else ""
             lines.append(
-                f"{r['variant']:<14} {size:>10}  {r['metric']:>9.4f}  {r['keras_metric']:>9.4f}  "
-                f"{r['max_abs_diff']:>10.2e}"
+                f"{r['variant']:<{width}} {size:>10}  {r['metric']:>9.4f}  {r['keras_metric']:>9.4f}  "
+                f"{r['max_abs_diff']:>10.2e}  {task}".rstrip()
             )
         return "\n".join(lines)
 
@@ -62,6 +70,10 @@ def export_run(
     name: str | None = None,
     check: bool = True,
     representative_examples: int = 300,
+    task_ready: bool = True,
+    author: str = "",
+    license: str = "",
+    litert_recipes: Sequence[str] = (),
 ) -> ExportReport:
     """Exports a run's best model.
 
@@ -73,6 +85,16 @@ def export_run(
         name: the served model's name (default: the app's name).
         check: evaluate every variant on the test split against the Keras model.
         representative_examples: training examples used to calibrate int8.
+        task_ready: TFLite files take what MediaPipe Tasks hand a model (RGB frames,
+            float32 waveforms) where the model's own input differs; False keeps the
+            model's own input (grey images, int16 PCM).
+        author: the standard metadata's author (default: "kerasdl").
+        license: the standard metadata's licence of the model (default: a note that
+            it follows the training data's licence).
+        litert_recipes: more TFLite variants, each the float32 file quantized by
+            LiteRT Quantizer with one of its recipes (`kerasdl.export.quantizer`),
+            named `litert-RECIPE`: the maintained successor of the converter's
+            post-training quantization, side by side with it.
 
     Returns:
         An `ExportReport` (also written next to the TFLite files as JSON). When
@@ -92,6 +114,11 @@ def export_run(
             raise KerasdlError(
                 f"`quantize` must be one of {', '.join(QUANTIZATIONS)}. Received: {q!r}"
             )
+    from kerasdl.export.quantizer import QUANTIZER_RECIPES
+
+    for r in litert_recipes:
+        if r not in QUANTIZER_RECIPES:
+            raise KerasdlError(f"`litert` must be among {', '.join(QUANTIZER_RECIPES)}. Received: {r!r}")
     opened = open_run(run_path)
     run, app, config, info = opened.run, opened.app, opened.config, opened.info
     root = Path(out_dir)
@@ -123,29 +150,62 @@ def export_run(
         write_models_config(root)
         logger.info("SavedModel written to %s", report.saved_model)
 
+    task_input = app.task_input(info) if task_ready else None
+    wrapped: set[str] = set()  # the TFLite variants that take the task input
     if "tflite" in formats:
         from kerasdl.export.tflite import convert, convert_qat
         from kerasdl_edge import write_metadata
+        from kerasdl_edge.standard_metadata import write_standard_metadata
 
         representative = _representative_batches(data.train, representative_examples)
         convertible = app.tflite_model(model, config, info)
+        if task_input is not None:
+            convertible = task_input.wrap(convertible)
+            representative = [task_input.convert(batch) for batch in representative]
         qat_model = (run.meta.get("optimization") or {}).get("qat_model")
-        for q in quantizations:
+        float_content: bytes | None = None  # the converter's float32 file, before metadata
+        variants = [*quantizations, *(f"{LITERT_PREFIX}{r}" for r in litert_recipes)]
+        for q in variants:
+            # The quantization-aware model is converted as trained: its own input.
+            quantization_aware = bool(q == "int8" and qat_model)
+            made_with = "TFLite converter"
+            variant_info = info if task_input is None or quantization_aware else {**info, **task_input.info}
             try:
-                if q == "int8" and qat_model:
+                if quantization_aware:
                     logger.info("Converting the quantization-aware model to TFLite (int8)")
-                    content = convert_qat(run.checkpoints / qat_model)
+                    content = convert_qat(run.checkpoints / qat_model, int8_output=app.int8_output)
+                elif q.startswith(LITERT_PREFIX) or (q == "dynamic" and app.export.dynamic_with_litert):
+                    from kerasdl.export.quantizer import quantize_tflite
+
+                    recipe = q.removeprefix(LITERT_PREFIX) if q != "dynamic" else "dynamic_wi8_afp32"
+                    if float_content is None:
+                        float_content = convert(convertible, "float32")
+                    logger.info("Quantizing with LiteRT Quantizer (%s)", recipe)
+                    made_with = f"LiteRT Quantizer {recipe}"
+                    content = quantize_tflite(float_content, recipe, representative,
+                                              float_layers=app.export.int8_float_layers)
                 else:
                     logger.info("Converting to TFLite (%s)", q)
                     content = convert(convertible, q, representative if q == "int8" else None,
-                                      float_layers=app.export.int8_float_layers)
-            except ExportError as e:
-                if len(quantizations) == 1:
+                                      float_layers=app.export.int8_float_layers, int8_output=app.int8_output)
+                    if q == "float32":
+                        float_content = content
+            except KerasdlError as e:  # ExportError, QuantizerError
+                if len(variants) == 1:
                     raise
                 report.failed[q] = str(e)
                 continue
-            content = write_metadata(content, {**metadata, "quantization": q,
-                                               "quantization_aware": bool(q == "int8" and qat_model)})
+            mobile = _single_subgraph_task(app.mobile_task(config, variant_info), content)
+            content = write_metadata(content, {**metadata, "info": variant_info, "quantization": q,
+                                               "quantization_aware": quantization_aware,
+                                               "quantizer": made_with, "mobile_task": mobile.task})
+            content = write_standard_metadata(content, _standard_metadata(
+                app, name, version, model.name, q, mobile, author=author, license=license))
+            if variant_info is not info:
+                wrapped.add(q)
+            report.tasks[q] = mobile.task or "-"
+            if mobile.note:
+                report.task_notes[q] = mobile.note
             path = tflite_path(root, name, version, q)
             path.parent.mkdir(parents=True, exist_ok=True)
             with kio.atomic_path(path) as tmp:
@@ -154,11 +214,56 @@ def export_run(
 
     if check and data is not None:
         split = data.test if data.test is not None else data.validation
-        report.rows = _check(app, model, report, split, info)
+        report.rows = _check(app, model, report, split, info,
+                             task_input.convert if task_input is not None else None, wrapped)
         if report.tflite:
             kio.write_json(root / "tflite" / f"{name}-{version}-check.json",
                            {"metric": report.metric, "rows": report.rows, "failed": report.failed})
+    report.model_card = _write_model_card(root, app, run, metadata, report)
     return report
+
+
+def _write_model_card(root: Path, app: Any, run: Any, metadata: dict[str, Any], report: ExportReport) -> Path:
+    from kerasdl.export.model_card import model_card
+
+    metrics = kio.read_json(run.metrics_path) if run.metrics_path.is_file() else None
+    config_text = run.config_path.read_text(encoding="utf-8") if run.config_path.is_file() else ""
+    path = root / f"{report.name}-{report.version}-model-card.md"
+    text = model_card(app=app, metadata=metadata, run_meta=run.meta, config_text=config_text,
+                      test_metrics=metrics, report=report)
+    with kio.atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def _single_subgraph_task(mobile: Any, content: bytes) -> Any:
+    """MediaPipe's classifiers run single-subgraph models only ("Classification tflite
+    models are assumed to have a single subgraph"): a recurrent layer's WHILE loop makes
+    more."""
+    from dataclasses import replace
+
+    from kerasdl_edge.metadata import subgraph_count
+
+    if mobile.task is None or subgraph_count(content) == 1:
+        return mobile
+    return replace(mobile, task=None, note=(
+        f"MediaPipe's {mobile.task} runs single-subgraph models only, and this one's recurrent "
+        "layers convert to a loop of several subgraphs; use a cnn or transformer model for it, or "
+        "run this file with kerasdl-edge or the TFLite interpreter"))
+
+
+def _standard_metadata(app: Any, name: str, version: int, model_name: str, quantization: str,
+                       mobile: Any, *, author: str, license: str) -> Any:
+    from kerasdl_edge.standard_metadata import StandardMetadata
+
+    return StandardMetadata(
+        name=name,
+        description=f"kerasdl {app.name}: {app.description} Model {model_name}, TFLite {quantization}.",
+        version=str(version),
+        author=author or "kerasdl",
+        license=license or "Not given at export: the model follows the licence of its training data.",
+        inputs=(mobile.input,), outputs=(mobile.output,),
+    )
 
 
 def _float32(app: Any, config: Any, info: dict[str, Any], model: Any) -> Any:
@@ -190,7 +295,8 @@ def _representative_batches(ds: Any, count: int) -> list[np.ndarray]:
     return [np.stack(inputs)]
 
 
-def _check(app: Any, model: Any, report: ExportReport, ds: Any, info: dict[str, Any]) -> list[dict[str, Any]]:
+def _check(app: Any, model: Any, report: ExportReport, ds: Any, info: dict[str, Any],
+           to_task_input: Any = None, wrapped: set[str] | None = None) -> list[dict[str, Any]]:
     from kerasdl.app import predict_dataset
     from kerasdl.data.pipeline import evaluation_pipeline
 
@@ -218,6 +324,7 @@ def _check(app: Any, model: Any, report: ExportReport, ds: Any, info: dict[str, 
         from kerasdl_edge import EdgeModel
 
         edge = EdgeModel(path)
-        _, outputs = predict_dataset(edge, batches)
+        convert = to_task_input if q in (wrapped or ()) else np.asarray
+        _, outputs = predict_dataset(lambda x, training=False: edge(convert(np.asarray(x))), batches)
         rows.append(row(f"tflite-{q}", edge.size_bytes, outputs))
     return rows

@@ -31,18 +31,21 @@ class ExportError(KerasdlError):
 
 def convert(
     model: Any, quantization: str, representative: list[np.ndarray] | None = None,
-    *, float_layers: Sequence[str] = (), timeout: float = 1800,
+    *, float_layers: Sequence[str] = (), int8_output: str = "float32", timeout: float = 1800,
 ) -> bytes:
     """Converts a Keras model to TFLite bytes (builtin ops only) in a child process.
 
     Args:
         model: the Keras model (saved to a temporary file for the child).
         quantization: float32, dynamic (int8 weights), float16 (float16 weights) or
-            int8 (int8 weights and activations; integer input and output).
+            int8 (int8 weights and activations inside; see `_int8_io` for the input
+            and output types).
         representative: calibration input batches for int8 (from the training split).
         float_layers: for int8, layers whose ops stay float32 (selective
             quantization): a front end whose values span too many decades for 8 bits,
             such as a power spectrum before its log.
+        int8_output: for int8, the output's type: float32, or uint8 (probabilities
+            in [0, 1], what MediaPipe's classifiers take).
 
     Raises:
         ExportError: if the model needs ops outside TFLite's builtins, or the
@@ -61,24 +64,25 @@ def convert(
         model_path = save_model(model, tmp_path / "model.keras")
         data_path = tmp_path / "representative.npz"
         np.savez(data_path, *(representative or []))
-        return _run_child(model_path, quantization, data_path, tmp_path, timeout, float_layers)
+        return _run_child(model_path, quantization, data_path, tmp_path, timeout, float_layers, int8_output)
 
 
-def convert_qat(model_path: Path, *, timeout: float = 1800) -> bytes:
+def convert_qat(model_path: Path, *, int8_output: str = "float32", timeout: float = 1800) -> bytes:
     """Converts a quantization-aware-trained tf_keras model (saved by `kerasdl
     optimize --qat`) to a full-int8 TFLite model: its own learned ranges, no calibration."""
     with tempfile.TemporaryDirectory(prefix="kerasdl-convert-") as tmp:
-        return _run_child(Path(model_path), "qat", Path(tmp) / "none.npz", Path(tmp), timeout)
+        return _run_child(Path(model_path), "qat", Path(tmp) / "none.npz", Path(tmp), timeout,
+                          int8_output=int8_output)
 
 
 def _run_child(model_path: Path, quantization: str, data_path: Path, tmp_path: Path, timeout: float,
-               float_layers: Sequence[str] = ()) -> bytes:
+               float_layers: Sequence[str] = (), int8_output: str = "float32") -> bytes:
     out_path = tmp_path / "model.tflite"
     env = {**os.environ, "TMPDIR": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "2"}
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "kerasdl.export.tflite", str(model_path), quantization,
-             str(data_path), str(out_path), json.dumps(list(float_layers))],
+             str(data_path), str(out_path), json.dumps(list(float_layers)), int8_output],
             capture_output=True, text=True, env=env, timeout=timeout,
             cwd=tmp_path,  # `-m` puts the working folder first on sys.path: keep it empty
         )
@@ -111,17 +115,17 @@ def _flex_ops(message: str) -> list[str]:
     return sorted(ops)
 
 
-def _integer_io(converter: Any, model: Any) -> None:
-    """Full-int8 input and output types: raw integer inputs (uint8 pixels, int16 PCM,
-    int32 token ids) stay as they are, float inputs become int8; the output is int8."""
+def _int8_io(converter: Any, model: Any, output: str) -> None:
+    """A full-int8 file's input and output types. Inputs keep their type: raw integers
+    (uint8 pixels, int16 PCM, int32 token ids) as they are, float inputs stay float32 and
+    are quantized inside (a waveform is not cut to 8 bits before the model sees it).
+    The output is float32, or uint8 for probabilities: MediaPipe's classifiers take
+    float32 or uint8 outputs and refuse int8."""
     import tensorflow as tf
 
-    input_dtype = tf.as_dtype(model.inputs[0].dtype)
-    if input_dtype == tf.uint8:
+    if tf.as_dtype(model.inputs[0].dtype) == tf.uint8:
         converter.inference_input_type = tf.uint8
-    elif input_dtype.is_floating:
-        converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    converter.inference_output_type = tf.uint8 if output == "uint8" else tf.float32
 
 
 def _float_tensors(model: Any, layers: Sequence[str]) -> list[str]:
@@ -138,7 +142,7 @@ def _float_tensors(model: Any, layers: Sequence[str]) -> list[str]:
 
 
 def _convert_in_this_process(model_path: str, quantization: str, data_path: str, out_path: str,
-                             float_layers_json: str = "[]") -> None:
+                             float_layers_json: str = "[]", int8_output: str = "float32") -> None:
     import tensorflow as tf
 
     if quantization == "qat":
@@ -153,7 +157,7 @@ def _convert_in_this_process(model_path: str, quantization: str, data_path: str,
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantization == "qat":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        _integer_io(converter, model)
+        _int8_io(converter, model, int8_output)
     elif quantization != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantization == "float16":
@@ -169,7 +173,7 @@ def _convert_in_this_process(model_path: str, quantization: str, data_path: str,
 
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        _integer_io(converter, model)
+        _int8_io(converter, model, int8_output)
     float_layers = json.loads(float_layers_json)
     if quantization == "int8" and float_layers:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
@@ -198,4 +202,4 @@ def _convert_in_this_process(model_path: str, quantization: str, data_path: str,
 
 
 if __name__ == "__main__":
-    _convert_in_this_process(*sys.argv[1:6])
+    _convert_in_this_process(*sys.argv[1:7])

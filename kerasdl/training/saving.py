@@ -65,8 +65,10 @@ def register_custom_layers(keras_module: ModuleType) -> None:
     from kerasdl.layers.masked_mean import masked_mean_class
     from kerasdl.layers.position_embedding import position_embedding_class
     from kerasdl.layers.spec_augment import spec_augment_class
+    from kerasdl.layers.task_inputs import rgb_to_grey_class, waveform_to_pcm_class
 
-    for define in (position_embedding_class, log_mel_class, spec_augment_class, masked_mean_class):
+    for define in (position_embedding_class, log_mel_class, spec_augment_class, masked_mean_class,
+                   rgb_to_grey_class, waveform_to_pcm_class):
         define(keras_module)
 
 

@@ -33,6 +33,12 @@ def to_pcm16(samples: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.asarray(samples) * PCM_SCALE), -32768, 32767).astype(np.int16)
 
 
+def pcm16_to_waveform(pcm: np.ndarray) -> np.ndarray:
+    """int16 PCM to float32 samples in [-1, 1): the input of a task-ready (MediaPipe
+    AudioClassifier) speech model, whose first layer turns them back into the same PCM."""
+    return np.asarray(pcm, np.float32) / np.float32(PCM_SCALE)
+
+
 class AudioError(ValueError):
     """A file that is not usable audio; the message says why."""
 

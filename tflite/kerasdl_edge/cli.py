@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from dataclasses import asdict
+from typing import Any, Sequence
 
 from kerasdl_edge.errors import EdgeError
 from kerasdl_edge.images import write_png
@@ -49,6 +50,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _standard_summary(standard: Any) -> dict[str, Any] | None:
+    """What MediaPipe Tasks and Android Studio read from the file."""
+    if standard is None:
+        return None
+    tensors = {}
+    for kind, infos in (("inputs", standard.inputs), ("outputs", standard.outputs)):
+        tensors[kind] = [{"name": t.name, "image": asdict(t.image) if t.image else None,
+                          "audio": asdict(t.audio) if t.audio else None,
+                          "regex_tokenizer": t.tokenizer.delimiter if t.tokenizer else None,
+                          "labels": len(t.labels) if t.labels else None} for t in infos]
+    return {"name": standard.name, "version": standard.version, "author": standard.author,
+            "license": standard.license, **tensors}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -58,7 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps({"app": meta["app"], "name": meta.get("name"), "version": meta.get("version"),
                               "quantization": meta.get("quantization"), "bytes": predictor.model.size_bytes,
                               "input": meta.get("preprocessing", {}).get("input"),
-                              "class_names": predictor.info.get("class_names")}, indent=2))
+                              "class_names": predictor.info.get("class_names"),
+                              "mediapipe_task": meta.get("mediapipe_task"),
+                              "standard_metadata": _standard_summary(predictor.model.standard_metadata)},
+                             indent=2))
         elif args.command == "predict":
             for row in predictor.predict(args.inputs, top_k=args.top_k):
                 print(json.dumps(row) if args.json else predictor.codec.format(row))

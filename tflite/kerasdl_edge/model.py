@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from kerasdl_edge.metadata import read_metadata
+from kerasdl_edge.standard_metadata import StandardMetadata, read_standard_metadata
 
 TFLITE_IDENTIFIER = b"TFL3"  # the FlatBuffer file identifier, bytes 4-8 of every model
 
@@ -55,6 +56,9 @@ class EdgeModel:
             raise ValueError(f"the model is damaged or cut short (a copy interrupted?): "
                              f"{_first_line(e)}") from None
         self.metadata: dict[str, Any] = read_metadata(content)
+        # The standard metadata (MediaPipe's and Android Studio's), its labels and
+        # vocabulary read from the archive after the model: a copy cut short fails here.
+        self.standard_metadata: StandardMetadata | None = read_standard_metadata(content)
         self.size_bytes = len(content)
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]

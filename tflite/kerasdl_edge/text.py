@@ -25,9 +25,12 @@ import numpy as np
 
 from kerasdl_edge.errors import EdgeError
 
-STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation", "none")
+STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation", "split_punctuation", "none")
 # Keras' DEFAULT_STRIP_REGEX, on UTF-8 bytes: it holds ASCII characters only.
-_PUNCTUATION = re.compile(rb'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
+PUNCTUATION_CLASS = r"""!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\'"""
+_PUNCTUATION = re.compile(("[" + PUNCTUATION_CLASS + "]").encode())
+# What `bytes.split()` and `tf.strings.split` split on, as an RE2 / Python class.
+WHITESPACE_CLASS = r"\t\n\x0b\x0c\r "
 PAD_ID, OOV_ID = 0, 1
 MAX_TEXT_FILE_BYTES = 10_000_000
 
@@ -37,7 +40,9 @@ class Tokenizer:
 
     Args:
         vocabulary: tokens by id; id 0 is padding, id 1 the out-of-vocabulary token.
-        standardize: lower_and_strip_punctuation, lower, strip_punctuation or none.
+        standardize: lower_and_strip_punctuation, lower, strip_punctuation,
+            split_punctuation (punctuation becomes a space: words split there, case
+            kept) or none.
         ngrams: 1 for words; N appends every 2..N-gram after the words.
         sequence_length: ids per text (cut at the end, padded with 0).
         binary: keep each distinct id once, where it first appears, before the cut.
@@ -69,11 +74,32 @@ class Tokenizer:
             data = data.lower()  # bytes.lower() changes ASCII letters only, like TF
         if self.standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
             data = _PUNCTUATION.sub(b"", data)
+        elif self.standardize == "split_punctuation":
+            data = _PUNCTUATION.sub(b" ", data)
         words = data.split()  # bytes.split() splits on ASCII whitespace, like TF
         grams = list(words)
         for n in range(2, self.ngrams + 1):
             grams.extend(b" ".join(words[i:i + n]) for i in range(len(words) - n + 1))
         return grams
+
+    def regex_delimiter(self) -> str:
+        """The RE2 delimiter pattern with which a regex tokenizer (MediaPipe's
+        TextClassifier) cuts text into this tokenizer's words.
+
+        Raises:
+            ValueError: saying why when no delimiter pattern can reproduce the ids:
+                n-grams, binary ids, lower-casing or punctuation removed inside words.
+        """
+        if self.ngrams > 1:
+            raise ValueError(f"its tokens include {self.ngrams}-grams, which a regex tokenizer cannot make")
+        if self.binary:
+            raise ValueError("it keeps each word once (binary), which a regex tokenizer does not")
+        if self.standardize == "split_punctuation":
+            return "[" + WHITESPACE_CLASS + PUNCTUATION_CLASS + "]+"
+        if self.standardize == "none":
+            return "[" + WHITESPACE_CLASS + "]+"
+        raise ValueError(f"standardize={self.standardize} lower-cases or joins words, which a regex "
+                         "tokenizer cannot")
 
     def encode(self, text: str) -> np.ndarray:
         if self.binary:

@@ -12,12 +12,14 @@ from kerasdl_edge.images import conform_image, read_image
 
 class VisionCodec(ClassifierCodec):
     """Reads image files (Pillow) or uint8 [height, width, channels] arrays such as
-    camera frames, converted to the model's channels and resized as training did."""
+    camera frames, converted to the model's channels and resized as training did (a
+    task-ready export of a grey model takes RGB: info `input_channels: 3`)."""
 
     app = "vision"
 
     def read(self, inputs: Sequence[Any]) -> np.ndarray:
         height, width, channels = self.info["image_shape"]
+        channels = self.info.get("input_channels", channels)
         return np.stack([conform_image(i if isinstance(i, np.ndarray) else read_image(i),
                                        (height, width), channels) for i in inputs])
 
