@@ -19,7 +19,7 @@ from kerasdl.export.layout import (
     tflite_path,
     write_models_config,
 )
-from kerasdl.export.tflite import QUANTIZATIONS, ExportError
+from kerasdl.export.tflite import QUANTIZATIONS
 
 logger = logging.getLogger(__name__)
 
