@@ -114,7 +114,9 @@ def main() -> int:
         return 2
     started = time.perf_counter()
     mse, mae, strength = ridge_baseline(path)
-    rows = [[f"ridge linear map 336->96, shared by the channels (lambda={strength:g})",
+    penalty = "no penalty" if strength == 0 else "ridge"
+    rows = [[f"linear map 336->96 shared by the channels, closed-form least squares (ridge strength "
+             f"picked on validation: {strength:g}, {penalty})",
              f"{mse:.3f}", f"{mae:.3f}", "-", "-", 337 * 96, f"{(time.perf_counter() - started):.0f} s", "-"]]
     runs = fresh_folder("forecast")
     for name in models:
