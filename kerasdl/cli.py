@@ -199,6 +199,7 @@ def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--lr", "learning_rate", type=float, help="Peak learning rate."),
         click.option("--schedule", type=click.Choice(SCHEDULES), help="Learning-rate schedule."),
         click.option("--weight-decay", type=float, help="Decoupled weight decay (0 = off)."),
+        click.option("--clip-norm", type=float, help="Clip each step's gradients to this global norm (0 = off)."),
         click.option("--dropout", type=float, help="Dropout rate before the head."),
         click.option("--label-smoothing", type=float, help="Label smoothing (classification apps)."),
         click.option("--early-stopping", type=int, metavar="PATIENCE", help="Stop after PATIENCE epochs without improvement."),

@@ -42,6 +42,8 @@ class TrainConfig:
             warmup-cosine (linear warm-up for `warmup_epochs`, then cosine) or one-cycle.
         warmup_epochs: warm-up length for warmup-cosine.
         weight_decay: decoupled weight decay applied by the optimizer (0 = none).
+        clip_norm: gradient clipping: when the global norm of all gradients of a step
+            exceeds this, they are scaled down to it (0 = none).
         dropout: dropout rate before the model's head.
         early_stopping: stop after this many epochs without improvement (0 = off).
         augment: apply the app's data augmentation to the training split.
@@ -61,6 +63,7 @@ class TrainConfig:
     schedule: str = "constant"
     warmup_epochs: float = 1.0
     weight_decay: float = 0.0
+    clip_norm: float = 0.0
     dropout: float = 0.0
     early_stopping: int = 0
     augment: bool = False
@@ -81,6 +84,7 @@ class TrainConfig:
         _check_range(self, "learning_rate", 0.0, math.inf, low_open=True)
         _check_range(self, "warmup_epochs", 0.0, math.inf)
         _check_range(self, "weight_decay", 0.0, 1.0)
+        _check_range(self, "clip_norm", 0.0, math.inf)
         _check_range(self, "dropout", 0.0, 1.0, high_open=True)
         _check_range(self, "validation_split", 0.0, 1.0, low_open=True, high_open=True)
 

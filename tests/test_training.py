@@ -102,3 +102,32 @@ def test_zero_weight_decay_means_none_for_every_optimizer() -> None:
         assert not off.weight_decay, name
         on = build_optimizer(TrainConfig(optimizer=name, weight_decay=1e-3), 10)
         assert on.weight_decay == pytest.approx(1e-3), name
+
+
+@pytest.mark.parametrize("keras_name", ["keras", "tf_keras"])
+def test_clip_norm_bounds_each_step(keras_name: str) -> None:
+    """With plain SGD a step is lr x gradient: clipped to global norm c, no weight moves
+    further than lr x c in all; unclipped, the same batch moves them much more."""
+    import importlib
+
+    from kerasdl.config import TrainConfig
+    from kerasdl.errors import ConfigError
+    from kerasdl.training.optimizers import build_optimizer
+
+    k = importlib.import_module(keras_name)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32") * 100  # large gradients
+    y = rng.normal(size=(64, 1)).astype("float32")
+    moved = {}
+    for clip in (0.0, 0.01):
+        k.utils.set_random_seed(0)
+        model = k.Sequential([k.Input((4,)), k.layers.Dense(1)])
+        model.compile(build_optimizer(TrainConfig(optimizer="sgd", learning_rate=1.0, clip_norm=clip), 1,
+                                      keras_module=k), "mse")
+        before = np.concatenate([w.ravel() for w in model.get_weights()])
+        model.train_on_batch(x, y)
+        moved[clip] = float(np.linalg.norm(np.concatenate([w.ravel() for w in model.get_weights()]) - before))
+    assert moved[0.01] == pytest.approx(0.01, rel=1e-3)
+    assert moved[0.0] > 100 * moved[0.01]
+    with pytest.raises(ConfigError, match="clip_norm"):
+        TrainConfig(clip_norm=-1.0)

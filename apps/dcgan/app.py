@@ -179,13 +179,15 @@ class DcganApp(App[DcganConfig], CompilesItself):
 
     def compile_model(self, model: "keras.Model", config: DcganConfig, info: dict[str, Any],
                       steps_per_epoch: int) -> None:
-        """Adam for each network (beta_1 0.5, as the paper), each with its own rate."""
+        """Adam for each network (beta_1 0.5, as the paper), each with its own rate and
+        `clip_norm` on each one's gradients."""
         import keras
 
+        clip = config.clip_norm or None
         model.compile(
-            g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
+            g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, global_clipnorm=clip),
             d_optimizer=keras.optimizers.Adam(config.d_learning_rate or config.learning_rate,
-                                              beta_1=config.beta_1),
+                                              beta_1=config.beta_1, global_clipnorm=clip),
         )
 
     def training_callbacks(self, config: DcganConfig, info: dict[str, Any], output_dir: Path,

@@ -95,9 +95,18 @@ def build_optimizer(config: "TrainConfig", steps_per_epoch: int,
 
     Weight decay is decoupled (applied to the weights directly, as in AdamW) for
     every optimizer, so `--weight-decay` means the same thing whichever is chosen; 0
-    means none, for AdamW too (which is then Adam).
+    means none, for AdamW too (which is then Adam). `clip_norm` clips the global norm
+    of each step's gradients (`global_clipnorm`: one scale for all of them, so the
+    step keeps its direction).
     """
-    k = keras_module or keras
+    optimizer = _optimizer(config, steps_per_epoch, keras_module or keras)
+    if config.clip_norm:
+        optimizer.global_clipnorm = config.clip_norm
+    return optimizer
+
+
+def _optimizer(config: "TrainConfig", steps_per_epoch: int, keras_module: ModuleType) -> Any:
+    k = keras_module
     lr = build_learning_rate(config, steps_per_epoch, k)
     decay = config.weight_decay or None
     name = config.optimizer
