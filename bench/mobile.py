@@ -7,13 +7,14 @@ sentiment: IMDB with a unigram CNN through `TextClassifier`) and for each varian
 TFLite converter's float32 / dynamic / float16 / int8, and LiteRT Quantizer's recipes
 over the float32 file): the file's size, the top-label agreement of the task with the
 Keras model, the test accuracy through the task beside Keras', and the largest score
-difference. The classic baseline of each data set is measured in the same run. Also:
-whether a GRU model gets a full-integer file from either quantizer.
+difference. Forecast, which no MediaPipe task runs, compares the two quantizers through
+ai-edge-litert on ETTh1. The classic baseline of each data set is measured in the same
+run. Also: whether a GRU model gets a full-integer file from either quantizer.
 
 MediaPipe runs in a virtual environment of its own ($KERASDL_MEDIAPIPE_PYTHON, or one
 made under bench/runs/mediapipe-venv with pip).
 
-    python bench/mobile.py [--apps vision,speech,sentiment] [--examples 3000]
+    python bench/mobile.py [--apps vision,speech,sentiment,forecast] [--examples 3000]
 """
 
 from __future__ import annotations
@@ -200,6 +201,36 @@ def sentiment(python: str, examples: int, work: Path) -> tuple[list, list]:
     return rows, [["IMDB", b[0], b[1]] for b in base]
 
 
+def forecast(examples: int, work: Path) -> tuple[list, list]:
+    """No MediaPipe task forecasts: the converter against LiteRT Quantizer through
+    ai-edge-litert (the export's own check), on ETTh1's test windows."""
+    from kerasdl import api
+    from kerasdl.config import resolve_config
+    from kerasdl.export.exporter import export_run
+    from kerasdl.registry import get_app
+    from kerasdl_edge import read_metadata
+    from forecast import ridge_baseline  # bench/forecast.py
+
+    path = str(require(SHARED_DATA / "ett" / "ETTh1.csv"))
+    config = resolve_config(get_app("forecast").config_class, preset="etth1",
+                            overrides={"dataset": path, "model": "dlinear"})
+    summary = api.train("forecast", config, runs_dir=work / "runs", name="dlinear", verbose=0)
+    report = export_run(summary.run.path, formats=("tflite",), litert_recipes=RECIPES, out_dir=work / "exports",
+                        name="forecast")
+    rows = []
+    for row in report.rows:
+        variant = row["variant"].removeprefix("tflite-")
+        made_with = read_metadata(report.tflite[variant].read_bytes())["quantizer"]
+        rows.append(["ETTh1 DLinear 336->96 (all test windows)", f"{variant} ({made_with})",
+                     f"{row['bytes'] / 1024:.1f} KB", f"{row['metric']:.4f}", f"{row['keras_metric']:.4f}",
+                     f"{row['max_abs_diff']:.1e}"])
+    for variant, why in report.failed.items():
+        rows.append(["ETTh1 DLinear", variant, "-", f"not made: {why[:120]}", "-", "-"])
+    mse, _, strength = ridge_baseline(path)
+    return rows, [["ETTh1", f"closed-form least-squares linear map (ridge strength {strength:g}), test MSE",
+                   f"{mse:.4f}"]]
+
+
 def _keras_rows(run: Path, texts: list[str]) -> list[dict]:
     from kerasdl import api
 
@@ -209,22 +240,30 @@ def _keras_rows(run: Path, texts: list[str]) -> list[dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--apps", default="vision,speech,sentiment")
+    parser.add_argument("--apps", default="vision,speech,sentiment,forecast")
     parser.add_argument("--examples", type=int, default=3000, help="test examples per data set (a fixed subset)")
     args = parser.parse_args()
     python = mediapipe_python()
     out = fresh_folder("mobile")
-    rows, baseline_rows = [], []
+    rows, other_rows, baseline_rows = [], [], []
     for name in args.apps.split(","):
         work = out / name
         work.mkdir(parents=True, exist_ok=True)
-        made, base = {"vision": vision, "speech": speech, "sentiment": sentiment}[name](python, args.examples, work)
-        rows += made
+        if name == "forecast":
+            made, base = forecast(args.examples, work)
+            other_rows += made
+        else:
+            made, base = {"vision": vision, "speech": speech, "sentiment": sentiment}[name](python, args.examples, work)
+            rows += made
         baseline_rows += base
     table = markdown_table(["data", "variant", "size", "MediaPipe task", "top label = Keras",
                             "accuracy through the task", "Keras accuracy", "max |score diff|"], rows)
+    if other_rows:
+        table += ("\n\nNo MediaPipe task (forecast): the converter against LiteRT Quantizer through ai-edge-litert, "
+                  "the export's own check:\n\n") + markdown_table(
+            ["data", "variant", "size", "test MSE", "Keras MSE", "max |diff|"], other_rows)
     table += ("\n\nClassic baselines, same run (vision on the same test images; speech and sentiment on "
-              "the whole test split):\n\n") + markdown_table(
+              "the whole test split; forecast on all test windows):\n\n") + markdown_table(
         ["data", "baseline", "test accuracy"], baseline_rows)
     write_result("mobile" if args.apps == parser.get_default("apps") else "mobile-" + args.apps.replace(",", "-"),
                  "Mobile: kerasdl exports in MediaPipe Tasks, converter and LiteRT Quantizer",

@@ -196,8 +196,11 @@ def _tune_process(tmp_path: Path, data: Path, *extra: str, env: dict[str, str] |
 def test_a_killed_search_resumes_where_it_stopped(idx_folder: Path, tmp_path: Path) -> None:
     proc = _tune_process(tmp_path, idx_folder, "--max-trials", "3")
     first = tmp_path / "tune" / "vision" / "s" / "trial_0" / "kerasdl.json"
+    # Kill once Keras Tuner has recorded trial 0 as completed (its trial.json), not
+    # merely once kerasdl timed it: in between, a killed trial is rightly run again.
+    recorded = first.with_name("trial.json")
     deadline = time.time() + 180
-    while not first.exists():
+    while not (first.exists() and recorded.exists() and '"COMPLETED"' in recorded.read_text()):
         assert proc.poll() is None and time.time() < deadline, proc.stdout.read()
         time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
