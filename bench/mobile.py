@@ -264,7 +264,7 @@ def main() -> int:
             ["data", "variant", "size", "test MSE", "Keras MSE", "max |diff|"], other_rows)
     table += ("\n\nClassic baselines, same run (vision on the same test images; speech and sentiment on "
               "the whole test split; forecast on all test windows):\n\n") + markdown_table(
-        ["data", "baseline", "test accuracy"], baseline_rows)
+        ["data", "baseline", "test metric"], baseline_rows)
     write_result("mobile" if args.apps == parser.get_default("apps") else "mobile-" + args.apps.replace(",", "-"),
                  "Mobile: kerasdl exports in MediaPipe Tasks, converter and LiteRT Quantizer",
                  table, ("python bench/mobile.py " + " ".join(sys.argv[1:])).strip(),
