@@ -101,18 +101,18 @@ def test_vision_colour_and_grey_in_image_classifier(mediapipe_python, trained_ru
 
     grey_run = _train("vision", tmp_path, dataset=str(write_idx_folder(tmp_path / "idx")))
     cases = []
+    # The grey model's data is IDX files: it reads grey frames drawn here instead.
+    grey_frames = [np.random.default_rng(0).integers(0, 256, (12, 12), dtype=np.uint8) for _ in range(8)]
     for run, images, quantizations in (
-        (trained_run, sorted((colour_folder / "test").rglob("*.png"))[:12], ("float32", "dynamic", "float16", "int8")),
-        (grey_run, sorted((tmp_path / "idx").rglob("*"))[:0], ("float32", "int8")),
+        (trained_run, [str(p) for p in sorted(colour_folder.rglob("*.png"))[::10]],  # 12, all classes
+         ("float32", "dynamic", "float16", "int8")),
+        (grey_run, grey_frames, ("float32", "int8")),
     ):
         files = _export(run, tmp_path / "out" / run.name, quantizations)
         predictor = Predictor(files["float32"])
         assert predictor.model.input_shape[-1] == 3  # RGB in, grey models included
-        if not images:  # the grey model's data is IDX: draw some test-like images
-            rng = np.random.default_rng(0)
-            images = [rng.integers(0, 256, (12, 12), dtype=np.uint8) for _ in range(8)]
         # At the model's size, so that neither side resizes (their filters differ).
-        frames = predictor.read(images if isinstance(images[0], np.ndarray) else [str(p) for p in images])
+        frames = predictor.read(images)
         pngs = []
         for i, pixels in enumerate(frames):
             pngs.append(str(tmp_path / f"{run.name}-{i}.png"))
@@ -145,7 +145,8 @@ def test_speech_in_audio_classifier(mediapipe_python, tone_folder: Path, tmp_pat
         assert_agrees(rows, keras, q)
 
 
-def test_unigram_sentiment_in_text_classifier(mediapipe_python, review_csv: Path, tmp_path: Path) -> None:
+def test_unigram_sentiment_in_text_classifier(mediapipe_python, review_csv: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     run = _train("sentiment", tmp_path, dataset=str(review_csv), model="cnn", ngrams=1,
                  standardize="split_punctuation")
     texts = ["A great film, I loved it!", "Terrible. Boring and BAD...", "", "great great great",
@@ -156,6 +157,14 @@ def test_unigram_sentiment_in_text_classifier(mediapipe_python, review_csv: Path
                                            for p in files.values()], tmp_path)
     for q, rows in zip(files, results):
         assert_agrees(rows, keras, q)
+    # What kerasdl-edge shows of the file: the task and the standard metadata it read.
+    from kerasdl_edge.cli import main
+
+    assert main(["info", str(files["int8"])]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["mediapipe_task"] == "TextClassifier"
+    assert shown["standard_metadata"]["inputs"][0]["regex_tokenizer"].startswith("[")
+    assert shown["standard_metadata"]["outputs"][0]["labels"] == 2
 
 
 def test_ngram_sentiment_export_says_which_task_cannot_run_it(review_csv: Path, tmp_path: Path) -> None:

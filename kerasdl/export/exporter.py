@@ -198,7 +198,7 @@ def export_run(
             mobile = _single_subgraph_task(app.mobile_task(config, variant_info), content)
             content = write_metadata(content, {**metadata, "info": variant_info, "quantization": q,
                                                "quantization_aware": quantization_aware,
-                                               "quantizer": made_with, "mobile_task": mobile.task})
+                                               "quantizer": made_with, "mediapipe_task": mobile.task})
             content = write_standard_metadata(content, _standard_metadata(
                 app, name, version, model.name, q, mobile, author=author, license=license))
             if variant_info is not info:

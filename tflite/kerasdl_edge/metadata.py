@@ -76,7 +76,7 @@ def set_metadata_buffer(model_bytes: bytes, name: str, data: bytes, *,
     old = [m for m in (model.metadata or []) if m.name == name.encode()]
     model.metadata = [m for m in (model.metadata or []) if m.name != name.encode()]
     buffer = schema.BufferT()
-    buffer.data = list(data)
+    buffer.data = np.frombuffer(data, np.uint8)  # packed as one vector, not byte by byte
     if old:
         model.buffers[old[0].buffer] = buffer
         index = old[0].buffer

@@ -99,7 +99,9 @@ def _schema() -> Any:
 
 def min_parser_version(metadata: StandardMetadata) -> str:
     """The oldest metadata parser that reads every field used, as MediaPipe's own
-    writer records it (its `GetMinimumMetadataParserVersion`; a test compares the two)."""
+    writer records it: its `GetMinimumMetadataParserVersion` (metadata_version.cc) gives
+    1.0.0 plus each later field's version, of which kerasdl uses the regex tokenizer
+    (1.2.1; its vocabulary file type is 1.0.1) and AudioProperties (1.3.0)."""
     tensors = metadata.inputs + metadata.outputs
     if any(t.audio for t in tensors):
         return "1.3.0"  # AudioProperties
