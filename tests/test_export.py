@@ -148,7 +148,8 @@ def test_cli_export_predict_benchmark(trained_run: Path, colour_folder: Path, tm
     litert = next(p for p in cli.commands["export"].params if p.name == "litert_recipes")
     assert list(litert.type.choices) == [*QUANTIZER_RECIPES, "all"]
     result = runner.invoke(cli, ["export", str(trained_run), "--out", str(out), "--format", "tflite",
-                                 "--quantize", "float32", "--litert", "static_wi8_ai8", "--litert", "dynamic_wi8_afp32"])
+                                 "--quantize", "float32", "--litert", "static_wi8_ai8",
+                                 "--litert", "dynamic_wi8_afp32"])
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith("tflite-")]
     assert [r[0] for r in rows] == ["tflite-float32", "tflite-litert-static_wi8_ai8", "tflite-litert-dynamic_wi8_afp32"]
