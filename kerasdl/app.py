@@ -34,9 +34,14 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
     from kerasdl.data.pipeline import Augment
+    from kerasdl.evaluation.baselines import Baseline
     from kerasdl_edge.standard_metadata import TensorInfo
 
 ConfigT = TypeVar("ConfigT", bound=TrainConfig)
+
+
+# `--dataset sample:NAME` names one of an app's `named_samples`.
+SAMPLE_PREFIX = "sample:"
 
 
 @dataclass
@@ -55,6 +60,10 @@ class Datasets:
     # weights need (idf weights, naive-Bayes ratios): passed to `build_model` with the
     # info when training starts, then kept by the model's weights, not in run.json.
     initial_weights: dict[str, Any] = field(default_factory=dict)
+    # The splits before preprocessing learned from the data (raw text before the
+    # tokenizer), for classic baselines that read the data their own way; None when
+    # the splits above are already raw.
+    unprocessed: dict[str, "tf.data.Dataset | None"] | None = None
 
 
 @dataclass(frozen=True)
@@ -116,8 +125,15 @@ class App(abc.ABC, Generic[ConfigT]):
     default_model: ClassVar[str] = ""
     # The logged value that picks the best checkpoint, and whether higher is better.
     monitor: ClassVar[tuple[str, str]] = ("val_loss", "min")
-    # The one number that export checks and benchmarks compare, from `score`.
+    # The one number that export checks and benchmarks compare, from `score`, and
+    # which way is better ("min" or "max").
     headline_metric: ClassVar[str] = "loss"
+    headline_mode: ClassVar[str] = "min"
+    # What a run whose model loses to a classic baseline suggests trying.
+    baseline_advice: ClassVar[str] = "Try another --model, or more data."
+    # `--model auto`'s candidates, in training order: label -> config overrides
+    # (`kerasdl.training.auto`); none for an app without a choice worth searching.
+    auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {}
     # Data info entries about where the data came from, not about the model's inputs
     # and outputs: evaluating on other data may change them.
     provenance_keys: ClassVar[tuple[str, ...]] = ("source", "sizes")
@@ -126,6 +142,27 @@ class App(abc.ABC, Generic[ConfigT]):
     export: ClassVar[ExportSettings] = ExportSettings()
     # The small real data set shipped with the app, read when no dataset is given.
     sample_dir: ClassVar[Path | None] = None
+    # Other bundled samples, named by `--dataset sample:NAME` (e.g. text in another
+    # language).
+    named_samples: ClassVar[dict[str, Path]] = {}
+
+    def bundled_samples(self) -> list[Path]:
+        """Every sample folder shipped with the app."""
+        return [p for p in (self.sample_dir, *self.named_samples.values()) if p is not None]
+
+    def dataset_source(self, dataset: str | None) -> str | None:
+        """`dataset` with `sample:NAME` replaced by that bundled sample's folder.
+
+        Raises:
+            ConfigError: for a sample name the app does not ship.
+        """
+        if dataset is None or not dataset.startswith(SAMPLE_PREFIX):
+            return dataset
+        name = dataset[len(SAMPLE_PREFIX):]
+        if name not in self.named_samples:
+            known = ", ".join(SAMPLE_PREFIX + n for n in self.named_samples) or "none"
+            raise ConfigError(f"The {self.name} app has no bundled sample {dataset!r}. Bundled: {known}.")
+        return str(self.named_samples[name])
 
     # ---- the core ---------------------------------------------------------------------
 
@@ -171,6 +208,12 @@ class App(abc.ABC, Generic[ConfigT]):
         if plots_dir is not None:
             self.plot_evaluation(metrics, info, plots_dir)
         return metrics
+
+    def fit_baselines(self, config: ConfigT, data: Datasets) -> list["Baseline"]:
+        """The app's classic baselines (`kerasdl.evaluation.baselines`), fitted on
+        `data.train` only and tuned on `data.validation` only, with their outputs on
+        every split; none by default."""
+        return []
 
     def plot_evaluation(self, metrics: dict[str, Any], info: dict[str, Any], plots_dir: Path) -> None:
         """Writes the app's evaluation plots (none by default)."""
@@ -303,6 +346,7 @@ class ClassifierApp(SupervisedApp[ConfigT]):
 
     monitor = ("val_accuracy", "max")
     headline_metric = "accuracy"
+    headline_mode = "max"
     int8_output = "uint8"
 
     def probabilities_tensor(self, info: dict[str, Any]) -> "TensorInfo":

@@ -180,8 +180,12 @@ def apps() -> None:
 
     for name in app_names():
         click.echo(f"{name:<10} {APPS[name].description}")
-        for model, text in get_app(name).models.items():
+        app = get_app(name)
+        for model, text in app.models.items():
             click.echo(f"  --model {model:<10} {text}")
+        if app.auto_recipes:
+            click.echo(f"  --model {'auto':<10} Trains {', '.join(app.auto_recipes)} in turn; keeps the best on "
+                       "the validation split.")
 
 
 def _overrides(**options: Any) -> dict[str, Any]:
@@ -192,7 +196,7 @@ def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options that make a config, shared by `train` and `tune`."""
     for option in reversed([
         click.option("--dataset", help="A tfds name, a folder or a file (see the app's README). Default: the app's bundled sample."),
-        click.option("--model", help="Model family (see `kerasdl apps`)."),
+        click.option("--model", help="Model family (see `kerasdl apps`), or auto: the app's candidate recipes trained in turn, the best on the validation split kept."),
         click.option("--epochs", type=int, help="Passes over the training data."),
         click.option("--batch-size", type=int, help="Examples per step."),
         click.option("--optimizer", type=click.Choice(OPTIMIZERS), help="Optimizer."),
@@ -242,9 +246,12 @@ def _resolve_config(app: str, preset: str | None, config_file: str | None,
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False), help="Where runs are written.")
 @click.option("--name", help="Run folder name (default: a timestamp).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (--name, or the newest unfinished one).")
+@click.option("--time-budget", help="With --model auto: no new candidate starts after this long, e.g. 20m, 1h (the first always trains).")
+@click.option("--baseline/--no-baseline", default=True, show_default=True, help="Also fit the app's classic baselines (logistic regression, ridge, repeat-last...) on the same training split and show them beside the model.")
 @_user_errors
 def train(app: str, preset: str | None, config_file: str | None, sets: tuple[str, ...],
-          runs_dir: str, name: str | None, resume: bool, **options: Any) -> None:
+          runs_dir: str, name: str | None, resume: bool, time_budget: str | None, baseline: bool,
+          **options: Any) -> None:
     """Train an app's model and evaluate it.
 
     Values are taken from the app's defaults, then --preset, then --config, then
@@ -270,8 +277,14 @@ def train(app: str, preset: str | None, config_file: str | None, sets: tuple[str
     else:
         config = _resolve_config(app, preset, config_file, sets, options)
     verbose = 1 if sys.stdout.isatty() else 2
+    budget = None
+    if time_budget:
+        from kerasdl.tuning.search import parse_duration
+
+        budget = parse_duration(time_budget)
     try:
-        summary = api.train(app, config, runs_dir=runs_dir, name=name, resume=resume, verbose=verbose)
+        summary = api.train(app, config, runs_dir=runs_dir, name=name, resume=resume, verbose=verbose,
+                            baselines=baseline, time_budget=budget)
     except KeyboardInterrupt:
         click.echo("\nInterrupted. Continue later with: kerasdl train "
                    f"{app} --runs-dir {runs_dir}{' --name ' + name if name else ''} --resume", err=True)

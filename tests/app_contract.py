@@ -72,6 +72,13 @@ def _learns_and_exports(app: App[Any], config: TrainConfig, tmp_path: Path,
     summary = train_run(app.name, config, runs_dir=tmp_path / "runs", name="contract", verbose=0)
     assert learned(summary.metrics), summary.metrics
     info = summary.run.meta["data"]
+    headline = app.headline_for(info)
+    if type(app).fit_baselines is not App.fit_baselines:
+        # The classic baselines were fitted and scored with the model's own metric.
+        baselines = summary.metrics["baselines"]
+        assert baselines and all(np.isfinite(b["validation"][headline]) for b in baselines), baselines
+        assert np.isfinite(summary.metrics["validation"][headline])
+        assert "validation " + headline in summary.report
     model = app.export_model(summary.model)
     edge = EdgeModel(convert(app.tflite_model(model, config, info), "float32"))
     codec = codec_for(app.name, info)

@@ -71,13 +71,35 @@ def review_texts(n: int, *, seed: int = 0) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
+# Generated Chinese reviews: no spaces, full-width punctuation, now and then a full-width
+# or ASCII word, as real ones are written.
+FILLER_ZH = ["这个", "东西", "今天", "收到", "包装", "快递", "价格", "颜色", "感觉", "质量", "朋友",
+             "商家", "第二次", "购买", "这本书", "内容", "作者", "故事", "ＯＫ", "iPhone", "１２３"]
+POSITIVE_ZH = ["很好", "喜欢", "满意", "推荐", "精彩", "值得"]
+NEGATIVE_ZH = ["很差", "失望", "退货", "难看", "糟糕", "后悔"]
+
+
+def chinese_review_texts(n: int, *, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Short generated Chinese reviews (no spaces) whose label is the sentiment word
+    they hold: a whitespace tokenizer sees each as one word never seen again."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for i in range(n):
+        label = "pos" if i % 2 == 0 else "neg"
+        words = list(rng.choice(FILLER_ZH, size=rng.integers(4, 9)))
+        words.insert(int(rng.integers(0, len(words))), str(rng.choice(POSITIVE_ZH if label == "pos" else NEGATIVE_ZH)))
+        texts.append("".join(words) + str(rng.choice(["。", "！", "，真的。", "!!"])))
+        labels.append(label)
+    return texts, labels
+
+
 def write_review_csv(path: Path, n: int = 240, *, seed: int = 0, delimiter: str = ",",
-                     columns: tuple[str, str] = ("text", "label")) -> Path:
+                     columns: tuple[str, str] = ("text", "label"), chinese: bool = False) -> Path:
     import csv
     import gzip
     import io
 
-    texts, labels = review_texts(n, seed=seed)
+    texts, labels = (chinese_review_texts if chinese else review_texts)(n, seed=seed)
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter)
     writer.writerow(columns)

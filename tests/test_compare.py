@@ -193,8 +193,8 @@ def test_bad_comparisons_are_one_line_errors(tmp_path: Path, colour_folder: Path
 
 
 DOCS = Path(__file__).resolve().parents[1]
-GUIDES = [DOCS / "README.md", DOCS / "docs" / "concepts.md", DOCS / "docs" / "zh" / "concepts.md",
-          *sorted((DOCS / "apps").glob("*/README.md"))]
+GUIDES = [DOCS / "README.md", DOCS / "README.zh-CN.md", DOCS / "docs" / "concepts.md",
+          DOCS / "docs" / "zh" / "concepts.md", *sorted((DOCS / "apps").glob("*/README*.md"))]
 
 
 def _compare_commands(path: Path) -> list[str]:

@@ -34,3 +34,16 @@ def test_the_edge_package_builds_with_the_setuptools_a_raspberry_pi_has() -> Non
     readme = (ROOT / "tflite" / "README.md").read_text()
     # Raspberry Pi OS refuses pip outside a virtual environment (PEP 668).
     assert readme.index("python3 -m venv") < readme.index('pip install "./tflite[images]"')
+
+
+def test_every_bundled_sample_file_is_package_data() -> None:
+    """A sample file no glob lists would be missing from a non-editable install."""
+    from fnmatch import fnmatch
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for sample in (p for p in (ROOT / "apps").glob("*/sample*") if p.is_dir()):
+        patterns = data[f"kerasdl.apps.{sample.parent.name}"]
+        for path in sample.rglob("*"):
+            if path.is_file():
+                relative = path.relative_to(sample.parent).as_posix()
+                assert any(fnmatch(relative, p) for p in patterns), relative

@@ -167,6 +167,59 @@ def test_export_strings_savedmodel_and_token_id_tflite(sentiment_run: Path, tmp_
     assert [c.decode() for c in out["classes"].numpy()[:2]] == ["pos", "neg"]
 
 
+def test_chinese_reviews_train_above_chance_and_export_identically(tmp_path: Path) -> None:
+    """Text without spaces: a whitespace tokenizer sees each review as one unseen word
+    (chance); the automatic choice splits by script, learns, and every export tokenizes
+    Chinese as training did."""
+    from kerasdl import api
+
+    csv = write_review_csv(tmp_path / "zh.csv", 400, chinese=True)
+    recipe = {**TINY, "epochs": 4, "learning_rate": 1e-2}
+    summary = api.train("sentiment", SentimentConfig(dataset=str(csv), **recipe), runs_dir=tmp_path / "runs",
+                        name="zh", verbose=0)
+    info = json.loads((summary.run.path / "run.json").read_text())["data"]
+    assert info["tokenizer"]["split"] == "script" and "without spaces" in info["tokenization"]
+    assert summary.metrics["accuracy"] > 0.9  # chance is 0.5
+    words = api.train("sentiment", SentimentConfig(dataset=str(csv), split="whitespace", **recipe),
+                      runs_dir=tmp_path / "runs", name="words", verbose=0)
+    assert words.metrics["accuracy"] < 0.7
+    report = _check_every_precision(summary.run.path, tmp_path / "out",
+                                    ["这个东西很好，推荐！", "质量很差，失望。", "ＯＫ iPhone 😀"])
+    assert report.tasks["float32"] == "-"  # MediaPipe's regex tokenizer cannot split characters
+    assert "kerasdl-edge" in report.task_notes["float32"]
+    result = CliRunner().invoke(cli, ["predict", str(report.tflite["int8"]), "这个东西很好，推荐！", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.splitlines()[0])["label"] == "pos"
+
+
+def test_int8_bag_model_reads_one_word_texts_after_long_ones(tmp_path: Path) -> None:
+    """The mean over a one-token text divides by 1, which int8 cannot hold beside the
+    counts of long texts: TFLite's int8 DIV raised "data[i] != zero_point" on short
+    reviews (Chinese data: 1 to 800 tokens)."""
+    import csv
+
+    from kerasdl import api
+    from kerasdl.export.exporter import export_run
+    from kerasdl.training.saving import load_model
+    from kerasdl_edge import EdgeModel
+    from kerasdl_edge.text import Tokenizer
+
+    texts, labels = review_texts(240)
+    texts = [t * (40 if i % 3 == 0 else 1) for i, t in enumerate(texts)]  # a third of them ~300 words
+    with open(tmp_path / "mixed.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("text", "label"), *zip(texts, labels)])
+    config = SentimentConfig(dataset=str(tmp_path / "mixed.csv"), model="bag",
+                             **{**TINY, "sequence_length": 400, "epochs": 4, "learning_rate": 1e-2})
+    run = api.train("sentiment", config, runs_dir=tmp_path, name="bag400", verbose=0).run
+    report = export_run(run.path, formats=("tflite",), quantizations=("int8",), out_dir=tmp_path / "out")
+    model = EdgeModel(report.tflite["int8"])
+    ids = Tokenizer.from_spec(model.metadata["info"]["tokenizer"])(["great", "awful", "", "film film", texts[0]])
+    out = model(ids)
+    keras_out = np.asarray(load_model(run.path / "checkpoints" / "best.keras")(ids))
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, keras_out, atol=TOLERANCE["int8"])
+
+
 def test_transformer_exports_finite_in_every_precision(review_csv: Path, tmp_path: Path) -> None:
     from kerasdl import api
 

@@ -7,19 +7,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import review_texts, write_review_csv, write_review_folder
+from conftest import chinese_review_texts, review_texts, write_review_csv, write_review_folder
 from kerasdl.data import tfds_source
 from kerasdl.data.text import load_text_datasets
 from kerasdl.data.tokenizer import (
+    NORMALIZE,
+    SPLIT,
     STANDARDIZE,
     TokenizerSpec,
+    choose_tokenization,
     document_counts,
     fit_tokenizer,
     inverse_document_frequency,
     naive_bayes_ratios,
     tokenizer_function,
 )
-from kerasdl.errors import DataError
+from kerasdl.errors import ConfigError, DataError
 from kerasdl_edge.text import Tokenizer
 
 
@@ -192,6 +195,17 @@ VARIED = [
     "good " * 3000 + "bad",
     "[UNK] [unk] unk",
     "a",
+    # Text without spaces, full-width forms and mixed scripts (issue 23).
+    "这部电影很好看！强烈推荐。剧情紧凑，演员演技在线",
+    "质量太差了，用了两天就坏了，后悔买了。。。",
+    "《三体》【推荐】「好书」『经典』——值得一读～",
+    "ＡＢＣ，ｄｅｆ！１２３　全角空格　ＦＵＬＬ　ｗｉｄｔｈ",
+    "カタカナとひらがなの文章です。ｶﾀｶﾅ半角も。",
+    "ภาษาไทยเขียนติดกันไม่มีช่องว่างระหว่างคำ",
+    "ພາສາລາວ ភាសាខ្មែរ မြန်မာဘာသာ",
+    "Mixed 中文 and English：iPhone很好用，5G信号一般 😀👍",
+    "ΟΔΟΣ ΚΑΙ ΣΑ İstanbul ǅemal Ⱟ ꟀA 𐕰",
+    "𠀀𠀁 CJK extension B 㐀 compatibility 豈 radicals ⺀ ⼀",
 ]
 
 
@@ -212,6 +226,73 @@ def test_edge_tokenizer_reproduces_text_vectorization(standardize: str, ngrams: 
     assert (expected > 1).sum() > 100  # most tokens are known: the test compares lookups
     long = VARIED[-3]
     assert got[VARIED.index(long)].tolist() == expected[VARIED.index(long)].tolist()
+
+
+@pytest.mark.parametrize("split", SPLIT)
+@pytest.mark.parametrize("normalize", NORMALIZE)
+@pytest.mark.parametrize("standardize", ["lower_and_strip_punctuation", "split_punctuation", "none"])
+def test_edge_tokenizer_reproduces_every_split_and_normalization(split: str, normalize: str,
+                                                                 standardize: str) -> None:
+    """Characters, scripts without spaces, full-width forms, Unicode case and
+    punctuation: the phone's ids are training's ids."""
+    import tensorflow as tf
+
+    corpus = VARIED + review_texts(20)[0] + chinese_review_texts(40)[0]
+    spec = fit_tokenizer(tf.data.Dataset.from_tensor_slices(corpus), max_tokens=3000, ngrams=2,
+                         sequence_length=48, standardize=standardize, split=split, normalize=normalize)
+    expected = tokenizer_function(spec)[0](tf.constant(corpus)).numpy()
+    got = Tokenizer.from_spec(spec.to_dict())(corpus)
+    for text, want, have in zip(corpus, expected, got):
+        assert have.tolist() == want.tolist(), repr(text[:80])
+    assert (expected > 1).sum() > 300
+
+
+def test_unicode_lower_casing_matches_tensorflow_for_every_code_point() -> None:
+    import tensorflow as tf
+
+    from kerasdl_edge.text import _unicode_lower
+
+    characters = [chr(c) for c in range(0x20, 0x32000) if not 0xD800 <= c <= 0xDFFF]
+    lowered = tf.strings.lower(tf.constant(characters), encoding="utf-8").numpy()
+    differ = [hex(ord(c)) for c, low in zip(characters, lowered) if _unicode_lower(c) != low.decode()]
+    assert differ == []
+    assert _unicode_lower("ΟΔΟΣ ΚΑΙ") == tf.strings.lower("ΟΔΟΣ ΚΑΙ", encoding="utf-8").numpy().decode()
+
+
+def test_script_split_keeps_words_and_cuts_unspaced_scripts_into_characters() -> None:
+    spec = TokenizerSpec(vocabulary=["", "[UNK]"], split="script", normalize="unicode")
+    tokens = [t.decode() for t in Tokenizer.from_spec(spec.to_dict()).tokens("iPhone很好用，ＯＫ！5G 信号")]
+    assert tokens == ["iphone", "很", "好", "用", "ok5g", "信", "号"]  # stripped "！" joins, as in Keras
+    characters = TokenizerSpec(vocabulary=["", "[UNK]"], split="characters", normalize="ascii",
+                               standardize="none")
+    assert Tokenizer.from_spec(characters.to_dict()).tokens("ab 好！") == [b"a", b"b", "好".encode(), "！".encode()]
+
+
+def test_tokenization_is_chosen_from_the_training_texts() -> None:
+    chinese = choose_tokenization(chinese_review_texts(50)[0])
+    assert (chinese.split, chinese.normalize) == ("script", "unicode")
+    assert "without spaces" in chinese.reason
+    english = choose_tokenization(review_texts(50)[0])
+    assert (english.split, english.normalize) == ("whitespace", "ascii")
+    french = choose_tokenization(["Très émouvant, une réalisation élégante à côté de l'été"] * 5)
+    assert (french.split, french.normalize) == ("whitespace", "unicode")
+    thai = choose_tokenization(["ภาษาไทยเขียนติดกันไม่มีช่องว่าง"])
+    assert thai.split == "script"
+    mostly_english = choose_tokenization(["A long English review of a good film, " * 5 + "好"])
+    assert mostly_english.split == "whitespace"
+    kept = choose_tokenization(chinese_review_texts(5)[0], split="characters", normalize="ascii")
+    assert (kept.split, kept.normalize) == ("characters", "ascii") and "as configured" in kept.reason
+    with pytest.raises(ConfigError, match="split"):
+        choose_tokenization(["x"], split="words")
+
+
+def test_specs_written_before_split_existed_read_as_whitespace_ascii() -> None:
+    old = {"standardize": "lower", "ngrams": 1, "sequence_length": 4, "vocabulary": ["", "[UNK]", "a"],
+           "binary": False, "split": "whitespace", "pad_id": 0, "oov_id": 1}
+    del old["split"]
+    spec = TokenizerSpec.from_dict(old)
+    assert (spec.split, spec.normalize) == ("whitespace", "ascii")
+    assert Tokenizer.from_spec(old).tokens("Ａ a") == ["Ａ".encode(), b"a"]
 
 
 def test_unseen_words_map_to_oov_and_padding_to_zero() -> None:

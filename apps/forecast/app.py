@@ -38,6 +38,26 @@ class ForecastApp(SupervisedApp[ForecastConfig]):
     models: ClassVar[dict[str, str]] = MODELS
     default_model: ClassVar[str] = "linear"
     sample_dir = SAMPLE.parent
+    baseline_advice: ClassVar[str] = ("Try --model auto, --set instance_norm=false (for a series that returns "
+                                      "to its mean), or --model linear-all (covariates).")
+    # Channel-shared linear maps with and without instance normalization (validated,
+    # not assumed: it hurts series that return to their mean), DLinear, the MLP, and
+    # the covariate models.
+    auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {
+        "linear": {"model": "linear", "instance_norm": True},
+        "linear-no-norm": {"model": "linear", "instance_norm": False},
+        "dlinear": {"model": "dlinear", "instance_norm": True},
+        "mlp": {"model": "mlp", "instance_norm": True},
+        "linear-all": {"model": "linear-all", "instance_norm": True},
+        "linear-all-no-norm": {"model": "linear-all", "instance_norm": False},
+        "tsmixer": {"model": "tsmixer", "instance_norm": True},
+    }
+
+    def fit_baselines(self, config: ForecastConfig, data: Datasets) -> list[Any]:
+        """Repeat-last, seasonal and two ridge maps on the same windows (`baselines`)."""
+        from kerasdl.apps.forecast.baselines import fit_baselines
+
+        return fit_baselines(data, config.season)
     monitor = ("val_loss", "min")
     headline_metric = "mse"
     provenance_keys = ("source", "sizes", "rows")

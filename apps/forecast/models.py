@@ -1,4 +1,5 @@
-"""Forecast model builders: baselines, linear maps, MLP, CNN, RNN and PatchTST.
+"""Forecast model builders: baselines, linear maps, MLP, CNN, RNN, PatchTST and the
+covariate models (linear-all, TSMixer).
 
 Every model takes z-scored windows [batch, input_length, features] (the target columns
 first) and returns the next `horizon` rows of the targets [batch, horizon, targets],
@@ -34,7 +35,14 @@ MODELS: dict[str, str] = {
     "lstm": "LSTM encoder, then a dense layer to the whole horizon.",
     "gru": "GRU encoder, then a dense layer to the whole horizon.",
     "patchtst": "PatchTST: each column cut into patches, a Transformer encoder over them.",
+    "linear-all": "The shared per-column linear map plus one linear map from every column's window "
+                  "to the targets' horizon: covariates enter.",
+    "tsmixer": "TSMixer: MLPs that mix along time (per column) and across columns (covariates), "
+               "then a linear map to the horizon.",
 }
+# Models that read every column to forecast each target (the others read each column
+# alone, the "channel-independent" design of DLinear and PatchTST).
+COVARIATE_MODELS = ("linear-all", "tsmixer", "cnn", "lstm", "gru")
 RECURRENT = ("lstm", "gru")
 INPUT_NAME = "window"
 
@@ -122,6 +130,40 @@ def _mlp(x: Any, s: _Shapes, config: ForecastConfig, k: ModuleType) -> Any:
     return _targets(k.layers.Permute((2, 1), name="by_time")(h), s, k, "out")
 
 
+def _linear_all(x: Any, s: _Shapes, config: ForecastConfig, k: ModuleType) -> Any:
+    """`linear`, plus a map from the whole window (all columns) to the targets'
+    horizon that starts at zero: training begins at the channel-shared linear model
+    and adds what the covariates explain."""
+    shared = _linear(x, s, config, k)
+    flat = k.layers.Flatten(name="window_flat")(x)
+    if config.dropout:
+        flat = k.layers.Dropout(config.dropout, name="dropout")(flat)
+    cross = k.layers.Dense(s.horizon * s.targets, kernel_initializer="zeros", name="all_columns_to_horizon")(flat)
+    cross = k.layers.Reshape((s.horizon, s.targets), name="cross_by_target")(cross)
+    return k.layers.Add(name="shared_plus_cross")([shared, cross])
+
+
+def _tsmixer(x: Any, s: _Shapes, config: ForecastConfig, k: ModuleType) -> Any:
+    """TSMixer (Chen et al. 2023): `depth` residual blocks, each a time-mixing MLP
+    (one per column, shared) and a feature-mixing MLP (across columns, shared over
+    time); then each column's window mapped linearly to the horizon."""
+    h = x
+    for i in range(1, config.depth + 1):
+        t = k.layers.LayerNormalization(name=f"block{i}_time_norm")(h)
+        t = _over_time(t, k.layers.Dense(s.length, activation="relu", name=f"block{i}_time_mix"), f"block{i}_t", k)
+        if config.dropout:
+            t = k.layers.Dropout(config.dropout, name=f"block{i}_time_dropout")(t)
+        h = k.layers.Add(name=f"block{i}_time_res")([h, t])
+        f = k.layers.LayerNormalization(name=f"block{i}_feature_norm")(h)
+        f = k.layers.Dense(config.units, activation="relu", name=f"block{i}_feature_mix1")(f)
+        if config.dropout:
+            f = k.layers.Dropout(config.dropout, name=f"block{i}_feature_dropout")(f)
+        f = k.layers.Dense(s.features, name=f"block{i}_feature_mix2")(f)
+        h = k.layers.Add(name=f"block{i}_feature_res")([h, f])
+    y = _over_time(h, k.layers.Dense(s.horizon, name="window_to_horizon"), "projection", k)
+    return _targets(y, s, k, "out")
+
+
 def _dense_head(h: Any, s: _Shapes, config: ForecastConfig, k: ModuleType) -> Any:
     if config.dropout:
         h = k.layers.Dropout(config.dropout, name="dropout")(h)
@@ -192,6 +234,8 @@ BUILDERS: dict[str, Callable[..., Any]] = {
     "lstm": _normalized(_recurrent("lstm")),
     "gru": _normalized(_recurrent("gru")),
     "patchtst": _normalized(_patchtst),
+    "linear-all": _normalized(_linear_all),
+    "tsmixer": _normalized(_tsmixer),
 }
 
 

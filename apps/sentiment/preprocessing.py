@@ -9,6 +9,7 @@ holds to the same ids. Models take the ids, never strings: TFLite's builtins can
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -18,31 +19,45 @@ from kerasdl.data.tokenizer import TokenizerSpec, fit_tokenizer, tokenizer_funct
 if TYPE_CHECKING:
     import tensorflow as tf
 
+logger = logging.getLogger(__name__)
 
 INPUT_NAME = "token_ids"
 TOKENIZER_KEY = "tokenizer"
+TOKENIZATION_KEY = "tokenization"
 IDF_KEY = "idf"
 NB_KEY = "nb_ratios"
 VECTORIZE_BATCH = 256
 
 
 def fit(data: "tf.data.Dataset", num_classes: int, *, max_tokens: int, ngrams: int,
-        sequence_length: int, standardize: str, binary: bool = False,
+        sequence_length: int, standardize: str, binary: bool = False, split: str = "auto",
+        normalize: str = "auto",
         statistics: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Learns the tokenizer from the training split's `(text, label)` pairs.
 
     Args:
+        split, normalize: as in `TokenizerSpec`; "auto" chooses from the script of the
+            training texts (`choose_tokenization`), and the info's `tokenization`
+            says what was chosen and why.
         statistics: also "idf" (inverse document frequencies) and/or "nb_ratios"
             (naive-Bayes log-count ratios per class), for a new model's first weights.
 
     Returns:
         (data info entries: the tokenizer; {statistic: array}).
     """
-    from kerasdl.data.tokenizer import document_counts, inverse_document_frequency, naive_bayes_ratios
+    from kerasdl.data.tokenizer import (CHOICE_SAMPLE_TEXTS, choose_tokenization, document_counts,
+                                        inverse_document_frequency, naive_bayes_ratios)
 
-    spec = fit_tokenizer(data.map(lambda text, label: text), max_tokens=max_tokens, ngrams=ngrams,
-                         sequence_length=sequence_length, standardize=standardize, binary=binary)
-    learned: dict[str, Any] = {TOKENIZER_KEY: spec.to_dict()}
+    texts = data.map(lambda text, label: text)
+    sample = [t.decode("utf-8", "replace") for t in texts.take(CHOICE_SAMPLE_TEXTS).as_numpy_iterator()]
+    choice = choose_tokenization(sample, split=split, normalize=normalize)
+    # Said when it departs from plain words, where a user may wonder; always in the info.
+    log = logger.info if (choice.split, choice.normalize) != ("whitespace", "ascii") else logger.debug
+    log("Tokenization: %s", choice.reason)
+    spec = fit_tokenizer(texts, max_tokens=max_tokens, ngrams=ngrams, sequence_length=sequence_length,
+                         standardize=standardize, binary=binary, split=choice.split,
+                         normalize=choice.normalize)
+    learned: dict[str, Any] = {TOKENIZER_KEY: spec.to_dict(), TOKENIZATION_KEY: choice.reason}
     arrays: dict[str, np.ndarray] = {}
     if statistics:
         counts, documents = document_counts(

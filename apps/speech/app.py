@@ -40,6 +40,14 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
     models: ClassVar[dict[str, str]] = MODELS
     default_model: ClassVar[str] = "cnn"
     sample_dir = SAMPLE_DIR
+    baseline_advice: ClassVar[str] = "Train longer, add --augment, or try --model auto."
+    auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {"cnn": {"model": "cnn"}, "ds-cnn": {"model": "ds-cnn"}}
+
+    def fit_baselines(self, config: SpeechConfig, data: Datasets) -> list[Any]:
+        """Logistic regression on log-mel statistics (`baselines`)."""
+        from kerasdl.apps.speech.baselines import fit_baselines
+
+        return fit_baselines(data)
     provenance_keys = ("source", "sizes", "noise_files")
     # A power spectrum spans many decades: in 8 bits its quiet bands round to zero and
     # the int8 model fell to chance (18.7 % on FSDD); the front end stays float32.

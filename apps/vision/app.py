@@ -40,6 +40,14 @@ class VisionApp(ClassifierApp[VisionConfig]):
     models: ClassVar[dict[str, str]] = MODELS
     default_model: ClassVar[str] = "cnn"
     sample_dir = SAMPLE_DIR
+    baseline_advice: ClassVar[str] = "Train longer, try --model auto or resnet, or add --augment."
+    auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {"cnn": {"model": "cnn"}, "resnet": {"model": "resnet"}}
+
+    def fit_baselines(self, config: VisionConfig, data: Datasets) -> list[Any]:
+        """A linear classifier on raw pixels (`baselines`)."""
+        from kerasdl.apps.vision.baselines import fit_baselines
+
+        return fit_baselines(data)
 
     def load_datasets(self, config: VisionConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.images import load_image_datasets

@@ -273,6 +273,7 @@ def _train_variant(app: Any, variant: Variant, config: TrainConfig, runs_dir: st
 
 
 def _results(app: Any, run: Run) -> dict[str, Any]:
+    from kerasdl.evaluation.baselines import best_baseline
     from kerasdl.training.saving import load_app_model
 
     metrics = kio.read_json(run.metrics_path)
@@ -281,8 +282,12 @@ def _results(app: Any, run: Run) -> dict[str, Any]:
     logged = [r[monitor] for r in history if isinstance(r.get(monitor), (int, float))]
     best = (max if direction == "max" else min)(logged) if logged else None
     training = metrics.get("training", {})
+    headline = app.headline_for(run.meta.get("data", {}))
+    baseline = best_baseline(metrics.get("baselines", []), headline, app.headline_mode)
     return {
-        "metric": metrics.get(app.headline_for(run.meta.get("data", {}))),
+        "metric": metrics.get(headline),
+        # The best classic baseline by validation, on this variant's data: its test metric.
+        "baseline": {"name": baseline["name"], "metric": baseline.get("test", {}).get(headline)} if baseline else None,
         "best_monitor": best,
         "parameters": int(load_app_model(app, run.model_path()).count_params()),
         "epochs": training.get("epochs", len(history)),
@@ -312,12 +317,17 @@ def format_table(rows: Sequence[dict[str, Any]], fields: Sequence[str], metric: 
                  monitor: str, direction: str) -> str:
     """The Markdown table of a comparison's rows."""
     done = [r for r in rows if r.get("metric") is not None]
+    notes: list[str] = []
     pick = max if direction == "max" else min
     best = pick(r["metric"] for r in done) if done else None
     columns = [", ".join(fields), f"test {metric}", f"best {monitor}", "parameters", "epochs",
                "training time", "int8 TFLite"]
+    baselines = {r["baseline"]["name"] for r in rows if r.get("baseline")}
+    if baselines:
+        columns.append(f"classic baseline, test {metric}")
+        if len(baselines) == 1:
+            notes.append(f"- Classic baseline (fitted on each variant's training split): {next(iter(baselines))}.")
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    notes = []
     for r in rows:
         if r.get("status") == "failed":
             cells = [r["label"], "failed (see below)"] + ["-"] * (len(columns) - 2)
@@ -339,6 +349,11 @@ def format_table(rows: Sequence[dict[str, Any]], fields: Sequence[str], metric: 
                 format_metric(monitor, r["best_monitor"]) if r.get("best_monitor") is not None else "-",
                 f"{r['parameters']:,}", str(r["epochs"]), _duration(r.get("seconds")), size,
             ]
+        if baselines:
+            baseline = r.get("baseline") or {}
+            value = format_metric(metric, baseline["metric"]) if baseline.get("metric") is not None else "-"
+            cells.append(value if len(baselines) == 1 or not baseline else f"{value} ({baseline['name']})")
+        cells += ["-"] * (len(columns) - len(cells))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines + ([""] + notes if notes else []))
 

@@ -1,4 +1,5 @@
-"""Word and n-gram tokenizing with Keras' TextVectorization, learned from training text.
+"""Word, character and n-gram tokenizing with Keras' TextVectorization, learned from
+training text.
 
 A `TokenizerSpec` is plain JSON (the vocabulary and the settings), stored in a run's data
 info and in every export. From it, `text_vectorizer` rebuilds the TensorFlow tokenizer
@@ -8,8 +9,9 @@ the TensorFlow-free one (TFLite clients); tests hold the two to the same ids.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -20,7 +22,15 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
 STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation", "split_punctuation", "none")
+SPLIT = ("whitespace", "characters", "script")
+NORMALIZE = ("ascii", "unicode")
 PAD_ID, OOV_ID = 0, 1
+# `choose_tokenization` reads this many training texts, and splits by script when this
+# share of their characters belongs to scripts written without spaces.
+CHOICE_SAMPLE_TEXTS = 5000
+UNSPACED_SHARE_FOR_SCRIPT = 0.2
+# ... and normalizes Unicode when this share of their letters is not ASCII.
+NON_ASCII_SHARE_FOR_UNICODE = 0.05
 
 
 @dataclass
@@ -30,15 +40,21 @@ class TokenizerSpec:
     Attributes:
         standardize: lower_and_strip_punctuation, lower, strip_punctuation,
             split_punctuation (each punctuation mark becomes a space, case is kept:
-            what MediaPipe's regex tokenizer reproduces) or none. Lower-casing is
-            ASCII-only and punctuation is ASCII punctuation, as in `tf.strings.lower`
-            and Keras' default strip pattern.
-        ngrams: 1 for words; N adds every 2..N-gram after the words.
+            what MediaPipe's regex tokenizer reproduces) or none.
+        ngrams: 1 for single tokens; N adds every 2..N-gram after them.
         sequence_length: ids per text: longer token lists are cut at the end, shorter
             ones padded with 0.
         vocabulary: index 0 is padding (""), 1 the out-of-vocabulary token.
         binary: keep each distinct id once, where it first appears, before the cut
             to `sequence_length`: which tokens a text holds, not how often.
+        split: whitespace (words between ASCII whitespace), characters (each
+            character a token, whitespace dropped) or script (words, and each
+            character of the scripts written without spaces: Chinese, Japanese, Thai,
+            Lao, Khmer, Myanmar; `kerasdl_edge.text.UNSPACED_SCRIPTS`).
+        normalize: ascii (lower-casing of ASCII letters and ASCII punctuation, as
+            `tf.strings.lower` and Keras' default strip pattern) or unicode (full-width
+            forms folded to ASCII and Unicode spaces to " ", the width part of NFKC;
+            Unicode lower-casing; Unicode punctuation too).
     """
 
     standardize: str = "lower_and_strip_punctuation"
@@ -46,20 +62,71 @@ class TokenizerSpec:
     sequence_length: int = 256
     vocabulary: list[str] = field(default_factory=list)
     binary: bool = False
+    split: str = "whitespace"
+    normalize: str = "ascii"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "split": "whitespace", "pad_id": PAD_ID, "oov_id": OOV_ID}
+        return {**asdict(self), "pad_id": PAD_ID, "oov_id": OOV_ID}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TokenizerSpec":
+        """Also reads specs written before `split` and `normalize` were settable (they
+        split on whitespace, ASCII only)."""
         return cls(standardize=data["standardize"], ngrams=int(data["ngrams"]),
                    sequence_length=int(data["sequence_length"]),
-                   vocabulary=list(data["vocabulary"]), binary=bool(data.get("binary", False)))
+                   vocabulary=list(data["vocabulary"]), binary=bool(data.get("binary", False)),
+                   split=data.get("split", "whitespace"), normalize=data.get("normalize", "ascii"))
+
+
+@dataclass(frozen=True)
+class TokenizationChoice:
+    """How `choose_tokenization` splits and normalizes a data set's text, and why."""
+
+    split: str
+    normalize: str
+    reason: str
+
+
+def choose_tokenization(texts: "Sequence[str]", *, split: str = "auto", normalize: str = "auto") -> TokenizationChoice:
+    """Picks `split` and `normalize` where they are "auto", from the script of `texts`
+    (a sample of the training texts): text mostly in scripts written without spaces
+    (at least `UNSPACED_SHARE_FOR_SCRIPT` of its characters) is split by script,
+    since its words are not separated; text whose letters are not mostly ASCII, or is
+    split by script, is normalized as Unicode (full-width forms, lower-casing and
+    punctuation beyond ASCII).
+
+    Example:
+    >>> from kerasdl.data.tokenizer import choose_tokenization
+    >>> choose_tokenization(["这部电影很好看！", "剧情太拖沓了。"]).split
+    'script'
+    >>> choose_tokenization(["A fine film.", "Too long."]).normalize
+    'ascii'
+    """
+    from kerasdl_edge.text import UNSPACED_SCRIPTS, python_class
+
+    for name, value, choices in (("split", split, SPLIT), ("normalize", normalize, NORMALIZE)):
+        if value != "auto" and value not in choices:
+            raise ConfigError(f"`{name}` must be auto or one of {', '.join(choices)}. Received: {value!r}")
+    characters = "".join(texts).replace(" ", "")
+    unspaced = len(re.findall("[" + python_class(UNSPACED_SCRIPTS) + "]", characters))
+    unspaced_share = unspaced / max(1, len(characters))
+    letters = [c for c in characters if c.isalpha()]
+    non_ascii_share = sum(not c.isascii() for c in letters) / max(1, len(letters))
+    reasons = []
+    if split == "auto":
+        split = "script" if unspaced_share >= UNSPACED_SHARE_FOR_SCRIPT else "whitespace"
+        reasons.append(f"{unspaced_share:.0%} of the characters are in scripts written without spaces")
+    if normalize == "auto":
+        normalize = "unicode" if split != "whitespace" or non_ascii_share >= NON_ASCII_SHARE_FOR_UNICODE else "ascii"
+        reasons.append(f"{non_ascii_share:.0%} of the letters are not ASCII")
+    reason = "; ".join(reasons) if reasons else "as configured"
+    return TokenizationChoice(split, normalize, f"split={split}, normalize={normalize} ({reason})")
 
 
 def fit_tokenizer(
     texts: "tf.data.Dataset", *, max_tokens: int, ngrams: int, sequence_length: int,
     standardize: str = "lower_and_strip_punctuation", binary: bool = False,
+    split: str = "whitespace", normalize: str = "ascii",
 ) -> TokenizerSpec:
     """Learns the `max_tokens` most frequent tokens (padding and OOV included) of
     `texts`, a dataset of scalar strings: the training split only, so validation and
@@ -74,16 +141,19 @@ def fit_tokenizer(
         raise ConfigError(
             f"`standardize` must be one of {', '.join(STANDARDIZE)}. Received: {standardize!r}"
         )
+    for name, value, choices in (("split", split, SPLIT), ("normalize", normalize, NORMALIZE)):
+        if value not in choices:
+            raise ConfigError(f"`{name}` must be one of {', '.join(choices)}. Received: {value!r}")
     layer = keras.layers.TextVectorization(
-        max_tokens=max_tokens, standardize=_keras_standardize(standardize),
-        ngrams=ngrams if ngrams > 1 else None, output_mode="int",
+        max_tokens=max_tokens, standardize=_keras_standardize(standardize, normalize),
+        split=_keras_split(split), ngrams=ngrams if ngrams > 1 else None, output_mode="int",
     )
     layer.adapt(texts.batch(1024))
     vocabulary = [str(token) for token in layer.get_vocabulary()]
     if len(vocabulary) <= 2:
         raise DataError("The training texts hold no words: the vocabulary is empty.")
-    return TokenizerSpec(standardize=standardize, ngrams=ngrams,
-                         sequence_length=sequence_length, vocabulary=vocabulary, binary=binary)
+    return TokenizerSpec(standardize=standardize, ngrams=ngrams, sequence_length=sequence_length,
+                         vocabulary=vocabulary, binary=binary, split=split, normalize=normalize)
 
 
 def text_vectorizer(spec: TokenizerSpec) -> "keras.layers.TextVectorization":
@@ -92,8 +162,8 @@ def text_vectorizer(spec: TokenizerSpec) -> "keras.layers.TextVectorization":
     import keras
 
     return keras.layers.TextVectorization(
-        vocabulary=spec.vocabulary, standardize=_keras_standardize(spec.standardize),
-        ngrams=spec.ngrams if spec.ngrams > 1 else None, output_mode="int",
+        vocabulary=spec.vocabulary, standardize=_keras_standardize(spec.standardize, spec.normalize),
+        split=_keras_split(spec.split), ngrams=spec.ngrams if spec.ngrams > 1 else None, output_mode="int",
         output_sequence_length=None if spec.binary else spec.sequence_length, name="tokenizer",
     )
 
@@ -164,15 +234,67 @@ def naive_bayes_ratios(counts: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     return ratios.astype(np.float32)
 
 
-def _keras_standardize(standardize: str) -> Any:
-    if standardize == "split_punctuation":
-        return _split_punctuation
-    return None if standardize == "none" else standardize
+def _keras_standardize(standardize: str, normalize: str = "ascii") -> Any:
+    """TextVectorization's `standardize`: Keras' own names where they are exact (ASCII),
+    else a function written to match `kerasdl_edge.text.Tokenizer.standardized`."""
+    if normalize == "ascii" and standardize != "split_punctuation":
+        return None if standardize == "none" else standardize
+
+    def standardized(texts: "tf.Tensor") -> "tf.Tensor":
+        import tensorflow as tf
+
+        from kerasdl_edge.text import PUNCTUATION_CLASS, UNICODE_PUNCTUATION, re2_class
+
+        punctuation = "[" + PUNCTUATION_CLASS + "]"
+        if normalize == "unicode":
+            texts = _fold_width(texts)
+            punctuation = "[" + PUNCTUATION_CLASS + re2_class(UNICODE_PUNCTUATION) + "]"
+        if standardize in ("lower", "lower_and_strip_punctuation"):
+            texts = tf.strings.lower(texts, encoding="utf-8" if normalize == "unicode" else "")
+        if standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
+            texts = tf.strings.regex_replace(texts, punctuation, "")
+        elif standardize == "split_punctuation":
+            texts = tf.strings.regex_replace(texts, punctuation, " ")
+        return texts
+
+    return standardized
 
 
-def _split_punctuation(texts: "tf.Tensor") -> "tf.Tensor":
+def _fold_width(texts: "tf.Tensor") -> "tf.Tensor":
+    """Full-width ASCII forms to ASCII and Unicode spaces to " ", code point by code
+    point (TensorFlow has no NFKC; these are the parts of it that matter for tokens)."""
     import tensorflow as tf
 
-    from kerasdl_edge.text import PUNCTUATION_CLASS  # the edge twin's, so both agree
+    from kerasdl_edge.text import FULL_WIDTH_FIRST, FULL_WIDTH_LAST, FULL_WIDTH_OFFSET, UNICODE_SPACES
 
-    return tf.strings.regex_replace(texts, "[" + PUNCTUATION_CLASS + "]", " ")
+    def fold(points: tf.Tensor) -> tf.Tensor:
+        full_width = (points >= FULL_WIDTH_FIRST) & (points <= FULL_WIDTH_LAST)
+        points = tf.where(full_width, points - FULL_WIDTH_OFFSET, points)
+        space = tf.zeros_like(points, tf.bool)
+        for low, high in UNICODE_SPACES:
+            space |= (points >= low) & (points <= high)
+        return tf.where(space, tf.constant(0x20, points.dtype), points)
+
+    points = tf.strings.unicode_decode(texts, "UTF-8")
+    return tf.strings.unicode_encode(tf.ragged.map_flat_values(fold, points), "UTF-8")
+
+
+def _keras_split(split: str) -> Any:
+    """TextVectorization's `split`, matching `kerasdl_edge.text.Tokenizer.tokens`."""
+    if split == "whitespace":
+        return "whitespace"
+
+    def split_text(texts: "tf.Tensor") -> "tf.RaggedTensor":
+        import tensorflow as tf
+
+        from kerasdl_edge.text import UNSPACED_SCRIPTS, WHITESPACE_CLASS, re2_class
+
+        if split == "script":
+            spaced = tf.strings.regex_replace(texts, "[" + re2_class(UNSPACED_SCRIPTS) + "]", " \\0 ")
+            return tf.strings.split(spaced)
+        characters = tf.strings.unicode_split(texts, "UTF-8")
+        whitespace = tf.ragged.map_flat_values(tf.strings.regex_full_match, characters,
+                                               "[" + WHITESPACE_CLASS + "]")
+        return tf.ragged.boolean_mask(characters, tf.logical_not(whitespace))
+
+    return split_text

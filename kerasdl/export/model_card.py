@@ -38,9 +38,10 @@ GRADLE = {"ImageClassifier": "tasks-vision", "AudioClassifier": "tasks-audio", "
 def data_licence(app: Any, source: str) -> str:
     """The bundled sample's licence line from its README; for a user's own data, a
     request to state it."""
-    sample = getattr(app, "sample_dir", None)
-    if sample is not None and str(Path(sample)) in source and (Path(sample) / "README.md").is_file():
-        for line in (Path(sample) / "README.md").read_text(encoding="utf-8").splitlines():
+    for sample in app.bundled_samples():
+        if not (re.search(re.escape(str(sample)) + r"(?![\w.-])", source) and (sample / "README.md").is_file()):
+            continue
+        for line in (sample / "README.md").read_text(encoding="utf-8").splitlines():
             match = re.match(r"\s*-\s*\*\*Licen[cs]e\*\*:\s*(.+)", line)
             if match:
                 return f"{match.group(1)} (kerasdl's bundled sample; see its README for the citation)"
@@ -72,6 +73,12 @@ def model_card(*, app: Any, metadata: dict[str, Any], run_meta: dict[str, Any], 
             f"| {k} | {v:,} |" if isinstance(v, int) or float(v).is_integer() else f"| {k} | {v:.4f} |"
             for k, v in shown.items()]
         lines.append(f"\nOn the {test_metrics.get('split', 'test')} split.")
+        if test_metrics.get("baselines"):
+            from kerasdl.evaluation.baselines import format_baseline_metrics
+
+            lines += ["", "Classic baselines fitted on the same training split (their setting chosen on "
+                      "validation), beside the model:", "", "```",
+                      format_baseline_metrics(test_metrics, report.metric), "```"]
     else:
         lines.append("Not evaluated (the run has no metrics.json).")
     lines += ["", "## Files and their agreement with Keras", ""]

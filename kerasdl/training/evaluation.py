@@ -55,3 +55,57 @@ def _check_compatible(trained: dict[str, Any], now: dict[str, Any], provenance: 
                 f"The data's {key.replace('_', ' ')} {now[key]} differ from the ones the "
                 f"model was trained on {trained[key]}."
             )
+
+
+def compare_with_baselines(run: Run, *, app: Any, config: TrainConfig, data: Any,
+                           advice: str | None = None) -> dict[str, Any]:
+    """Fits the app's classic baselines on the run's training split and scores them,
+    and the run's best model, on the validation and test splits.
+
+    Returns:
+        metrics.json entries: `validation` (the model's headline metric there),
+        `baselines` (each baseline's name, chosen setting, seconds and metrics per
+        split) and `baseline_warning` (the line said when the model is worse than the
+        best baseline on validation, else None). Empty for an app without baselines.
+        `advice` replaces the app's `baseline_advice` in that line.
+    """
+    from kerasdl.evaluation.baselines import best_baseline, score_baselines, split_arrays, worse_than_baseline
+
+    baselines = app.fit_baselines(config, data)
+    if not baselines:
+        return {}
+    info, metric, mode = run.meta["data"], app.headline_for(run.meta["data"]), app.headline_mode
+    targets = {}
+    for split in ("validation", "test"):
+        arrays = split_arrays(getattr(data, split))
+        if arrays is not None:
+            targets[split] = arrays[1]
+    scores = score_baselines(baselines, targets, lambda y, out: app.score(y, out, info))
+    entries = [_scalars_only(s.to_dict()) for s in scores]
+    validation = validation_metrics(run, app=app, data=data)
+    best = best_baseline(entries, metric, mode)
+    warning = None
+    if best is not None and isinstance(validation.get(metric), (int, float)):
+        warning = worse_than_baseline(float(validation[metric]), best, metric, mode,
+                                      advice if advice is not None else app.baseline_advice)
+    return {"validation": {metric: validation.get(metric)}, "baselines": entries, "baseline_warning": warning}
+
+
+def validation_metrics(run: Run, *, app: Any, data: Any) -> dict[str, Any]:
+    """The app's metrics of the run's best model on the validation split (no plots)."""
+    from kerasdl.data.pipeline import evaluation_pipeline
+    from kerasdl.training.saving import load_app_model
+
+    model = load_app_model(app, run.model_path())
+    return app.evaluate(model, evaluation_pipeline(data.validation, EVAL_BATCH_SIZE, cache=False),
+                        run.meta["data"])
+
+
+def _scalars_only(entry: dict[str, Any]) -> dict[str, Any]:
+    """A baseline's JSON with, per split, the app's scalar metrics (no confusion
+    matrices or per-class tables)."""
+    for split in ("validation", "test"):
+        if split in entry:
+            entry[split] = {k: v for k, v in entry[split].items() if isinstance(v, (int, float)) and
+                            not isinstance(v, bool)}
+    return entry

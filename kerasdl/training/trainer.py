@@ -14,6 +14,7 @@ from kerasdl import io as kio
 from kerasdl.config import TrainConfig, to_toml
 from kerasdl.errors import KerasdlError, TrainingError
 from kerasdl.runs import Run
+from kerasdl.training.auto import AUTO
 
 if TYPE_CHECKING:
     import keras
@@ -182,8 +183,11 @@ def train_run(
     name: str | None = None,
     resume: bool = False,
     verbose: Any = "auto",
+    baselines: bool = True,
+    time_budget: float | None = None,
 ) -> TrainSummary:
-    """Trains an app into `runs_dir/<app>/<name>`, then evaluates it on the test split.
+    """Trains an app into `runs_dir/<app>/<name>`, then evaluates it on the test split
+    beside the app's classic baselines.
 
     Args:
         app_name: a registered app, e.g. "vision".
@@ -194,6 +198,11 @@ def train_run(
             name, the newest unfinished run of the app.
         resume: continue an interrupted run from its last finished epoch.
         verbose: Keras' progress display.
+        baselines: also fit the app's classic baselines on the same training split
+            and score them beside the model (`metrics["baselines"]`); a model worse
+            than the best of them on validation is reported (`baseline_warning`).
+        time_budget: with `config.model == "auto"`, seconds after which no new
+            candidate starts (`kerasdl.training.auto`).
 
     Raises:
         KerasdlError: for bad input; the message says what to fix.
@@ -202,7 +211,8 @@ def train_run(
     from kerasdl.runs import run_config
     from kerasdl.registry import get_app
     from kerasdl.training.distribution import is_chief
-    from kerasdl.training.evaluation import evaluate_run
+    from kerasdl.evaluation.baselines import format_baseline_metrics
+    from kerasdl.training.evaluation import compare_with_baselines, evaluate_run
 
     app = get_app(app_name)
     scratch: str | None = None
@@ -218,6 +228,8 @@ def train_run(
                 f"The {app.name} app needs a {app.config_class.__name__}, "
                 f"not {type(config).__name__}."
             )
+        if config.model == AUTO:
+            return _train_auto(app, config, runs_dir, name, verbose, baselines, time_budget)
         app.model_name(config)  # fail on a bad model name before creating anything
         if not is_chief():
             # Only the chief of a multi-worker job writes the run; the others train
@@ -243,14 +255,64 @@ def train_run(
         "seconds": round(result.seconds, 2),
         "examples_per_second": round(result.examples_per_second, 1),
     }
+    report = app.format_metrics(metrics)
+    if baselines:
+        metrics.update(compare_with_baselines(run, app=app, config=config, data=result.data))
+        if metrics.get("baselines"):
+            report += "\n" + format_baseline_metrics(metrics, app.headline_for(run.meta["data"]))
     kio.write_json(run.metrics_path, metrics)
     return TrainSummary(
         run=run, model=result.model, metrics=metrics, history=result.history,
         epochs_completed=result.epochs_completed, seconds=result.seconds,
         examples_per_second=result.examples_per_second,
-        report=app.format_metrics(metrics),
+        report=report,
     )
 
+
+
+def _train_auto(app: Any, config: TrainConfig, runs_dir: str | Path, name: str | None, verbose: Any,
+                baselines: bool, time_budget: float | None) -> TrainSummary:
+    """`--model auto`: the app's candidates trained inside one run, the winner (by
+    validation) kept as the run, then evaluated beside the baselines."""
+    from kerasdl.evaluation.baselines import best_baseline, format_baseline_metrics
+    from kerasdl.training.auto import format_candidates, train_candidates
+    from kerasdl.training.evaluation import compare_with_baselines, validation_metrics
+    from kerasdl.training.saving import load_app_model
+
+    run = Run.create(runs_dir, app.name, name)
+    try:
+        record, winner_config = train_candidates(app, config, run, verbose=verbose, time_budget=time_budget)
+    except BaseException:
+        if not any(run.path.rglob("run.json")):
+            shutil.rmtree(run.path, ignore_errors=True)  # nothing trained worth keeping
+        raise
+    info = run.meta["data"]
+    metric = app.headline_for(info)
+    metrics = kio.read_json(run.metrics_path)
+    metrics["auto"] = record
+    report = app.format_metrics(metrics)
+    data = app.load_datasets(winner_config, fitted=info)
+    if not baselines:
+        metrics["validation"] = {metric: validation_metrics(run, app=app, data=data).get(metric)}
+    else:
+        metrics.update(compare_with_baselines(
+            run, app=app, config=winner_config, data=data,
+            advice="No --model auto candidate beat it on this data: the baseline is the better model here, "
+                   "or the data is too small for the deep ones."))
+        if metrics.get("baselines"):
+            report += "\n" + format_baseline_metrics(metrics, metric)
+    kio.write_json(run.metrics_path, metrics)
+    report = format_candidates(record, best_baseline(metrics.get("baselines", []), metric, app.headline_mode),
+                               metric) + "\n" + report
+    history = run.read_history()
+    trained = [c for c in record["candidates"] if c.get("seconds") is not None]
+    seconds = sum(c["seconds"] for c in trained)
+    winner = next(c for c in record["candidates"] if c["label"] == record["winner"])
+    return TrainSummary(run=run, model=load_app_model(app, run.model_path()), metrics=metrics, history=history,
+                        epochs_completed=len(history), seconds=seconds,
+                        examples_per_second=float(metrics.get("training", {}).get("examples_per_second", 0.0)),
+                        report=report + f"\nChosen: {winner['label']} (validation {record['monitor']} "
+                                        f"{winner['validation']:.4f}).")
 
 
 def _precision_policy(config: TrainConfig, strategy: Any) -> str:

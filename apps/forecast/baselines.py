@@ -1,0 +1,62 @@
+"""The forecast app's classic baselines, on the same windows as the model.
+
+- repeat-last: every future row repeats the last one seen;
+- seasonal: the last `season` rows repeated;
+- ridge on each target's own past values, one linear map shared by the targets;
+- ridge on all input columns' past values (covariates included), one map from the
+  whole window to the whole forecast.
+
+The ridge maps are fitted in closed form on the training windows (at most
+`MAX_TRAINING_WINDOWS`, evenly spaced), the strength chosen on the validation windows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from kerasdl.app import Datasets
+from kerasdl.evaluation.baselines import Baseline, ridge_regression, split_arrays, timed
+
+MAX_TRAINING_WINDOWS = 20_000
+
+
+def fit_baselines(data: Datasets, season: int) -> list[Baseline]:
+    info = data.info
+    horizon, targets = int(info["horizon"]), len(info["targets"])
+    train = data.train
+    every = math.ceil(info["sizes"]["train"] / MAX_TRAINING_WINDOWS)
+    if every > 1:
+        train = train.shard(every, 0)
+    arrays = {s: split_arrays(ds) for s, ds in (("train", train), ("validation", data.validation),
+                                                 ("test", data.test))}
+    windows = {s: a[0].astype(np.float32) for s, a in arrays.items() if a is not None}
+    future = {s: a[1].astype(np.float32) for s, a in arrays.items() if a is not None}
+
+    def repeat_last() -> tuple[dict[str, np.ndarray], str]:
+        return {s: np.repeat(x[:, -1:, :targets], horizon, axis=1) for s, x in windows.items()}, ""
+
+    def seasonal() -> tuple[dict[str, np.ndarray], str]:
+        steps = np.arange(horizon) % season + (windows["train"].shape[1] - season)
+        return {s: x[:, steps, :targets] for s, x in windows.items()}, f"season={season}"
+
+    def own_history() -> tuple[dict[str, np.ndarray], str]:
+        # Each (window, target) pair is one example of the shared map.
+        def per_target(a: np.ndarray, columns: int) -> np.ndarray:
+            return a[:, :, :columns].transpose(0, 2, 1).reshape(-1, a.shape[1])
+
+        predicted, setting = ridge_regression({s: per_target(x, targets) for s, x in windows.items()},
+                                              {s: per_target(y, targets) for s, y in future.items()})
+        return {s: p.reshape(-1, targets, horizon).transpose(0, 2, 1) for s, p in predicted.items()}, setting
+
+    def all_columns() -> tuple[dict[str, np.ndarray], str]:
+        predicted, setting = ridge_regression({s: x.reshape(len(x), -1) for s, x in windows.items()},
+                                              {s: y.reshape(len(y), -1) for s, y in future.items()})
+        return {s: p.reshape(-1, horizon, targets) for s, p in predicted.items()}, setting
+
+    baselines = [timed("repeat-last", repeat_last), timed("seasonal", seasonal),
+                 timed("ridge on each target's own past values", own_history)]
+    if len(info["columns"]) > targets:
+        baselines.append(timed("ridge on all columns' past values", all_columns))
+    return baselines
