@@ -204,6 +204,14 @@ def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--schedule", type=click.Choice(SCHEDULES), help="Learning-rate schedule."),
         click.option("--weight-decay", type=float, help="Decoupled weight decay (0 = off)."),
         click.option("--clip-norm", type=float, help="Clip each step's gradients to this global norm (0 = off)."),
+        click.option("--activation", help="Hidden layers' activation (vision): relu, relu6, gelu, swish, tanh, sigmoid, leaky_relu, elu; auto = each model's own."),
+        click.option("--norm", help="Normalization after each convolution or hidden layer (vision): batch, layer, none; auto = each model's own."),
+        click.option("--init-from", help="Start from this finished run's weights (same app; the matching layers, not the head) and preprocessing: transfer learning."),
+        click.option("--freeze", help="With --init-from: 'backbone' (every copied layer) or layer-name prefixes, comma-separated, kept fixed while the rest trains."),
+        click.option("--histograms", is_flag=True, default=None, help="Write weight and gradient histograms and gradient norms to TensorBoard each epoch (slower)."),
+        click.option("--teacher", help="Classifiers: a finished run to distil from (knowledge distillation); see --set distill_temperature, distill_weight."),
+        click.option("--l1", type=float, help="L1 penalty on the weight matrices, added to the loss (0 = off)."),
+        click.option("--l2", type=float, help="L2 penalty on the weight matrices, added to the loss (0 = off); unlike --weight-decay, Adam rescales it."),
         click.option("--dropout", type=float, help="Dropout rate before the head."),
         click.option("--label-smoothing", type=float, help="Label smoothing (classification apps)."),
         click.option("--early-stopping", type=int, metavar="PATIENCE", help="Stop after PATIENCE epochs without improvement."),
@@ -295,6 +303,78 @@ def train(app: str, preset: str | None, config_file: str | None, sets: tuple[str
     click.echo(f"Trained {summary.epochs_completed} epochs in {summary.seconds:.1f} s "
                f"({summary.examples_per_second:.0f} examples/s).")
     click.echo(f"Run saved to {summary.run.path}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run", type=click.Path())
+@click.argument("images", nargs=-1, required=True)
+@click.option("--out", "out_dir", help="Where the PNG files go (default: RUN/explain).", type=click.Path(file_okay=False))
+@_user_errors
+def explain(run: str, images: tuple[str, ...], out_dir: str | None) -> None:
+    """Show where an image classifier looks: a Grad-CAM heat map over each image, and
+    the filters of its first convolution.
+
+    \b
+    Example:
+      kerasdl explain runs/vision/<name> apps/vision/sample/examples/*.png
+    """
+    _start_tensorflow()
+    _setup_logging(False)
+    from pathlib import Path
+
+    from kerasdl.evaluation.saliency import write_explanations, write_first_filters
+    from kerasdl.loading import open_run
+    from kerasdl.training.saving import load_app_model
+    from kerasdl_edge.codecs import codec_for
+
+    opened = open_run(run)
+    app, info = opened.app, opened.info
+    model = load_app_model(app, opened.run.model_path())
+    if len(model.inputs[0].shape) != 4 or "class_names" not in info:
+        raise KerasdlError(f"{run} is a {app.name} run; Grad-CAM explains image classifiers (vision runs).")
+    folder = Path(out_dir) if out_dir else opened.run.path / "explain"
+    pixels = codec_for(app.name, info).read(list(images))
+    for path in write_explanations(model, pixels, images, info["class_names"], folder):
+        click.echo(f"Grad-CAM: {path}")
+    click.echo(f"First-layer filters: {write_first_filters(model, folder / 'filters.png')}")
+
+
+@cli.command("lr-find", context_settings=CONTEXT)
+@click.argument("app", type=AppType())
+@_config_options
+@click.option("--start", type=float, default=1e-7, show_default=True, help="First learning rate.")
+@click.option("--end", type=float, default=10.0, show_default=True, help="Last learning rate.")
+@click.option("--steps", type=int, default=200, show_default=True, help="Training steps of the sweep.")
+@click.option("--out", "out_dir", default="runs/lr_find", show_default=True, type=click.Path(file_okay=False),
+              help="Where the plot (APP-lr_find.png) and the numbers (JSON) go.")
+@_user_errors
+def lr_find(app: str, preset: str | None, config_file: str | None, sets: tuple[str, ...], start: float,
+            end: float, steps: int, out_dir: str, **options: Any) -> None:
+    """Learning-rate range test: train briefly while the rate grows from --start to
+    --end, plot the loss against it, and suggest a peak learning rate.
+
+    \b
+    Examples:
+      kerasdl lr-find vision --optimizer adam
+      kerasdl lr-find sentiment --model cnn --config my.toml --steps 300
+    """
+    _start_tensorflow()
+    _setup_logging(False)
+    from pathlib import Path
+
+    from kerasdl import io as kio
+    from kerasdl.registry import get_app
+    from kerasdl.training.lr_find import range_test
+
+    config = _resolve_config(app, preset, config_file, sets, options)
+    folder = Path(out_dir) / app
+    result = range_test(get_app(app), config, start=start, end=end, steps=steps, out_dir=folder)
+    kio.write_json(folder / "lr_find.json", {"rates": result.rates, "losses": result.losses,
+                                             "suggestions": result.suggestions})
+    click.echo(f"{len(result.rates)} steps from {result.rates[0]:.2g} to {result.rates[-1]:.2g}.")
+    click.echo(f"Suggested peak learning rate: {result.suggestions['steepest']:.2g} (steepest descent of the "
+               f"loss); {result.suggestions['lowest_loss']:.2g} (a tenth of the lowest loss's rate).")
+    click.echo(f"Plot: {result.plot}")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -642,10 +722,12 @@ def tune(app: str, tuner: str, max_trials: int, objective: str | None, time_budg
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted comparison (--name, or the newest); finished runs are kept.")
 @click.option("-v", "--verbose", is_flag=True, help="Show each run's epochs.")
+@click.option("--seeds", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Train every variant with this many seeds (--seed, --seed + 1, ...): the table shows mean ± std and marks differences within the noise.")
 @_user_errors
 def compare(app: str, varied: tuple[str, ...], int8: bool, preset: str | None,
             config_file: str | None, sets: tuple[str, ...], compare_dir: str, runs_dir: str,
-            name: str | None, resume: bool, verbose: bool, **options: Any) -> None:
+            name: str | None, resume: bool, verbose: bool, seeds: int, **options: Any) -> None:
     """Train variants of one config side by side and compare them.
 
     Every variant has the same data, seed and epochs; only the --vary fields differ.
@@ -660,6 +742,7 @@ def compare(app: str, varied: tuple[str, ...], int8: bool, preset: str | None,
       kerasdl compare sentiment --vary model=bag,cnn,transformer --epochs 2
       kerasdl compare speech --vary features=log-mel,mfcc --vary model=cnn,ds-cnn
       kerasdl compare vision --vary dropout=0,0.3 --vary augment=off,on
+      kerasdl compare vision --vary label_smoothing=0,0.1 --seeds 3
       kerasdl compare vision --name study1 --resume
     """
     _start_tensorflow()
@@ -684,7 +767,8 @@ def compare(app: str, varied: tuple[str, ...], int8: bool, preset: str | None,
         config = _resolve_config(app, preset, config_file, sets, options)
     try:
         result = run_comparison(app, config, parsed, compare_dir=compare_dir, runs_dir=runs_dir,
-                                name=name, resume=resume, int8=int8, verbose=2 if verbose else 0)
+                                name=name, resume=resume, int8=int8, verbose=2 if verbose else 0,
+                                seeds=seeds)
     except KeyboardInterrupt:
         where = f" --name {name}" if name else ""
         click.echo(f"\nInterrupted. Continue later with: kerasdl compare {app} --compare-dir "

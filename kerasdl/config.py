@@ -19,7 +19,7 @@ from typing import Any, ClassVar, TypeVar
 
 from kerasdl.errors import ConfigError
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw", "lamb")
 SCHEDULES = ("constant", "step", "cosine", "warmup-cosine", "one-cycle")
 STRATEGIES = ("auto", "mirrored", "multiworker", "tpu")
 
@@ -36,7 +36,7 @@ class TrainConfig:
         model: the model family, one of the app's `models`; empty for the app default.
         epochs: passes over the training split.
         batch_size: examples per step (per step of all replicas together).
-        optimizer: one of sgd, momentum, nesterov, rmsprop, adagrad, adam, adamw.
+        optimizer: one of sgd, momentum, nesterov, rmsprop, adagrad, adam, adamw, lamb.
         learning_rate: the peak learning rate of the schedule.
         schedule: constant, step (x0.1 at 50 % and 75 % of training), cosine,
             warmup-cosine (linear warm-up for `warmup_epochs`, then cosine) or one-cycle.
@@ -44,6 +44,18 @@ class TrainConfig:
         weight_decay: decoupled weight decay applied by the optimizer (0 = none).
         clip_norm: gradient clipping: when the global norm of all gradients of a step
             exceeds this, they are scaled down to it (0 = none).
+        init_from: a finished run of the same app whose weights the new model starts
+            from (the matching layers; the classifier head stays new), with its
+            learned preprocessing (vocabulary, scaler) so that inputs mean the same.
+        freeze: with `init_from`, layers kept fixed: "backbone" (every copied layer)
+            or comma-separated layer-name prefixes; empty trains everything.
+        histograms: write weight and gradient histograms and per-weight gradient
+            norms to TensorBoard each epoch (`tensorboard --logdir runs`), and the
+            global gradient norm to history.csv (`grad_norm`); slower.
+        l1, l2: penalties added to the loss, `l1 * sum|w|` and `l2 * sum w²` over the
+            weight matrices (kernels and embeddings, not biases or normalization
+            parameters): classic L1/L2 regularization, which adaptive optimizers
+            rescale per weight, unlike the decoupled `weight_decay`.
         dropout: dropout rate before the model's head.
         early_stopping: stop after this many epochs without improvement (0 = off).
         augment: apply the app's data augmentation to the training split.
@@ -64,6 +76,11 @@ class TrainConfig:
     warmup_epochs: float = 1.0
     weight_decay: float = 0.0
     clip_norm: float = 0.0
+    l1: float = 0.0
+    l2: float = 0.0
+    init_from: str | None = None
+    freeze: str = ""
+    histograms: bool = False
     dropout: float = 0.0
     early_stopping: int = 0
     augment: bool = False
@@ -85,6 +102,10 @@ class TrainConfig:
         _check_range(self, "warmup_epochs", 0.0, math.inf)
         _check_range(self, "weight_decay", 0.0, 1.0)
         _check_range(self, "clip_norm", 0.0, math.inf)
+        _check_range(self, "l1", 0.0, math.inf)
+        if self.freeze and not self.init_from:
+            raise ConfigError("`freeze` keeps layers of a model started with `init_from`: give `init_from` too.")
+        _check_range(self, "l2", 0.0, math.inf)
         _check_range(self, "dropout", 0.0, 1.0, high_open=True)
         _check_range(self, "validation_split", 0.0, 1.0, low_open=True, high_open=True)
 
@@ -98,13 +119,25 @@ class ClassifierConfig(TrainConfig):
 
     Attributes:
         label_smoothing: mix this much of the uniform distribution into the targets.
+        teacher: a finished run of the same app (and input) whose model the new one
+            learns from as well as from the labels: knowledge distillation
+            (`kerasdl.training.distillation`); the teacher's preprocessing is reused.
+        distill_temperature: the temperature T that softens both models' probabilities.
+        distill_weight: the weight w of the teacher's soft targets; 1 - w goes to the labels.
     """
 
     label_smoothing: float = 0.0
+    teacher: str | None = None
+    distill_temperature: float = 4.0
+    distill_weight: float = 0.5
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_range(self, "label_smoothing", 0.0, 1.0, high_open=True)
+        _check_range(self, "distill_temperature", 0.0, math.inf, low_open=True)
+        _check_range(self, "distill_weight", 0.0, 1.0)
+        if self.teacher and self.init_from:
+            raise ConfigError("Give `teacher` (distillation) or `init_from` (transfer), not both.")
 
 
 def _check_positive_int(config: Any, name: str) -> None:
@@ -179,7 +212,9 @@ def coerce_value(config_class: type[TrainConfig], name: str, value: Any) -> Any:
     if value is None or (isinstance(value, str) and value.lower() == "none"):
         if type(None) in allowed:
             return None
-        raise ConfigError(f"`{name}` cannot be empty.")
+        if value is None or str not in allowed:
+            raise ConfigError(f"`{name}` cannot be empty.")
+        # A text field whose choices include the word "none" (standardize, norm).
     for target in allowed:
         if target is type(None):
             continue

@@ -241,3 +241,41 @@ def test_concept_map_covers_the_listed_concepts() -> None:
                     "量化", "剪枝", "部署"):
         assert concept in chinese, concept
     assert text.count("\n| **") == chinese.count("\n| **")
+
+
+def test_seeds_repeat_every_variant_and_the_table_shows_mean_and_std(tmp_path: Path, colour_folder: Path) -> None:
+    result = CliRunner().invoke(cli, [
+        "compare", "vision", "--dataset", str(colour_folder), "--preset", "tiny", "--epochs", "1",
+        "--vary", "model=mlp,lenet", "--seeds", "2", "--no-int8", "--name", "noise",
+        "--runs-dir", str(tmp_path / "runs"), "--compare-dir", str(tmp_path / "compare"),
+    ])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "compare" / "vision" / "noise" / "comparison.json").read_text())
+    assert manifest["seeds"] == 2
+    assert [v["run"] for v in manifest["variants"]] == [
+        "noise--model-mlp--seed-42", "noise--model-mlp--seed-43", "noise--model-lenet--seed-42",
+        "noise--model-lenet--seed-43"]
+    seeds = {v["run"]: api.run_config(Run(tmp_path / "runs" / "vision" / v["run"])).seed for v in manifest["variants"]}
+    assert sorted(seeds.values()) == [42, 42, 43, 43]
+    header = next(l for l in result.output.splitlines() if l.startswith("| model"))
+    assert "mean ± std, 2 seeds" in header and "vs best" in header
+    rows = {r[0]: r for r in _table_rows(result.output)}
+    assert set(rows) == {"mlp", "lenet"}
+    for label, row in rows.items():
+        values = [v["metric"] for v in manifest["variants"] if v["values"]["model"] == label]
+        assert row[1] == f"{100 * np.mean(values):.2f} ± {100 * np.std(values, ddof=1):.2f} %"
+    assert sorted(r[3] for r in rows.values())[0] == "best"
+
+
+def test_noise_verdicts_and_seed_plans() -> None:
+    from kerasdl.comparison.compare import _noise_verdict
+
+    best = np.array([0.805, 0.80, 0.81])
+    assert _noise_verdict(np.array([0.80, 0.81, 0.79]), best) == "within noise"
+    assert _noise_verdict(np.array([0.70, 0.71, 0.69]), best) == "worse"
+    config = VisionConfig(seed=7)
+    planned = plan_variants(config, [("model", ["mlp", "cnn"])], "s", seeds=3)
+    assert [(v.label, c.seed) for v, c in planned] == [("mlp", 7), ("mlp", 8), ("mlp", 9),
+                                                        ("cnn", 7), ("cnn", 8), ("cnn", 9)]
+    with pytest.raises(ConfigError, match="seed"):
+        plan_variants(config, [("seed", ["1", "2"])], "s", seeds=2)

@@ -70,3 +70,15 @@ def test_unknown_preset_and_bad_toml(tmp_path: Path) -> None:
     nested.write_text("[train]\nepochs = 3\n")
     with pytest.raises(ConfigError, match="must be flat"):
         resolve_config(ClassifierConfig, toml_path=nested)
+
+
+def test_the_word_none_is_a_value_for_text_fields_and_empty_for_optional_ones() -> None:
+    from kerasdl.apps.sentiment.config import SentimentConfig
+    from kerasdl.apps.vision.config import VisionConfig
+    from kerasdl.config import coerce_value
+
+    assert coerce_value(SentimentConfig, "standardize", "none") == "none"  # a choice named none
+    assert coerce_value(VisionConfig, "norm", "None") == "None"
+    assert coerce_value(SentimentConfig, "ngrams", "none") is None  # optional: the model's default
+    with pytest.raises(ConfigError, match="cannot be empty"):
+        coerce_value(VisionConfig, "epochs", "none")

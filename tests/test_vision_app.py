@@ -46,3 +46,68 @@ def test_model_input_is_a_raw_uint8_image() -> None:
     assert model.input.dtype == "uint8" and model.input.name == "image"
     assert tuple(model.output.shape) == (None, 5)
     assert model.output.dtype == "float32"
+
+
+@pytest.mark.parametrize("model, activation, norm", [
+    ("cnn", "gelu", "layer"), ("resnet", "swish", "none"), ("mlp", "leaky_relu", "batch"),
+    ("lenet", "tanh", "layer"), ("mobilenet", "elu", "none"),
+])
+def test_activation_and_norm_switches_build_train_and_convert(model: str, activation: str, norm: str) -> None:
+    """Every activation and normalization a learner can pick trains and converts to
+    TFLite builtins with the same outputs."""
+    import keras
+
+    from kerasdl.apps.vision.models import build_vision_model
+    from kerasdl.export.tflite import convert
+    from kerasdl_edge import EdgeModel
+
+    config = VisionConfig(activation=activation, norm=norm, width=4)
+    net = build_vision_model(model, (16, 16, 3), 3, config)
+    layers = {type(layer).__name__ for layer in net.layers}
+    assert ("BatchNormalization" in layers) == (norm == "batch")
+    assert ("LayerNormalization" in layers) == (norm == "layer")
+    assert any(getattr(layer, "activation", None) is keras.activations.get(activation) for layer in net.layers)
+    images = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 3)).astype("uint8")
+    net.compile("adam", "sparse_categorical_crossentropy")
+    net.fit(images, np.arange(8) % 3, epochs=1, verbose=0)
+    tflite = EdgeModel(convert(net, "float32"))
+    np.testing.assert_allclose(tflite(images), np.asarray(net(images)), atol=1e-4)
+
+
+def test_auto_style_keeps_each_model_as_designed() -> None:
+    config = VisionConfig()
+    assert [config.norm_for(m) for m in ("mlp", "lenet", "cnn", "resnet")] == ["none", "none", "batch", "batch"]
+    assert config.activation_for("mobilenet") == "relu6" and config.activation_for("cnn") == "relu"
+    with pytest.raises(Exception, match="activation"):
+        VisionConfig(activation="softsign")
+
+
+def test_explain_writes_grad_cam_overlays_and_filters(trained_run: Path, tmp_path: Path, colour_folder: Path) -> None:
+    """Grad-CAM writes an overlay per image and the first filters, and puts the
+    evidence for a colour where that colour is."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from kerasdl.cli import cli
+    from kerasdl.evaluation.saliency import grad_cam, last_conv_layer
+    from kerasdl.loading import open_run
+    from kerasdl.training.saving import load_app_model
+
+    images = sorted(colour_folder.rglob("*.png"))[:2]
+    result = CliRunner().invoke(cli, ["explain", str(trained_run), *map(str, images), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert len(list(tmp_path.glob("*-gradcam.png"))) == 2 and (tmp_path / "filters.png").is_file()
+    opened = open_run(trained_run)
+    model = load_app_model(opened.app, opened.run.model_path())
+    assert last_conv_layer(model).name.startswith(("pool", "block"))
+    pixels = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in images])
+    cams, chosen = grad_cam(model, pixels)
+    assert cams.shape == pixels.shape[:3] and cams.min() >= 0 and cams.max() <= 1
+    # A red square on grey: the evidence for "red" lies on the square.
+    patch = np.full((1, 16, 16, 3), 128, np.uint8)
+    patch[0, 2:9, 2:9] = (230, 20, 20)
+    red = opened.info["class_names"].index("red")
+    cam = grad_cam(model, patch, classes=[red])[0][0]
+    assert cam[2:9, 2:9].mean() > cam[10:, 10:].mean()
+    missing = CliRunner().invoke(cli, ["explain", str(trained_run), "no-such.png"])
+    assert missing.exit_code != 0 and "Traceback" not in missing.output

@@ -90,7 +90,8 @@ class GAN(keras.Model):
         real = tf.cast(real, tf.float32)
         with tf.GradientTape() as tape:
             d_loss, _, real_logits, fake_logits = self._gan_losses(real, training=True)
-        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+            d_objective = d_loss + _weight_penalty(self.discriminator)
+        grads = tape.gradient(d_objective, self.discriminator.trainable_weights)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
         batch = tf.shape(real)[0]
         with tf.GradientTape() as tape:
@@ -98,7 +99,8 @@ class GAN(keras.Model):
             logits = self.discriminator(self.generator(noise, training=True), training=True)
             g_loss = tf.reduce_mean(keras.losses.binary_crossentropy(
                 tf.ones_like(logits), logits, from_logits=True))
-        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+            g_objective = g_loss + _weight_penalty(self.generator)
+        grads = tape.gradient(g_objective, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
         return self._update_trackers(d_loss, g_loss, real_logits, fake_logits)
 
@@ -118,3 +120,10 @@ class GAN(keras.Model):
         generator = keras.saving.deserialize_keras_object(config.pop("generator"))
         discriminator = keras.saving.deserialize_keras_object(config.pop("discriminator"))
         return cls(generator, discriminator, **config)
+
+
+def _weight_penalty(model: Any) -> Any:
+    """The L1/L2 penalties attached to `model`'s weights (`--l1`, `--l2`), 0 without:
+    each player minimizes its own loss plus its own weights' penalty."""
+    losses = model.losses
+    return tf.add_n(losses) if losses else tf.constant(0.0)

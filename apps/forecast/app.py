@@ -40,10 +40,14 @@ class ForecastApp(SupervisedApp[ForecastConfig]):
     sample_dir = SAMPLE.parent
     baseline_advice: ClassVar[str] = ("Try --model auto, --set instance_norm=false (for a series that returns "
                                       "to its mean), or --model linear-all (covariates).")
-    # Channel-shared linear maps with and without instance normalization (validated,
+    # The weightless baselines first (on a random walk such as exchange rates nothing
+    # beats repeating the last value; one epoch records their validation loss), then
+    # channel-shared linear maps with and without instance normalization (validated,
     # not assumed: it hurts series that return to their mean), DLinear, the MLP, and
     # the covariate models.
     auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {
+        "repeat-last": {"model": "repeat-last", "epochs": 1},
+        "seasonal": {"model": "seasonal", "epochs": 1},
         "linear": {"model": "linear", "instance_norm": True},
         "linear-no-norm": {"model": "linear", "instance_norm": False},
         "dlinear": {"model": "dlinear", "instance_norm": True},

@@ -5,8 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from kerasdl.config import ClassifierConfig, _check_positive_int
+from kerasdl.config import ClassifierConfig, _check_choice, _check_positive_int
 from kerasdl.errors import ConfigError
+from kerasdl.layers.blocks import ACTIVATIONS, NORMS
+
+# What each model uses when `activation` / `norm` are "auto": the designs as published
+# (LeNet and the MLP had no normalization; MobileNet uses ReLU6).
+MODEL_STYLE: dict[str, tuple[str, str]] = {
+    "mlp": ("relu", "none"), "lenet": ("relu", "none"), "cnn": ("relu", "batch"),
+    "resnet": ("relu", "batch"), "mobilenet": ("relu6", "batch"),
+}
 
 
 @dataclass
@@ -24,6 +32,12 @@ class VisionConfig(ClassifierConfig):
             clothing or photos, wrong for digits and text).
         augment_shift: with `augment`, the largest random shift, as a fraction of
             the image size.
+        activation: the hidden layers' nonlinearity: auto (each model's own: ReLU,
+            ReLU6 for mobilenet), relu, relu6, gelu, swish, tanh, sigmoid, leaky_relu
+            or elu.
+        norm: the normalization after each convolution or hidden dense layer: auto
+            (batch for cnn, resnet, mobilenet; none for mlp and lenet), batch, layer
+            or none.
     """
 
     model: str = "cnn"
@@ -37,6 +51,8 @@ class VisionConfig(ClassifierConfig):
     width: int = 32
     augment_flip: bool = True
     augment_shift: float = 0.1
+    activation: str = "auto"
+    norm: str = "auto"
 
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # Seconds on any machine: the tests and CI use it.
@@ -53,6 +69,8 @@ class VisionConfig(ClassifierConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_positive_int(self, "width")
+        _check_choice(self, "activation", ("auto", *ACTIVATIONS))
+        _check_choice(self, "norm", ("auto", *NORMS))
         if self.image_size is not None:
             _check_positive_int(self, "image_size")
             if self.image_size < 8:
@@ -65,3 +83,11 @@ class VisionConfig(ClassifierConfig):
             raise ConfigError(
                 f"`augment_shift` must be in [0, 0.5). Received: augment_shift={self.augment_shift!r}"
             )
+
+    def activation_for(self, model: str) -> str:
+        """`activation`, or `model`'s own when it is auto."""
+        return MODEL_STYLE[model][0] if self.activation == "auto" else self.activation
+
+    def norm_for(self, model: str) -> str:
+        """`norm`, or `model`'s own when it is auto."""
+        return MODEL_STYLE[model][1] if self.norm == "auto" else self.norm

@@ -14,6 +14,7 @@ from kerasdl.layers.blocks import (
     conv_bn_act,
     depthwise_separable_block,
     keras_or,
+    normalization,
     residual_block,
 )
 
@@ -35,12 +36,22 @@ def _stem_strides(image_shape: tuple[int, int, int]) -> int:
     return 2 if min(image_shape[:2]) >= 64 else 1
 
 
+def _dense(x: Any, units: int, config: VisionConfig, name: str, k: ModuleType) -> Any:
+    """Dense, the configured normalization (none by default for mlp and lenet), the
+    activation."""
+    norm = config.norm_for("mlp")
+    x = k.layers.Dense(units, use_bias=norm == "none", name=name)(x)
+    x = normalization(x, norm, name=name, keras_module=k)
+    activation = config.activation_for("mlp")
+    return k.layers.Activation(activation, name=f"{name}_{activation}")(x)
+
+
 def build_mlp(shape: tuple[int, int, int], classes: int, config: VisionConfig, k: ModuleType) -> Any:
     inputs = image_input(shape, keras_module=k)
     x = k.layers.Flatten(name="flatten")(scale_pixels(inputs, keras_module=k))
-    x = k.layers.Dense(config.width * 8, activation="relu", name="dense_1")(x)
+    x = _dense(x, config.width * 8, config, "dense_1", k)
     x = k.layers.Dropout(config.dropout, name="dropout_1")(x) if config.dropout else x
-    x = k.layers.Dense(config.width * 4, activation="relu", name="dense_2")(x)
+    x = _dense(x, config.width * 4, config, "dense_2", k)
     outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
     return k.Model(inputs, outputs, name="mlp")
 
@@ -48,13 +59,15 @@ def build_mlp(shape: tuple[int, int, int], classes: int, config: VisionConfig, k
 def build_lenet(shape: tuple[int, int, int], classes: int, config: VisionConfig, k: ModuleType) -> Any:
     inputs = image_input(shape, keras_module=k)
     x = scale_pixels(inputs, keras_module=k)
-    x = k.layers.Conv2D(6, 5, padding="same", activation="relu", name="conv_1")(x)
-    x = k.layers.AveragePooling2D(2, name="pool_1")(x)
-    x = k.layers.Conv2D(16, 5, activation="relu", name="conv_2")(x)
-    x = k.layers.AveragePooling2D(2, name="pool_2")(x)
+    norm, activation = config.norm_for("lenet"), config.activation_for("lenet")
+    for i, (filters, padding) in enumerate(((6, "same"), (16, "valid")), start=1):
+        x = k.layers.Conv2D(filters, 5, padding=padding, use_bias=norm == "none", name=f"conv_{i}")(x)
+        x = normalization(x, norm, name=f"conv_{i}", keras_module=k)
+        x = k.layers.Activation(activation, name=f"conv_{i}_{activation}")(x)
+        x = k.layers.AveragePooling2D(2, name=f"pool_{i}")(x)
     x = k.layers.Flatten(name="flatten")(x)
-    x = k.layers.Dense(120, activation="relu", name="dense_1")(x)
-    x = k.layers.Dense(84, activation="relu", name="dense_2")(x)
+    x = _dense(x, 120, config, "dense_1", k)
+    x = _dense(x, 84, config, "dense_2", k)
     outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
     return k.Model(inputs, outputs, name="lenet")
 
@@ -66,7 +79,8 @@ def build_cnn(shape: tuple[int, int, int], classes: int, config: VisionConfig, k
     x = scale_pixels(inputs, keras_module=k)
     size, filters, stage = min(shape[:2]), config.width, 1
     while True:
-        x = conv_bn_act(x, filters, name=f"block{stage}", keras_module=k)
+        x = conv_bn_act(x, filters, activation=config.activation_for("cnn"), norm=config.norm_for("cnn"),
+                        name=f"block{stage}", keras_module=k)
         x = k.layers.MaxPooling2D(2, name=f"pool{stage}")(x)
         size //= 2
         if size <= 8 or stage == 5:
@@ -83,10 +97,11 @@ def build_resnet(shape: tuple[int, int, int], classes: int, config: VisionConfig
     w = config.width
     inputs = image_input(shape, keras_module=k)
     x = scale_pixels(inputs, keras_module=k)
-    x = conv_bn_act(x, w, strides=_stem_strides(shape), name="stem", keras_module=k)
-    x = residual_block(x, w, name="stage1", keras_module=k)
-    x = residual_block(x, 2 * w, strides=2, name="stage2", keras_module=k)
-    x = residual_block(x, 4 * w, strides=2, name="stage3", keras_module=k)
+    style = {"activation": config.activation_for("resnet"), "norm": config.norm_for("resnet")}
+    x = conv_bn_act(x, w, strides=_stem_strides(shape), name="stem", keras_module=k, **style)
+    x = residual_block(x, w, name="stage1", keras_module=k, **style)
+    x = residual_block(x, 2 * w, strides=2, name="stage2", keras_module=k, **style)
+    x = residual_block(x, 4 * w, strides=2, name="stage3", keras_module=k, **style)
     x = k.layers.GlobalAveragePooling2D(name="pool_global")(x)
     outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
     return k.Model(inputs, outputs, name="resnet")
@@ -96,9 +111,10 @@ def build_mobilenet(shape: tuple[int, int, int], classes: int, config: VisionCon
     w = config.width
     inputs = image_input(shape, keras_module=k)
     x = scale_pixels(inputs, keras_module=k)
-    x = conv_bn_act(x, w, strides=_stem_strides(shape), activation="relu6", name="stem", keras_module=k)
+    style = {"activation": config.activation_for("mobilenet"), "norm": config.norm_for("mobilenet")}
+    x = conv_bn_act(x, w, strides=_stem_strides(shape), name="stem", keras_module=k, **style)
     for i, (filters, strides) in enumerate([(2 * w, 1), (4 * w, 2), (4 * w, 1), (8 * w, 2), (8 * w, 1)]):
-        x = depthwise_separable_block(x, filters, strides=strides, name=f"ds{i + 1}", keras_module=k)
+        x = depthwise_separable_block(x, filters, strides=strides, name=f"ds{i + 1}", keras_module=k, **style)
     x = k.layers.GlobalAveragePooling2D(name="pool_global")(x)
     outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
     return k.Model(inputs, outputs, name="mobilenet")

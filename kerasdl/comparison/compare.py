@@ -9,6 +9,11 @@ variant trains as the ordinary run `runs_dir/<app>/<name>--<variant>`, which
 `evaluate`, `predict`, `export` and `optimize` accept. A comparison stopped part-way
 resumes: finished variants are kept, an interrupted run continues from its last epoch.
 
+With `seeds` > 1 every variant trains once per seed (`...--seed-S`), and the table
+shows the mean and standard deviation over the seeds: a difference smaller than twice
+its standard error is marked as within the noise, so a 0.3-point gap is not read as a
+finding.
+
 Example:
 >>> from kerasdl.comparison import compare
 >>> from kerasdl.apps.vision.config import VisionConfig
@@ -44,10 +49,12 @@ MAX_VARIANTS = 64
 
 @dataclass(frozen=True)
 class Variant:
-    """One configuration of a comparison: the varied fields' values and its run."""
+    """One configuration of a comparison: the varied fields' values and its run
+    (with several seeds, one Variant per seed, the same label)."""
 
     values: dict[str, str]
     run_name: str
+    seed: int | None = None
 
     @property
     def label(self) -> str:
@@ -65,6 +72,7 @@ class Comparison:
     metric: str
     monitor: str
     direction: str
+    seeds: int = 1
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -78,6 +86,8 @@ class Comparison:
     def table(self) -> str:
         """The results as a Markdown table (readable in a terminal too); the best
         value of the test metric is in bold, failures are explained under it."""
+        if self.seeds > 1:
+            return format_seeded_table(self.rows, self.fields, self.metric, self.monitor, self.direction)
         return format_table(self.rows, self.fields, self.metric, self.monitor, self.direction)
 
 
@@ -111,9 +121,10 @@ def parse_vary(config_class: type[TrainConfig], spec: str) -> tuple[str, list[st
 
 
 def plan_variants(
-    config: TrainConfig, varied: Sequence[tuple[str, Sequence[str]]], name: str
+    config: TrainConfig, varied: Sequence[tuple[str, Sequence[str]]], name: str, seeds: int = 1,
 ) -> list[tuple[Variant, TrainConfig]]:
-    """Every combination of the varied values, each with its validated config.
+    """Every combination of the varied values, each with its validated config; with
+    `seeds` > 1, each combination once per seed (config.seed, config.seed + 1, ...).
 
     Raises:
         ConfigError: if a field is varied twice, fewer than two variants result, or a
@@ -126,8 +137,12 @@ def plan_variants(
     combinations = list(itertools.product(*(values for _, values in varied)))
     if len(combinations) < 2:
         raise ConfigError("A comparison needs at least two variants, e.g. `vary=optimizer=sgd,adam`.")
-    if len(combinations) > MAX_VARIANTS:
-        raise ConfigError(f"{len(combinations)} variants is too many to compare (at most {MAX_VARIANTS}).")
+    if seeds < 1:
+        raise ConfigError(f"`seeds` must be at least 1. Received: {seeds}")
+    if seeds > 1 and "seed" in names:
+        raise ConfigError("`seed` is both varied and repeated by `seeds`: drop one of the two.")
+    if len(combinations) * seeds > MAX_VARIANTS:
+        raise ConfigError(f"{len(combinations) * seeds} runs is too many to compare (at most {MAX_VARIANTS}).")
     cls = type(config)
     planned = []
     for combination in combinations:
@@ -138,7 +153,13 @@ def plan_variants(
         except ConfigError as e:
             raise ConfigError(f"Variant {', '.join(f'{k}={v}' for k, v in values.items())}: {e}") from None
         slug = "--".join(f"{k}-{_slug(v)}" for k, v in values.items())
-        planned.append((Variant(values, f"{name}--{slug}"), variant_config))
+        if seeds == 1:
+            planned.append((Variant(values, f"{name}--{slug}"), variant_config))
+            continue
+        for offset in range(seeds):
+            seed = config.seed + offset
+            planned.append((Variant(values, f"{name}--{slug}--seed-{seed}", seed),
+                            dataclasses.replace(variant_config, seed=seed)))
     return planned
 
 
@@ -158,6 +179,7 @@ def compare(
     resume: bool = False,
     int8: bool = True,
     verbose: Any = 0,
+    seeds: int = 1,
 ) -> Comparison:
     """Trains one run per variant and writes the table and the curves.
 
@@ -175,6 +197,8 @@ def compare(
             run continues from its last epoch, the others are trained.
         int8: export each variant to an int8 TFLite file and report its size.
         verbose: Keras' progress display for each run.
+        seeds: train each variant with this many seeds and report mean and standard
+            deviation (ignored with `resume`, which keeps the comparison's).
 
     Raises:
         KerasdlError: for bad input; the message says what to fix. A variant whose
@@ -189,11 +213,12 @@ def compare(
         varied = [(f, list(v)) for f, v in manifest["varied"]]
         int8 = manifest.get("int8", int8)
         runs_dir = manifest.get("runs_dir", runs_dir)
-        planned = plan_variants(config, varied, folder.name)
+        seeds = int(manifest.get("seeds", 1))
+        planned = plan_variants(config, varied, folder.name, seeds)
     else:
         config = config if config is not None else app.config_class()
         folder = new_folder(compare_root, name, what="comparison")
-        planned = plan_variants(config, varied, folder.name)
+        planned = plan_variants(config, varied, folder.name, seeds)
         for _, variant_config in planned:
             app.model_name(variant_config)  # an unknown model fails before any training
         taken = [v.run_name for v, _ in planned if (Path(runs_dir) / app.name / v.run_name).exists()]
@@ -204,13 +229,14 @@ def compare(
         kio.write_text(folder / BASE_CONFIG, to_toml(config))
         manifest = {
             "app": app.name, "varied": [[f, list(v)] for f, v in varied], "int8": int8,
-            "runs_dir": str(runs_dir),
+            "runs_dir": str(runs_dir), "seeds": seeds,
             "variants": [{"values": v.values, "run": v.run_name, "status": "pending"} for v, _ in planned],
         }
         kio.write_json(folder / MANIFEST, manifest)
 
     result = Comparison(app=app.name, folder=folder, runs_dir=Path(runs_dir), fields=[f for f, _ in varied],
-                        metric=app.headline_metric, monitor=app.monitor[0], direction=app.monitor[1])
+                        metric=app.headline_metric, monitor=app.monitor[0], direction=app.monitor[1],
+                        seeds=seeds)
     rows = manifest["variants"]
     try:
         _run_variants(app, planned, rows, folder, manifest, runs_dir, int8, verbose)
@@ -221,7 +247,7 @@ def compare(
             shutil.rmtree(folder, ignore_errors=True)
         raise
 
-    result.rows = [{"label": v.label, "values": v.values, **r} for (v, _), r in zip(planned, rows)]
+    result.rows = [{"label": v.label, "values": v.values, "seed": v.seed, **r} for (v, _), r in zip(planned, rows)]
     kio.write_text(folder / TABLE, _document(result, config, int8))
     _plot(app, result)
     return result
@@ -242,7 +268,7 @@ def _run_variants(app: Any, planned: list[tuple[Variant, TrainConfig]], rows: li
             row.update(_results(app, run))
             row["status"] = "trained"
             kio.write_json(folder / MANIFEST, manifest)
-            if int8:
+            if int8 and (variant.seed is None or variant.seed == config_seed(planned, variant)):
                 row.update(_int8_size(run, folder / "exports", variant.run_name))
             row["status"] = "completed"
         kio.write_json(folder / MANIFEST, manifest)
@@ -358,6 +384,75 @@ def format_table(rows: Sequence[dict[str, Any]], fields: Sequence[str], metric: 
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
+def config_seed(planned: list[tuple[Variant, TrainConfig]], variant: Variant) -> int | None:
+    """The first seed `variant`'s label is trained with (its int8 file stands for all:
+    the size does not depend on the seed)."""
+    return min(v.seed for v, _ in planned if v.label == variant.label and v.seed is not None)
+
+
+def format_seeded_table(rows: Sequence[dict[str, Any]], fields: Sequence[str], metric: str,
+                        monitor: str, direction: str) -> str:
+    """The table of a comparison run with several seeds: per variant, the mean and
+    standard deviation over its seeds; a mean within twice the standard error of the
+    difference from the best one's is marked "within noise"."""
+    import numpy as np
+
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(r["label"], []).append(r)
+    summary = []
+    for label, group in groups.items():
+        values = np.array([r["metric"] for r in group if r.get("metric") is not None], float)
+        monitors = np.array([r["best_monitor"] for r in group if r.get("best_monitor") is not None], float)
+        summary.append((label, group, values, monitors))
+    done = [(label, v) for label, _, v, _ in summary if len(v)]
+    pick = max if direction == "max" else min
+    best_label, best = pick(done, key=lambda item: item[1].mean()) if done else (None, None)
+    seeds = max(len(g) for _, g, _, _ in summary)
+    columns = [", ".join(fields), f"test {metric} (mean ± std, {seeds} seeds)", f"best {monitor} (mean ± std)",
+               "vs best", "parameters", "epochs", "training time (mean)", "int8 TFLite"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    notes = []
+    for label, group, values, monitors in summary:
+        failed = [r for r in group if r.get("status") == "failed"]
+        notes += [f"- {label}, seed {r.get('seed')}: {r.get('error', 'failed')}" for r in failed]
+        if not len(values):
+            lines.append("| " + " | ".join([label, "not run yet" if not failed else "failed (see below)"]
+                                            + ["-"] * (len(columns) - 2)) + " |")
+            continue
+        verdict = "best" if label == best_label else _noise_verdict(values, best)
+        size = next((f"{r['int8_bytes'] / 1024:.1f} KB" for r in group if r.get("int8_bytes")), "-")
+        seconds = [r["seconds"] for r in group if r.get("seconds") is not None]
+        cells = [label, _mean_std(metric, values),
+                 _mean_std(monitor, monitors) if len(monitors) else "-", verdict,
+                 f"{group[0].get('parameters', 0):,}", str(group[0].get("epochs", "-")),
+                 _duration(float(np.mean(seconds)) if seconds else None), size]
+        lines.append("| " + " | ".join(cells) + " |")
+    notes.append(f"- Within noise: the difference from the best mean is under twice its standard error "
+                 f"(sqrt(s1²/n1 + s2²/n2)) over {seeds} seeds.")
+    return "\n".join(lines + [""] + notes)
+
+
+def _mean_std(name: str, values: Any) -> str:
+    import numpy as np
+
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    if "accuracy" in name:
+        return f"{100 * float(np.mean(values)):.2f} ± {100 * std:.2f} %"
+    return f"{format_metric(name, float(np.mean(values)))} ± {std:.2g}"
+
+
+def _noise_verdict(values: Any, best: Any) -> str:
+    import numpy as np
+
+    def variance(v: Any) -> float:
+        return float(np.var(v, ddof=1)) / len(v) if len(v) > 1 else 0.0
+
+    gap = abs(float(np.mean(best)) - float(np.mean(values)))
+    error = (variance(values) + variance(best)) ** 0.5
+    return "within noise" if gap < 2 * error else "worse"
+
+
 def format_metric(name: str, value: float) -> str:
     """Accuracies as percentages, anything else with four significant digits (kept
     when they are zeros, so a column's numbers line up)."""
@@ -394,7 +489,7 @@ def _plot(app: Any, result: Comparison) -> None:
     histories = {}
     for r in result.rows:
         path = result.runs_dir / app.name / r["run"]
-        if (path / "run.json").is_file():
+        if (path / "run.json").is_file() and r["label"] not in histories:  # the first seed's curves
             rows = Run(path).read_history()
             if rows:
                 histories[r["label"]] = rows

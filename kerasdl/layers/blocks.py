@@ -14,6 +14,9 @@ from typing import Any
 # sets learners start with, that lags the weights by epochs and validation accuracy
 # collapses while training accuracy climbs. 0.9 follows the weights within ~10 steps.
 BN_MOMENTUM = 0.9
+# The activations a learner can compare (all TFLite builtins) and the normalizations.
+ACTIVATIONS = ("relu", "relu6", "gelu", "swish", "tanh", "sigmoid", "leaky_relu", "elu")
+NORMS = ("batch", "layer", "none")
 
 
 def keras_or(keras_module: ModuleType | None) -> ModuleType:
@@ -24,6 +27,18 @@ def keras_or(keras_module: ModuleType | None) -> ModuleType:
     return keras
 
 
+def normalization(x: Any, norm: str, *, name: str, keras_module: ModuleType | None = None) -> Any:
+    """`norm` over the last (channel or feature) axis: batch (statistics of the batch
+    per channel, running averages at inference), layer (statistics of each example
+    across its channels), or none."""
+    k = keras_or(keras_module)
+    if norm == "batch":
+        return k.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+    if norm == "layer":
+        return k.layers.LayerNormalization(name=f"{name}_ln")(x)
+    return x
+
+
 def conv_bn_act(
     x: Any,
     filters: int,
@@ -31,10 +46,12 @@ def conv_bn_act(
     kernel_size: int = 3,
     strides: int = 1,
     activation: str = "relu",
+    norm: str = "batch",
     name: str,
     keras_module: ModuleType | None = None,
 ) -> Any:
-    """Convolution, batch norm, activation: the bias is dropped because BN adds one.
+    """Convolution, normalization (batch by default), activation: the convolution's
+    bias is dropped when a normalization adds one.
 
     Example:
     >>> import keras
@@ -45,10 +62,10 @@ def conv_bn_act(
     """
     k = keras_or(keras_module)
     x = k.layers.Conv2D(
-        filters, kernel_size, strides=strides, padding="same", use_bias=False,
+        filters, kernel_size, strides=strides, padding="same", use_bias=norm == "none",
         name=f"{name}_conv",
     )(x)
-    x = k.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+    x = normalization(x, norm, name=name, keras_module=k)
     return k.layers.Activation(activation, name=f"{name}_{activation}")(x)
 
 
@@ -57,6 +74,8 @@ def residual_block(
     filters: int,
     *,
     strides: int = 1,
+    activation: str = "relu",
+    norm: str = "batch",
     name: str,
     keras_module: ModuleType | None = None,
 ) -> Any:
@@ -67,16 +86,17 @@ def residual_block(
     """
     k = keras_or(keras_module)
     shortcut = x
-    y = conv_bn_act(x, filters, strides=strides, name=f"{name}_a", keras_module=k)
-    y = k.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_b_conv")(y)
-    y = k.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_b_bn")(y)
+    y = conv_bn_act(x, filters, strides=strides, activation=activation, norm=norm, name=f"{name}_a",
+                    keras_module=k)
+    y = k.layers.Conv2D(filters, 3, padding="same", use_bias=norm == "none", name=f"{name}_b_conv")(y)
+    y = normalization(y, norm, name=f"{name}_b", keras_module=k)
     if strides != 1 or x.shape[-1] != filters:
         shortcut = k.layers.Conv2D(
-            filters, 1, strides=strides, use_bias=False, name=f"{name}_proj_conv"
+            filters, 1, strides=strides, use_bias=norm == "none", name=f"{name}_proj_conv"
         )(x)
-        shortcut = k.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_proj_bn")(shortcut)
+        shortcut = normalization(shortcut, norm, name=f"{name}_proj", keras_module=k)
     y = k.layers.Add(name=f"{name}_add")([y, shortcut])
-    return k.layers.Activation("relu", name=f"{name}_out")(y)
+    return k.layers.Activation(activation, name=f"{name}_out")(y)
 
 
 def depthwise_separable_block(
@@ -84,6 +104,8 @@ def depthwise_separable_block(
     filters: int,
     *,
     strides: int = 1,
+    activation: str = "relu6",
+    norm: str = "batch",
     name: str,
     keras_module: ModuleType | None = None,
 ) -> Any:
@@ -93,13 +115,20 @@ def depthwise_separable_block(
     """
     k = keras_or(keras_module)
     x = k.layers.DepthwiseConv2D(
-        3, strides=strides, padding="same", use_bias=False, name=f"{name}_dw"
+        3, strides=strides, padding="same", use_bias=norm == "none", name=f"{name}_dw"
     )(x)
-    x = k.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_dw_bn")(x)
-    x = k.layers.ReLU(max_value=6.0, name=f"{name}_dw_relu6")(x)
-    x = k.layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_pw")(x)
-    x = k.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_pw_bn")(x)
-    return k.layers.ReLU(max_value=6.0, name=f"{name}_pw_relu6")(x)
+    x = normalization(x, norm, name=f"{name}_dw", keras_module=k)
+    x = _activation(x, activation, f"{name}_dw", k)
+    x = k.layers.Conv2D(filters, 1, use_bias=norm == "none", name=f"{name}_pw")(x)
+    x = normalization(x, norm, name=f"{name}_pw", keras_module=k)
+    return _activation(x, activation, f"{name}_pw", k)
+
+
+def _activation(x: Any, activation: str, name: str, k: ModuleType) -> Any:
+    # ReLU6 as its own layer: the name MobileNet's checkpoints and quantizers expect.
+    if activation == "relu6":
+        return k.layers.ReLU(max_value=6.0, name=f"{name}_relu6")(x)
+    return k.layers.Activation(activation, name=f"{name}_{activation}")(x)
 
 
 def classifier_head(

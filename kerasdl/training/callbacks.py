@@ -100,3 +100,46 @@ class NaNGuard(keras.callbacks.Callback):
                 f"Lower the learning rate (now {lr:g}), e.g. `learning_rate={lr / 10:g}`, or check the "
                 "data for NaN values."
             )
+
+
+class GradientNorms(keras.callbacks.Callback):
+    """At the end of each epoch, the gradient of the loss on one fixed training batch:
+    its global norm and each weight's norm, written to TensorBoard (`logs/gradients`),
+    and the global norm to the epoch's logs (`grad_norm`, so history.csv has it).
+    Vanishing gradients show as norms shrinking layer by layer towards the input;
+    exploding ones as a growing global norm.
+
+    Args:
+        batch: one `(inputs, targets)` batch, the same every epoch so that epochs compare.
+        log_dir: the run's TensorBoard folder.
+    """
+
+    def __init__(self, batch: tuple[Any, Any], log_dir: str) -> None:
+        super().__init__()
+        self.batch = batch
+        self.log_dir = log_dir
+        self._writer: Any = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        import tensorflow as tf
+
+        x, y = self.batch
+        with tf.GradientTape() as tape:
+            y_pred = self.model(x, training=True)
+            loss = self.model.compute_loss(x=x, y=y, y_pred=y_pred)
+        variables = self.model.trainable_weights
+        grads = tape.gradient(loss, variables)
+        norms = {v.path: float(tf.norm(g)) for v, g in zip(variables, grads) if g is not None}
+        total = math.sqrt(sum(n * n for n in norms.values()))
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(f"{self.log_dir}/gradients")
+        with self._writer.as_default(step=epoch):
+            tf.summary.scalar("global_norm", total)
+            for path, norm in norms.items():
+                tf.summary.scalar(f"norm/{path}", norm)
+            for v, g in zip(variables, grads):
+                if g is not None:
+                    tf.summary.histogram(f"gradient/{v.path}", g)
+        self._writer.flush()
+        if logs is not None:
+            logs["grad_norm"] = total

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 
+from kerasdl.errors import ConfigError
+
 if TYPE_CHECKING:
     from kerasdl.config import TrainConfig
 
@@ -125,6 +127,13 @@ def _optimizer(config: "TrainConfig", steps_per_epoch: int, keras_module: Module
         return optimizers.Adam(lr, weight_decay=decay)
     if name == "adamw":
         return optimizers.AdamW(lr, weight_decay=config.weight_decay)
+    if name == "lamb":
+        # LAMB (You et al. 2020): Adam's step rescaled per layer by ||w|| / ||step||,
+        # for large batches. Keras 3 has it; tf_keras (tfmot's twins) does not.
+        if not hasattr(optimizers, "Lamb"):
+            raise ConfigError("The lamb optimizer exists in Keras 3 only, not in tf_keras (the model "
+                              "optimization twin): fine-tune with another --optimizer.")
+        return optimizers.Lamb(lr, weight_decay=decay)
     raise ValueError(f"Unknown optimizer {name!r}")
 
 

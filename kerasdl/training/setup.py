@@ -99,6 +99,32 @@ def prepare_fit(app: "App", config: TrainConfig, data: "Datasets", *, output_dir
                     monitor=monitor, first_callbacks=first, last_callbacks=last)
 
 
+# The variables L1/L2 penalties apply to: weight matrices, not biases, normalization
+# scales and offsets, or fixed statistics (those are not trainable).
+PENALIZED_WEIGHTS = ("kernel", "depthwise_kernel", "pointwise_kernel", "embeddings")
+
+
+def apply_weight_penalties(model: Any, config: TrainConfig) -> int:
+    """Attaches `config.l1` / `config.l2` to the trainable weight matrices of a
+    Keras 3 `model` (Keras adds each variable's regularizer to the loss). Needed on
+    every build and load: a saved model does not keep penalties attached this way.
+
+    Returns:
+        how many variables are penalized (0 when both penalties are 0).
+    """
+    if not (config.l1 or config.l2):
+        return 0
+    import keras
+
+    penalty = keras.regularizers.L1L2(l1=config.l1, l2=config.l2)
+    count = 0
+    for variable in model.trainable_weights:
+        if variable.path.rsplit("/", 1)[-1] in PENALIZED_WEIGHTS:
+            variable.regularizer = penalty
+            count += 1
+    return count
+
+
 def compile_for_training(app: "App", model: Any, config: TrainConfig, info: dict[str, Any],
                          steps_per_epoch: int, *, keras_module: ModuleType | None = None) -> None:
     """Compiles `model` with the configured optimizer and schedule and the app's loss
@@ -121,6 +147,7 @@ def compile_for_training(app: "App", model: Any, config: TrainConfig, info: dict
 def fine_tuning_config(config: TrainConfig, *, learning_rate: float, epochs: int) -> TrainConfig:
     """The config of a short fine-tuning (an optimization stage): Adam from
     `learning_rate` down to zero by cosine decay, no weight decay. The run being tuned
-    ended at a tiny learning rate, and the tuned model should end as settled as it."""
+    ended at a tiny learning rate, and the tuned model should end as settled as it
+    (no weight decay or L1/L2 penalty pulls the weights away)."""
     return dataclasses.replace(config, optimizer="adam", learning_rate=learning_rate, schedule="cosine",
-                               epochs=epochs, weight_decay=0.0, early_stopping=0)
+                               epochs=epochs, weight_decay=0.0, l1=0.0, l2=0.0, early_stopping=0)

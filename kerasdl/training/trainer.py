@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from kerasdl import io as kio
 from kerasdl.config import TrainConfig, to_toml
-from kerasdl.errors import KerasdlError, TrainingError
+from kerasdl.errors import ConfigError, KerasdlError, TrainingError
 from kerasdl.runs import Run
 from kerasdl.training.auto import AUTO
 
@@ -79,10 +79,18 @@ def _train(app: "App[Any]", config: TrainConfig, run: Run, strategy: Any, *, res
     from kerasdl.training.saving import load_app_model
     from kerasdl.training.callbacks import RunCheckpoint
     from kerasdl.training.distribution import is_chief, uses_custom_loop
-    from kerasdl.training.setup import compile_for_training, prepare_fit
+    from kerasdl.training.setup import apply_weight_penalties, compile_for_training, prepare_fit
 
-    # A resumed run keeps the preprocessing it learned (a vocabulary) when it started.
-    data = app.load_datasets(config, fitted=run.meta.get("data") if resume else None)
+    # A resumed run keeps the preprocessing it learned (a vocabulary) when it started;
+    # a run started from another run's weights takes that run's, so inputs mean the same.
+    fitted = run.meta.get("data") if resume else None
+    teacher_path = getattr(config, "teacher", None)
+    if not resume and (config.init_from or teacher_path):
+        from kerasdl.training.transfer import source_run
+
+        fitted = source_run(app, config.init_from or teacher_path,
+                            what="init_from" if config.init_from else "teacher").meta.get("data")
+    data = app.load_datasets(config, fitted=fitted)
     if not resume:
         app.prepare(config, data)
     custom_loop = uses_custom_loop(strategy)
@@ -105,14 +113,40 @@ def _train(app: "App[Any]", config: TrainConfig, run: Run, strategy: Any, *, res
             model = load_app_model(app, checkpoint, compile=True)
         else:
             model = app.build_model(config, {**data.info, **data.initial_weights})
+            if config.init_from:
+                from kerasdl.training.transfer import transfer_weights
+
+                transfer_weights(model, app, config.init_from, config.freeze)
         if not model.compiled:  # new, or saved without its compile settings (a GAN)
             compile_for_training(app, model, config, data.info, fit.steps_per_epoch)
+        apply_weight_penalties(model, config)
+        if teacher_path:
+            from kerasdl.training.distillation import attach_teacher
+            from kerasdl.training.transfer import source_run
+
+            if custom_loop:
+                raise ConfigError("Distillation trains with Keras' fit; the multiworker custom loop does not "
+                                  "support it: drop --teacher or use another --strategy.")
+            teacher = load_app_model(app, source_run(app, teacher_path, what="teacher").model_path())
+            attach_teacher(model, teacher, temperature=config.distill_temperature, weight=config.distill_weight)
+            logger.info("Distilling from %s (T=%g, soft-target weight %g).", teacher_path,
+                        config.distill_temperature, config.distill_weight)
 
     chief = is_chief()
     if chief:
         run.write_meta(status="running")
-        callbacks = fit.callbacks(RunCheckpoint(run, *fit.monitor, history),
-                                  keras.callbacks.TensorBoard(str(run.logs)))
+        inspect: list[Any] = []
+        if config.histograms:
+            from kerasdl.app import SupervisedApp
+            from kerasdl.training.callbacks import GradientNorms
+
+            if isinstance(app, SupervisedApp):  # one loss to differentiate
+                inspect.append(GradientNorms(next(iter(fit.train)), str(run.logs)))
+            else:
+                logger.info("Gradient norms need one loss; the %s app's two players are logged as weight "
+                            "histograms only.", app.name)
+        callbacks = fit.callbacks(*inspect, RunCheckpoint(run, *fit.monitor, history),
+                                  keras.callbacks.TensorBoard(str(run.logs), histogram_freq=int(config.histograms)))
     else:
         callbacks = fit.callbacks()
 

@@ -1,0 +1,149 @@
+"""Looking inside an image classifier: Grad-CAM heat maps and first-layer filters.
+
+Grad-CAM (Selvaraju et al. 2017): take the last convolutional feature maps A_k of an
+image and the gradient of the predicted class's score y_c with respect to them; each
+map's weight is its gradient averaged over the positions, a_k = mean_ij dy_c/dA_k[i,j];
+the heat map is ReLU(sum_k a_k A_k), scaled to [0, 1] and resized to the image: where
+the evidence for the class lies. The score is the class's logit, the softmax's input.
+
+Example:
+>>> import numpy as np
+>>> from kerasdl.evaluation.saliency import overlay
+>>> overlay(np.zeros((4, 4, 1), "uint8"), np.ones((4, 4))).shape
+(4, 4, 3)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from kerasdl.errors import KerasdlError
+
+
+def last_conv_layer(model: Any) -> Any:
+    """The model's last layer whose output is a spatial feature map [b, h, w, c] and
+    that follows a convolution (the map Grad-CAM reads).
+
+    Raises:
+        KerasdlError: for a model without convolutions (an MLP).
+    """
+    found = None
+    seen_conv = False
+    for layer in model.layers:
+        if "Conv" in type(layer).__name__:
+            seen_conv = True
+        shape = getattr(layer, "output", None)
+        shape = getattr(shape, "shape", None)
+        if seen_conv and shape is not None and len(shape) == 4 and shape[1] and shape[1] > 1:
+            found = layer
+    if found is None:
+        raise KerasdlError(f"Grad-CAM reads convolutional feature maps; the {model.name} model has none "
+                           "(train --model cnn, resnet, lenet or mobilenet).")
+    return found
+
+
+def grad_cam(model: Any, images: np.ndarray, *, classes: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Heat maps [n, h, w] in [0, 1] at the images' size, and the class each explains
+    (the predicted one unless `classes` names others).
+
+    Args:
+        images: what the model takes, [n, h, w, c] (uint8 for kerasdl's vision models).
+    """
+    import keras
+    import tensorflow as tf
+
+    layer = last_conv_layer(model)
+    # The class score before the softmax (kerasdl's heads end in a "probabilities"
+    # softmax layer): the softmax would subtract the other classes' evidence.
+    names = [l.name for l in model.layers]
+    logits = model.get_layer("probabilities").input if "probabilities" in names else model.output
+    probe = keras.Model(model.inputs, [layer.output, logits, model.output])
+    x = tf.convert_to_tensor(images)
+    with tf.GradientTape() as tape:
+        maps, scores_all, probabilities = probe(x, training=False)
+        tape.watch(maps)
+        chosen = (tf.argmax(probabilities, axis=-1, output_type=tf.int32) if classes is None
+                  else tf.constant(list(classes), tf.int32))
+        scores = tf.gather(scores_all, chosen, batch_dims=1)
+    grads = tape.gradient(scores, maps)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    cams = tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1))
+    peak = tf.reduce_max(cams, axis=(1, 2), keepdims=True)
+    cams = tf.math.divide_no_nan(cams, peak)  # a map without positive evidence stays 0
+    cams = tf.image.resize(cams[..., None], images.shape[1:3], method="bilinear")[..., 0]
+    return cams.numpy().astype(np.float32), chosen.numpy()
+
+
+def overlay(image: np.ndarray, heat: np.ndarray, *, alpha: float = 0.45) -> np.ndarray:
+    """`image` ([h, w, 1 or 3], uint8) with `heat` ([h, w], 0..1) in the jet colour
+    map blended over it, uint8 RGB."""
+    from matplotlib import colormaps
+
+    rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
+    colour = colormaps["jet"](np.clip(heat, 0, 1))[..., :3] * 255
+    return np.clip((1 - alpha) * rgb + alpha * colour, 0, 255).astype(np.uint8)
+
+
+def write_explanations(model: Any, images: np.ndarray, names: Sequence[str], class_names: Sequence[str],
+                       out_dir: Path) -> list[Path]:
+    """One PNG per image: the image and its Grad-CAM overlay side by side, titled with
+    the predicted class; returns the paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cams, chosen = grad_cam(model, images)
+    probabilities = np.asarray(model(images, training=False))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for image, cam, label, probs, name in zip(images, cams, chosen, probabilities, names):
+        fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
+        grey = image.shape[-1] == 1
+        axes[0].imshow(image[..., 0] if grey else image, cmap="gray" if grey else None)
+        axes[0].set_title("input")
+        axes[1].imshow(overlay(image, cam))
+        title = f"Grad-CAM: {class_names[int(label)]} ({probs[int(label)]:.0%})"
+        if not cam.any():  # the weighted maps are negative everywhere: ReLU leaves nothing
+            title += "\nno positive evidence at this layer"
+        axes[1].set_title(title, fontsize=9)
+        for ax in axes:
+            ax.axis("off")
+        fig.tight_layout()
+        path = out_dir / f"{Path(name).stem}-gradcam.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def write_first_filters(model: Any, path: Path) -> Path:
+    """The first convolution's kernels as a grid of small images (each kernel's
+    input channels averaged, scaled to its own range): edge and colour detectors."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    conv = next((layer for layer in model.layers if type(layer).__name__ == "Conv2D"), None)
+    if conv is None:
+        raise KerasdlError(f"The {model.name} model has no convolution whose filters could be shown.")
+    kernels = np.asarray(conv.kernel).mean(axis=2)  # [kh, kw, filters]
+    count = kernels.shape[-1]
+    columns = min(8, count)
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.9, rows * 0.9), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < count:
+            k = kernels[..., i]
+            ax.imshow((k - k.min()) / (np.ptp(k) or 1.0), cmap="gray", interpolation="nearest")
+    fig.suptitle(f"{conv.name}: {count} filters {kernels.shape[0]}x{kernels.shape[1]}", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
