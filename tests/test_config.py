@@ -38,7 +38,7 @@ def test_toml_round_trip(tmp_path: Path) -> None:
     [
         ({"epochs": "0"}, "`epochs` must be a positive integer. Received: epochs=0"),
         ({"batch_size": "-3"}, "`batch_size` must be a positive integer. Received: batch_size=-3"),
-        ({"optimizer": "lion"}, "`optimizer` must be one of sgd, momentum, nesterov, rmsprop, adagrad, adam, adamw. Received: optimizer='lion'"),
+        ({"optimizer": "lion"}, "`optimizer` must be one of sgd, momentum, nesterov, rmsprop, adagrad, adam, adamw, lamb. Received: optimizer='lion'"),
         ({"dropout": "1"}, "`dropout` must be in [0, 1). Received: dropout=1.0"),
         ({"learning_rate": "abc"}, "`learning_rate` must be of type float. Received: learning_rate='abc'"),
         ({"augment": "maybe"}, "`augment` must be of type bool. Received: augment='maybe'"),
