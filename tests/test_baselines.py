@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from conftest import review_texts
@@ -103,3 +104,17 @@ def test_regularization_is_chosen_on_the_validation_split() -> None:
     flipped, _ = logistic_regression(features, {"train": labels, "validation": 1 - labels[:50]}, 2)
     assert chosen != "" and flipped["validation"].shape == (50, 2)
     assert np.mean(flipped["validation"].argmax(1) == 1 - labels[:50]) < 0.5  # validation only picks C
+
+
+def test_the_ridge_model_is_the_ridge_baseline(tmp_path: Path, sine_csv: Path) -> None:
+    """`--model ridge` holds the baseline's closed-form solution, so `--model auto`,
+    which tries it, can match the best ridge baseline on validation."""
+    from kerasdl import api
+    from kerasdl.apps.forecast.config import ForecastConfig
+
+    config = ForecastConfig(dataset=str(sine_csv), model="ridge", input_length=24, horizon=6, season=12, epochs=1)
+    summary = api.train("forecast", config, runs_dir=tmp_path, name="ridge", verbose=0)
+    baseline = next(b for b in summary.metrics["baselines"] if b["name"] == "ridge on each target's own past values")
+    assert summary.metrics["validation"]["mse"] == pytest.approx(baseline["validation"]["mse"], rel=1e-4)
+    assert summary.metrics["mse"] == pytest.approx(baseline["test"]["mse"], rel=1e-4)
+    assert summary.model.trainable_weights == []  # solved, not trained

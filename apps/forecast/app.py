@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -17,6 +18,8 @@ from kerasdl.apps.forecast.models import MODELS, RECURRENT, build_forecast_model
 if TYPE_CHECKING:
     import keras
     import tensorflow as tf
+
+logger = logging.getLogger(__name__)
 
 SAMPLE = Path(__file__).parent / "sample" / "exchange_rate.csv"
 
@@ -48,6 +51,7 @@ class ForecastApp(SupervisedApp[ForecastConfig]):
     auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {
         "repeat-last": {"model": "repeat-last", "epochs": 1},
         "seasonal": {"model": "seasonal", "epochs": 1},
+        "ridge": {"model": "ridge", "epochs": 1},
         "linear": {"model": "linear", "instance_norm": True},
         "linear-no-norm": {"model": "linear", "instance_norm": False},
         "dlinear": {"model": "dlinear", "instance_norm": True},
@@ -123,8 +127,15 @@ class ForecastApp(SupervisedApp[ForecastConfig]):
             "rows": {"train": [0, validation_start], "validation": [validation_start, test_start],
                      "test": [test_start, test_end]},
         }
-        return Datasets(train=datasets["train"], validation=datasets["validation"],
+        data = Datasets(train=datasets["train"], validation=datasets["validation"],
                         test=datasets["test"], info=info)
+        if fitted is None and self.model_name(config) == "ridge":
+            from kerasdl.apps.forecast.baselines import own_history_ridge
+
+            weights, setting = own_history_ridge(data)
+            data.initial_weights["ridge_weights"] = weights
+            logger.info("Ridge map of each target's own past solved in closed form (%s).", setting)
+        return data
 
     def search_space(self, hp: Any, config: ForecastConfig) -> dict[str, Any]:
         """The trainable model families, their size, and training (the window and
@@ -145,7 +156,7 @@ class ForecastApp(SupervisedApp[ForecastConfig]):
         return build_forecast_model(
             self.model_name(config), info["input_length"], len(info["columns"]),
             len(info["targets"]), info["horizon"], config, batch_size=batch_size,
-            keras_module=keras_module,
+            keras_module=keras_module, statistics={k: info[k] for k in ("ridge_weights",) if k in info},
         )
 
     def loss(self, config: ForecastConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None) -> Any:

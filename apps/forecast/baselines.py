@@ -17,22 +17,45 @@ import math
 import numpy as np
 
 from kerasdl.app import Datasets
-from kerasdl.evaluation.baselines import Baseline, ridge_regression, split_arrays, timed
+from kerasdl.evaluation.baselines import Baseline, ridge_fit, ridge_regression, split_arrays, timed
 
 MAX_TRAINING_WINDOWS = 20_000
+
+
+def per_target(a: np.ndarray, columns: int) -> np.ndarray:
+    """[windows, time, columns] -> [(window, target) pairs, time]: each target's series
+    is one example of a map shared by the targets."""
+    return a[:, :, :columns].transpose(0, 2, 1).reshape(-1, a.shape[1])
+
+
+def window_arrays(data: Datasets) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(inputs, futures) per split as arrays, the training windows thinned to at most
+    `MAX_TRAINING_WINDOWS` evenly spaced."""
+    train = data.train
+    every = math.ceil(data.info["sizes"]["train"] / MAX_TRAINING_WINDOWS)
+    if every > 1:
+        train = train.shard(every, 0)
+    arrays = {s: split_arrays(ds) for s, ds in (("train", train), ("validation", data.validation),
+                                                 ("test", data.test))}
+    return ({s: a[0].astype(np.float32) for s, a in arrays.items() if a is not None},
+            {s: a[1].astype(np.float32) for s, a in arrays.items() if a is not None})
+
+
+def own_history_ridge(data: Datasets) -> tuple[np.ndarray, str]:
+    """The ridge map of each target's own past values (weights [input_length + 1,
+    horizon], bias last), fitted on the training windows, the strength chosen on the
+    validation windows: the baseline, as weights a model can hold."""
+    targets = len(data.info["targets"])
+    windows, future = window_arrays(data)
+    splits = ("train", "validation")
+    return ridge_fit({s: per_target(windows[s], targets) for s in splits},
+                     {s: per_target(future[s], targets) for s in splits})
 
 
 def fit_baselines(data: Datasets, season: int) -> list[Baseline]:
     info = data.info
     horizon, targets = int(info["horizon"]), len(info["targets"])
-    train = data.train
-    every = math.ceil(info["sizes"]["train"] / MAX_TRAINING_WINDOWS)
-    if every > 1:
-        train = train.shard(every, 0)
-    arrays = {s: split_arrays(ds) for s, ds in (("train", train), ("validation", data.validation),
-                                                 ("test", data.test))}
-    windows = {s: a[0].astype(np.float32) for s, a in arrays.items() if a is not None}
-    future = {s: a[1].astype(np.float32) for s, a in arrays.items() if a is not None}
+    windows, future = window_arrays(data)
 
     def repeat_last() -> tuple[dict[str, np.ndarray], str]:
         return {s: np.repeat(x[:, -1:, :targets], horizon, axis=1) for s, x in windows.items()}, ""
@@ -42,10 +65,6 @@ def fit_baselines(data: Datasets, season: int) -> list[Baseline]:
         return {s: x[:, steps, :targets] for s, x in windows.items()}, f"season={season}"
 
     def own_history() -> tuple[dict[str, np.ndarray], str]:
-        # Each (window, target) pair is one example of the shared map.
-        def per_target(a: np.ndarray, columns: int) -> np.ndarray:
-            return a[:, :, :columns].transpose(0, 2, 1).reshape(-1, a.shape[1])
-
         predicted, setting = ridge_regression({s: per_target(x, targets) for s, x in windows.items()},
                                               {s: per_target(y, targets) for s, y in future.items()})
         return {s: p.reshape(-1, targets, horizon).transpose(0, 2, 1) for s, p in predicted.items()}, setting

@@ -20,6 +20,8 @@ import math
 from types import ModuleType
 from typing import Any, Callable
 
+import numpy as np
+
 from kerasdl.layers.blocks import keras_or
 from kerasdl.layers.position_embedding import position_embedding_class
 
@@ -35,6 +37,8 @@ MODELS: dict[str, str] = {
     "lstm": "LSTM encoder, then a dense layer to the whole horizon.",
     "gru": "GRU encoder, then a dense layer to the whole horizon.",
     "patchtst": "PatchTST: each column cut into patches, a Transformer encoder over them.",
+    "ridge": "The classic ridge map of each target's own past values, solved in closed form on the "
+             "training windows (strength chosen on validation): the baseline as a model, nothing to train.",
     "linear-all": "The shared per-column linear map plus one linear map from every column's window "
                   "to the targets' horizon: covariates enter.",
     "tsmixer": "TSMixer: MLPs that mix along time (per column) and across columns (covariates), "
@@ -87,6 +91,20 @@ def _normalized(build_core: Callable[[Any, _Shapes, ForecastConfig, ModuleType],
                        name=build_core.__name__.removeprefix("_"))
 
     return build
+
+
+def _ridge(s: _Shapes, config: ForecastConfig, k: ModuleType, batch_size: int | None,
+           statistics: dict[str, Any] | None = None) -> Any:
+    """Each target's window through one fixed linear map to its horizon; the weights
+    (`ridge_weights` [input_length + 1, horizon], bias last) come from the closed-form
+    fit and are not trained."""
+    inputs = k.Input((s.length, s.features), batch_size=batch_size, name=INPUT_NAME)
+    layer = k.layers.Dense(s.horizon, name="window_to_horizon", trainable=False)
+    y = _over_time(_targets(inputs, s, k, "own"), layer, "ridge", k)
+    if statistics and "ridge_weights" in statistics:
+        weights = np.asarray(statistics["ridge_weights"], np.float32)
+        layer.set_weights([weights[:-1], weights[-1]])
+    return k.Model(inputs, k.layers.Activation("linear", dtype="float32", name="forecast_out")(y), name="ridge")
 
 
 def _repeat_last(s: _Shapes, config: ForecastConfig, k: ModuleType, batch_size: int | None) -> Any:
@@ -225,6 +243,7 @@ def _patchtst(x: Any, s: _Shapes, config: ForecastConfig, k: ModuleType) -> Any:
 
 
 BUILDERS: dict[str, Callable[..., Any]] = {
+    "ridge": _ridge,
     "repeat-last": _repeat_last,
     "seasonal": _seasonal,
     "linear": _normalized(_linear),
@@ -242,12 +261,16 @@ BUILDERS: dict[str, Callable[..., Any]] = {
 def build_forecast_model(
     name: str, input_length: int, features: int, targets: int, horizon: int,
     config: ForecastConfig, *, batch_size: int | None = None, keras_module: ModuleType | None = None,
+    statistics: dict[str, Any] | None = None,
 ) -> Any:
     """Builds the uncompiled model `name` (one of `MODELS`).
 
     Args:
         features: input columns, the `targets` forecast columns first.
         batch_size: a fixed batch size (TFLite runs recurrent layers only so).
+        statistics: weights fitted in closed form on the training split (`ridge`).
     """
     shapes = _Shapes(input_length, features, targets, horizon)
+    if name == "ridge":
+        return _ridge(shapes, config, keras_or(keras_module), batch_size, statistics)
     return BUILDERS[name](shapes, config, keras_or(keras_module), batch_size)

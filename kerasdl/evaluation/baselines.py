@@ -136,9 +136,19 @@ def ridge_regression(features: dict[str, np.ndarray], targets: dict[str, np.ndar
     Returns:
         (split -> predictions for every split in `features`, "strength=<chosen>").
     """
-    def design(x: np.ndarray) -> np.ndarray:
-        return np.hstack([x.astype(np.float64), np.ones((len(x), 1))])
+    weights, setting = ridge_fit(features, targets, strengths=strengths)
+    return ({split: (_design(x) @ weights).astype(np.float32) for split, x in features.items()}, setting)
 
+
+def _design(x: np.ndarray) -> np.ndarray:
+    return np.hstack([x.astype(np.float64), np.ones((len(x), 1))])
+
+
+def ridge_fit(features: dict[str, np.ndarray], targets: dict[str, np.ndarray],
+              *, strengths: Sequence[float] = RIDGE_STRENGTHS) -> tuple[np.ndarray, str]:
+    """`ridge_regression`'s solution: weights [features + 1, outputs] (the bias last)
+    and "strength=<chosen>"."""
+    design = _design
     train = design(features["train"])
     gram, moment = train.T @ train, train.T @ targets["train"].astype(np.float64)
     scale = float(np.mean(np.diag(gram))) or 1.0
@@ -153,8 +163,7 @@ def ridge_regression(features: dict[str, np.ndarray], targets: dict[str, np.ndar
             best = (error, strength, weights)
     assert best is not None
     _, strength, weights = best
-    return ({split: (design(x) @ weights).astype(np.float32) for split, x in features.items()},
-            f"strength={strength:g}")
+    return weights, f"strength={strength:g}"
 
 
 def score_baselines(baselines: Sequence[Baseline], targets: dict[str, np.ndarray],
