@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -58,17 +59,25 @@ NEGATIVE = ["bad", "awful", "boring", "terrible", "hated"]
 FILLER = ["the", "film", "plot", "acting", "was", "really", "movie", "it", "and", "story"]
 
 
-def review_texts(n: int, *, seed: int = 0) -> tuple[list[str], list[str]]:
-    """Short generated reviews whose label is the sentiment word they hold."""
+def _generated_reviews(n: int, seed: int, filler: list[str], positive: list[str], negative: list[str],
+                       compose: Any) -> tuple[list[str], list[str]]:
+    """Alternating pos / neg reviews: 4-8 filler words with one sentiment word among
+    them, made into a text by `compose(words, rng)`."""
     rng = np.random.default_rng(seed)
     texts, labels = [], []
     for i in range(n):
         label = "pos" if i % 2 == 0 else "neg"
-        words = list(rng.choice(FILLER, size=rng.integers(4, 9)))
-        words.insert(int(rng.integers(0, len(words))), str(rng.choice(POSITIVE if label == "pos" else NEGATIVE)))
-        texts.append(" ".join(words).capitalize() + rng.choice([".", "!", "..."]))
+        words = list(rng.choice(filler, size=rng.integers(4, 9)))
+        words.insert(int(rng.integers(0, len(words))), str(rng.choice(positive if label == "pos" else negative)))
+        texts.append(compose(words, rng))
         labels.append(label)
     return texts, labels
+
+
+def review_texts(n: int, *, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Short generated reviews whose label is the sentiment word they hold."""
+    return _generated_reviews(n, seed, FILLER, POSITIVE, NEGATIVE,
+                              lambda words, rng: " ".join(words).capitalize() + rng.choice([".", "!", "..."]))
 
 
 # Generated Chinese reviews: no spaces, full-width punctuation, now and then a full-width
@@ -82,15 +91,8 @@ NEGATIVE_ZH = ["很差", "失望", "退货", "难看", "糟糕", "后悔"]
 def chinese_review_texts(n: int, *, seed: int = 0) -> tuple[list[str], list[str]]:
     """Short generated Chinese reviews (no spaces) whose label is the sentiment word
     they hold: a whitespace tokenizer sees each as one word never seen again."""
-    rng = np.random.default_rng(seed)
-    texts, labels = [], []
-    for i in range(n):
-        label = "pos" if i % 2 == 0 else "neg"
-        words = list(rng.choice(FILLER_ZH, size=rng.integers(4, 9)))
-        words.insert(int(rng.integers(0, len(words))), str(rng.choice(POSITIVE_ZH if label == "pos" else NEGATIVE_ZH)))
-        texts.append("".join(words) + str(rng.choice(["。", "！", "，真的。", "!!"])))
-        labels.append(label)
-    return texts, labels
+    return _generated_reviews(n, seed, FILLER_ZH, POSITIVE_ZH, NEGATIVE_ZH,
+                              lambda words, rng: "".join(words) + str(rng.choice(["。", "！", "，真的。", "!!"])))
 
 
 def write_review_csv(path: Path, n: int = 240, *, seed: int = 0, delimiter: str = ",",

@@ -36,22 +36,21 @@ def _stem_strides(image_shape: tuple[int, int, int]) -> int:
     return 2 if min(image_shape[:2]) >= 64 else 1
 
 
-def _dense(x: Any, units: int, config: VisionConfig, name: str, k: ModuleType) -> Any:
-    """Dense, the configured normalization (none by default for mlp and lenet), the
+def _dense(x: Any, units: int, config: VisionConfig, model: str, name: str, k: ModuleType) -> Any:
+    """Dense, `model`'s normalization (none by default for mlp and lenet), its
     activation."""
-    norm = config.norm_for("mlp")
+    norm, activation = config.norm_for(model), config.activation_for(model)
     x = k.layers.Dense(units, use_bias=norm == "none", name=name)(x)
     x = normalization(x, norm, name=name, keras_module=k)
-    activation = config.activation_for("mlp")
     return k.layers.Activation(activation, name=f"{name}_{activation}")(x)
 
 
 def build_mlp(shape: tuple[int, int, int], classes: int, config: VisionConfig, k: ModuleType) -> Any:
     inputs = image_input(shape, keras_module=k)
     x = k.layers.Flatten(name="flatten")(scale_pixels(inputs, keras_module=k))
-    x = _dense(x, config.width * 8, config, "dense_1", k)
+    x = _dense(x, config.width * 8, config, "mlp", "dense_1", k)
     x = k.layers.Dropout(config.dropout, name="dropout_1")(x) if config.dropout else x
-    x = _dense(x, config.width * 4, config, "dense_2", k)
+    x = _dense(x, config.width * 4, config, "mlp", "dense_2", k)
     outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
     return k.Model(inputs, outputs, name="mlp")
 
@@ -66,8 +65,8 @@ def build_lenet(shape: tuple[int, int, int], classes: int, config: VisionConfig,
         x = k.layers.Activation(activation, name=f"conv_{i}_{activation}")(x)
         x = k.layers.AveragePooling2D(2, name=f"pool_{i}")(x)
     x = k.layers.Flatten(name="flatten")(x)
-    x = _dense(x, 120, config, "dense_1", k)
-    x = _dense(x, 84, config, "dense_2", k)
+    x = _dense(x, 120, config, "lenet", "dense_1", k)
+    x = _dense(x, 84, config, "lenet", "dense_2", k)
     outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
     return k.Model(inputs, outputs, name="lenet")
 

@@ -79,8 +79,8 @@ def range_test(app: Any, config: TrainConfig, *, start: float = 1e-7, end: float
         raise ConfigError(f"`steps` must be at least 10. Received: {steps}")
     keras.utils.set_random_seed(config.seed)
     constant = dataclasses.replace(config, schedule="constant", learning_rate=start)
+    app.model_name(constant)  # a bad model name fails before the data is read
     data = app.load_datasets(constant)
-    app.model_name(constant)
     fit = prepare_fit(app, constant, data, output_dir=out_dir or Path("."), app_callbacks=False)
     model = app.build_model(constant, {**data.info, **data.initial_weights})
     compile_for_training(app, model, constant, data.info, fit.steps_per_epoch)
