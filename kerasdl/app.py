@@ -209,6 +209,13 @@ class App(abc.ABC, Generic[ConfigT]):
             self.plot_evaluation(metrics, info, plots_dir)
         return metrics
 
+    def per_example_metric(self, targets: np.ndarray, outputs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """One value per example whose mean is `headline_for(info)` (1/0 for accuracy, the
+        squared error for MSE): what `--model auto` compares candidates with, paired
+        example by example. Apps with `auto_recipes` define it."""
+        raise NotImplementedError(f"The {self.name} app does not score single examples; "
+                                  "it cannot offer --model auto.")
+
     def fit_baselines(self, config: ConfigT, data: Datasets) -> list["Baseline"]:
         """The app's classic baselines (`kerasdl.evaluation.baselines`), fitted on
         `data.train` only and tuned on `data.validation` only, with their outputs on
@@ -377,6 +384,11 @@ class ClassifierApp(SupervisedApp[ConfigT]):
         from kerasdl.evaluation.classification import classification_report
 
         return classification_report(targets, outputs, info["class_names"])
+
+    def per_example_metric(self, targets: np.ndarray, outputs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """1.0 where the top class is right, else 0.0 (their mean is the accuracy)."""
+        labels = np.asarray(targets).astype(int).reshape(-1)
+        return (np.asarray(outputs).argmax(axis=1) == labels).astype(np.float64)
 
     def plot_evaluation(self, metrics: dict[str, Any], info: dict[str, Any], plots_dir: Path) -> None:
         from kerasdl.evaluation.plots import plot_confusion_matrix

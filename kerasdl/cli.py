@@ -204,8 +204,8 @@ def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--schedule", type=click.Choice(SCHEDULES), help="Learning-rate schedule."),
         click.option("--weight-decay", type=float, help="Decoupled weight decay (0 = off)."),
         click.option("--clip-norm", type=float, help="Clip each step's gradients to this global norm (0 = off)."),
-        click.option("--activation", help="Hidden layers' activation (vision): relu, relu6, gelu, swish, tanh, sigmoid, leaky_relu, elu; auto = each model's own."),
-        click.option("--norm", help="Normalization after each convolution or hidden layer (vision): batch, layer, none; auto = each model's own."),
+        click.option("--activation", help="Hidden layers' activation (vision, speech): relu, relu6, gelu, swish, tanh, sigmoid, leaky_relu, elu; auto = each model's own."),
+        click.option("--norm", help="Normalization after each convolution or hidden layer (vision, speech): batch, layer, none; auto = each model's own."),
         click.option("--init-from", help="Start from this finished run's weights (same app; the matching layers, not the head) and preprocessing: transfer learning."),
         click.option("--freeze", help="With --init-from: 'backbone' (every copied layer) or layer-name prefixes, comma-separated, kept fixed while the rest trains."),
         click.option("--histograms", is_flag=True, default=None, help="Write weight and gradient histograms and gradient norms to TensorBoard each epoch (slower)."),
@@ -311,8 +311,9 @@ def train(app: str, preset: str | None, config_file: str | None, sets: tuple[str
 @click.option("--out", "out_dir", help="Where the PNG files go (default: RUN/explain).", type=click.Path(file_okay=False))
 @_user_errors
 def explain(run: str, images: tuple[str, ...], out_dir: str | None) -> None:
-    """Show where an image classifier looks: a Grad-CAM heat map over each image, and
-    the filters of its first convolution.
+    """Show where an image classifier looks: a Grad-CAM heat map over each image, the
+    first layer's activation maps for each image, and the filters of its first
+    convolution.
 
     \b
     Example:
@@ -322,7 +323,7 @@ def explain(run: str, images: tuple[str, ...], out_dir: str | None) -> None:
     _setup_logging(False)
     from pathlib import Path
 
-    from kerasdl.evaluation.saliency import write_explanations, write_first_filters
+    from kerasdl.evaluation.saliency import write_activation_maps, write_explanations, write_first_filters
     from kerasdl.loading import open_run
     from kerasdl.training.saving import load_app_model
     from kerasdl_edge.codecs import codec_for
@@ -336,6 +337,8 @@ def explain(run: str, images: tuple[str, ...], out_dir: str | None) -> None:
     pixels = codec_for(app.name, info).read(list(images))
     for path in write_explanations(model, pixels, images, info["class_names"], folder):
         click.echo(f"Grad-CAM: {path}")
+    for path in write_activation_maps(model, pixels, images, folder):
+        click.echo(f"First-layer activations: {path}")
     click.echo(f"First-layer filters: {write_first_filters(model, folder / 'filters.png')}")
 
 

@@ -47,7 +47,7 @@ class TrainConfig:
         init_from: a finished run of the same app whose weights the new model starts
             from (the matching layers; the classifier head stays new), with its
             learned preprocessing (vocabulary, scaler) so that inputs mean the same.
-        freeze: with `init_from`, layers kept fixed: "backbone" (every copied layer)
+        freeze: with `init_from`, layers kept fixed: "none" (the default), "backbone" (every copied layer)
             or comma-separated layer-name prefixes; empty trains everything.
         histograms: write weight and gradient histograms and per-weight gradient
             norms to TensorBoard each epoch (`tensorboard --logdir runs`), and the
@@ -103,6 +103,8 @@ class TrainConfig:
         _check_range(self, "weight_decay", 0.0, 1.0)
         _check_range(self, "clip_norm", 0.0, math.inf)
         _check_range(self, "l1", 0.0, math.inf)
+        if self.freeze.strip().lower() == "none":  # said out loud, as `--vary freeze=none,backbone` needs
+            self.freeze = ""
         if self.freeze and not self.init_from:
             raise ConfigError("`freeze` keeps layers of a model started with `init_from`: give `init_from` too.")
         _check_range(self, "l2", 0.0, math.inf)
@@ -152,6 +154,35 @@ def _check_non_negative_int(config: Any, name: str) -> None:
         raise ConfigError(
             f"`{name}` must be a non-negative integer. Received: {name}={value!r}"
         )
+
+
+class LayerStyle:
+    """For an app config with `activation` and `norm` fields whose "auto" means each
+    model's own design, as published (`model_style`: model -> (activation, norm)).
+
+    Example:
+    >>> from kerasdl.apps.vision.config import VisionConfig
+    >>> VisionConfig(norm="layer").norm_for("cnn"), VisionConfig().norm_for("mlp")
+    ('layer', 'none')
+    """
+
+    model_style: typing.ClassVar[dict[str, tuple[str, str]]] = {}
+    activation: str
+    norm: str
+
+    def check_style(self) -> None:
+        from kerasdl.layers.blocks import ACTIVATIONS, NORMS
+
+        _check_choice(self, "activation", ("auto", *ACTIVATIONS))
+        _check_choice(self, "norm", ("auto", *NORMS))
+
+    def activation_for(self, model: str) -> str:
+        """`activation`, or `model`'s own when it is auto."""
+        return self.model_style[model][0] if self.activation == "auto" else self.activation
+
+    def norm_for(self, model: str) -> str:
+        """`norm`, or `model`'s own when it is auto."""
+        return self.model_style[model][1] if self.norm == "auto" else self.norm
 
 
 def _check_choice(config: Any, name: str, choices: typing.Sequence[str]) -> None:

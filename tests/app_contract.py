@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+import pytest
 
 from kerasdl.app import App
 from kerasdl.config import TrainConfig
@@ -79,6 +80,14 @@ def _learns_and_exports(app: App[Any], config: TrainConfig, tmp_path: Path,
         assert baselines and all(np.isfinite(b["validation"][headline]) for b in baselines), baselines
         assert np.isfinite(summary.metrics["validation"][headline])
         assert "validation " + headline in summary.report
+    if app.auto_recipes:
+        # --model auto compares candidates example by example: those values average
+        # to the headline metric on validation.
+        from kerasdl.training.auto import candidate_scores
+
+        values, parameters = candidate_scores(app, summary.run)
+        assert np.mean(values) == pytest.approx(summary.metrics["validation"][headline], rel=1e-5, abs=1e-7)
+        assert parameters == summary.model.count_params()
     model = app.export_model(summary.model)
     edge = EdgeModel(convert(app.tflite_model(model, config, info), "float32"))
     codec = codec_for(app.name, info)

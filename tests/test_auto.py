@@ -8,6 +8,7 @@ import json
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -15,7 +16,8 @@ from conftest import review_texts
 from kerasdl.apps.sentiment.app import SentimentApp
 from kerasdl.cli import cli
 from kerasdl.errors import TrainingError
-from kerasdl.training.auto import pick_winner
+from kerasdl.evaluation.selection import block_standard_error, choose_within_noise
+from kerasdl.training import auto
 
 TINY = {"max_tokens": 500, "sequence_length": 32, "embedding_dim": 8, "units": 8, "dropout": 0.0,
         "batch_size": 16}
@@ -71,13 +73,76 @@ def test_a_time_budget_stops_new_candidates(tmp_path: Path, monkeypatch: pytest.
     assert record["winner"] == "first"
 
 
-def test_pick_winner_direction_and_failures() -> None:
-    candidates = [{"label": "a", "validation": 0.5}, {"label": "b", "validation": 0.3},
-                  {"label": "c", "status": "failed: NaN loss"}]
-    assert pick_winner(candidates, "max")["label"] == "a"
-    assert pick_winner(candidates, "min")["label"] == "b"
-    with pytest.raises(TrainingError, match="c: failed"):
-        pick_winner(candidates[2:], "max")
+def test_one_standard_error_rule_direction_noise_and_pairing() -> None:
+    rng = np.random.default_rng(0)
+    errors = rng.normal(1.0, 0.5, 2000) ** 2
+    # MSE-like ("min"): the smaller model is a hair worse, within noise: it is chosen.
+    noise = rng.normal(0.0, 0.2, 2000)
+    scores = {"big": errors, "small": errors + noise - noise.mean() + 0.002}  # gap 0.002, SE ~0.0045
+    choice = choose_within_noise(scores, {"big": 5000, "small": 50}, "min")
+    assert choice["best"] == "big" and choice["chosen"] == "small"
+    assert choice["candidates"]["small"]["within_noise"]
+    # Clearly worse (gap 50 standard errors): the best is kept however big.
+    scores = {"big": errors, "small": errors + 0.5}
+    choice = choose_within_noise(scores, {"big": 5000, "small": 50}, "min")
+    assert choice["chosen"] == "big" and not choice["candidates"]["small"]["within_noise"]
+    # Accuracy-like ("max"): higher is better.
+    right = (rng.random(1000) < 0.9).astype(float)
+    choice = choose_within_noise({"a": right, "b": np.zeros(1000)}, {"a": 9, "b": 1}, "max")
+    assert choice["chosen"] == "a" and choice["candidates"]["b"]["gap"] == pytest.approx(right.mean())
+    with pytest.raises(ValueError, match="different sizes"):
+        choose_within_noise({"a": right, "b": right[:10]}, {"a": 1, "b": 1}, "max")
+    with pytest.raises(ValueError, match="mode"):
+        choose_within_noise({"a": right}, {"a": 1}, "best")
+    with pytest.raises(TrainingError, match="c: failed: NaN loss"):
+        auto.choose_candidate(SentimentApp(), ".", [{"label": "c", "status": "failed: NaN loss"}])
+
+
+def test_block_standard_error_sees_correlated_neighbours() -> None:
+    """Overlapping forecast windows make neighbouring errors alike: batch means give
+    a larger standard error than the independent-examples formula, and the same one
+    for independent values."""
+    rng = np.random.default_rng(1)
+    independent = rng.normal(size=4000)
+    naive = independent.std(ddof=1) / np.sqrt(len(independent))
+    assert block_standard_error(independent) == pytest.approx(naive, rel=0.5)
+    correlated = np.repeat(rng.normal(size=40), 100)  # runs of 100 equal values
+    assert block_standard_error(correlated) > 5 * correlated.std(ddof=1) / np.sqrt(len(correlated))
+    assert block_standard_error([0.3]) == 0.0
+
+
+def test_auto_keeps_the_smaller_candidate_within_noise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The candidates' validation scores are set: "large" is better by a gap far
+    inside the noise, so the smaller "small" becomes the run, and the report says why."""
+    texts, labels = review_texts(120)
+    with open(tmp_path / "reviews.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("text", "label"), *zip(texts, labels)])
+    monkeypatch.setattr(SentimentApp, "auto_recipes", {
+        "large": {"model": "bag", "epochs": 1, **TINY, "embedding_dim": 32},
+        "small": {"model": "bag", "epochs": 1, **TINY}})
+    measured = auto.candidate_scores
+    rng = np.random.default_rng(2)
+    right = (rng.random(400) < 0.8).astype(float)
+    flipped = right.copy()
+    flipped[np.flatnonzero(right == 0)[:2]] = 1.0  # "large": two more right of 400
+
+    def set_scores(app: SentimentApp, candidate: object) -> tuple[np.ndarray, int]:
+        _, parameters = measured(app, candidate)  # the real parameter count
+        return (flipped if candidate.name == "large" else right), parameters  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(auto, "candidate_scores", set_scores)
+    result = CliRunner().invoke(cli, ["train", "sentiment", "--dataset", str(tmp_path / "reviews.csv"),
+                                      "--model", "auto", "--no-baseline",
+                                      "--runs-dir", str(tmp_path / "runs"), "--name", "noise"])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "runs" / "sentiment" / "noise"
+    record = json.loads((run / "auto.json").read_text())
+    sizes = {c["label"]: c["parameters"] for c in record["candidates"]}
+    assert sizes["small"] < sizes["large"]
+    assert record["best"] == "large" and record["winner"] == "small"
+    assert tomllib.loads((run / "config.toml").read_text())["embedding_dim"] == TINY["embedding_dim"]
+    assert "within noise" in result.output and "large was better on validation" in result.output
+
 
 
 def test_every_app_with_auto_names_real_models() -> None:

@@ -279,3 +279,25 @@ def test_noise_verdicts_and_seed_plans() -> None:
                                                         ("cnn", 7), ("cnn", 8), ("cnn", 9)]
     with pytest.raises(ConfigError, match="seed"):
         plan_variants(config, [("seed", ["1", "2"])], "s", seeds=2)
+
+
+def test_seeded_curves_draw_the_mean_and_a_band_of_one_std(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kerasdl.evaluation import plots
+
+    drawn = {}
+
+    def keep(plt: object, fig: object, path: str | Path) -> Path:
+        drawn["fig"] = fig
+        return Path(path)
+
+    monkeypatch.setattr(plots, "save", keep)
+    seeds = [[{"epoch": 1, "val_loss": 1.0}, {"epoch": 2, "val_loss": 0.5}],
+             [{"epoch": 1, "val_loss": 3.0}, {"epoch": 2, "val_loss": 0.7}]]
+    one = [{"epoch": 1, "val_loss": 2.0}, {"epoch": 2, "val_loss": 1.0}]
+    plots.plot_overlaid_curves({"a": seeds, "b": one}, ["val_loss"], tmp_path / "c.png")
+    ax = drawn["fig"].axes[0]
+    lines = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
+    assert lines == {"a (mean of 2)": [2.0, 0.6], "b": [2.0, 1.0]}
+    (band,) = ax.collections  # one band: the seeded label's
+    top = band.get_paths()[0].vertices[:, 1].max()
+    assert top == pytest.approx(2.0 + np.std([1.0, 3.0], ddof=1))

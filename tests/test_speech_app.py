@@ -192,6 +192,36 @@ def test_bad_config_values() -> None:
         SpeechConfig(features="mfcc", mfcc=20, mel_bins=16)
 
 
+@pytest.mark.parametrize("model, activation, norm", [("cnn", "gelu", "layer"), ("ds-cnn", "swish", "none"),
+                                                    ("crnn", "tanh", "batch")])
+def test_activation_and_norm_switches_reach_every_convolution(model: str, activation: str, norm: str) -> None:
+    """`--activation` / `--norm` reach every convolution of each speech model, which
+    still trains and converts to TFLite builtins with the same outputs; auto keeps
+    each design (DS-CNN: ReLU stem, ReLU6 blocks)."""
+    import keras
+
+    from kerasdl.apps.speech.models import build_speech_model
+    from kerasdl.export.tflite import convert
+    from kerasdl_edge import EdgeModel
+
+    config = SpeechConfig(activation=activation, norm=norm, width=4, depth=2, units=4, mel_bins=16)
+    net = build_speech_model(model, 4000, 8000, 3, config)
+    kinds = [type(layer).__name__ for layer in net.layers if layer.name != "feature_norm"]  # the input's
+    assert ("BatchNormalization" in kinds) == (norm == "batch") and ("LayerNormalization" in kinds) == (norm == "layer")
+    convolutions = sum(kind in ("Conv2D", "DepthwiseConv2D") for kind in kinds)
+    chosen = [layer for layer in net.layers if getattr(layer, "activation", None) is keras.activations.get(activation)
+              and type(layer).__name__ == "Activation"]
+    assert len(chosen) == convolutions  # one after each convolution, the stem's included
+    clips = (np.random.default_rng(0).normal(0, 3000, (6, 4000))).astype("int16")
+    net.compile("adam", "sparse_categorical_crossentropy")
+    net.fit(clips, np.arange(6) % 3, epochs=1, verbose=0)
+    tflite = EdgeModel(convert(net, "float32"))
+    np.testing.assert_allclose(tflite(clips), np.asarray(net(clips)), atol=1e-4)
+    default = build_speech_model("ds-cnn", 4000, 8000, 3, SpeechConfig(width=4, depth=2, mel_bins=16))
+    names = [layer.name for layer in default.layers]
+    assert "stem_relu" in names and "ds1_dw_relu6" in names and "stem_bn" in names
+
+
 def test_macs_are_counted_from_layer_shapes() -> None:
     import keras
 

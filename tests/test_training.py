@@ -198,6 +198,8 @@ def test_init_from_copies_the_backbone_and_freeze_keeps_it(tmp_path: Path, colou
                   verbose=0, baselines=False)
     with pytest.raises(ConfigError, match="give `init_from`"):
         VisionConfig(freeze="backbone")
+    # "none" said out loud freezes nothing (so `--vary freeze=none,backbone` can compare).
+    assert VisionConfig(freeze="none").freeze == "" and VisionConfig(init_from="r", freeze="None").freeze == ""
 
 
 def test_lr_find_sweeps_the_rate_and_suggests_one(tmp_path: Path, colour_folder: Path) -> None:

@@ -89,7 +89,7 @@ def test_explain_writes_grad_cam_overlays_and_filters(trained_run: Path, tmp_pat
     from PIL import Image
 
     from kerasdl.cli import cli
-    from kerasdl.evaluation.saliency import grad_cam, last_conv_layer
+    from kerasdl.evaluation.saliency import first_layer_activations, grad_cam, last_conv_layer
     from kerasdl.loading import open_run
     from kerasdl.training.saving import load_app_model
 
@@ -97,8 +97,13 @@ def test_explain_writes_grad_cam_overlays_and_filters(trained_run: Path, tmp_pat
     result = CliRunner().invoke(cli, ["explain", str(trained_run), *map(str, images), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert len(list(tmp_path.glob("*-gradcam.png"))) == 2 and (tmp_path / "filters.png").is_file()
+    assert len(list(tmp_path.glob("*-activations.png"))) == 2
     opened = open_run(trained_run)
     model = load_app_model(opened.app, opened.run.model_path())
+    # The activation maps are the first block's ReLU output: one map per filter, none negative.
+    layer, maps = first_layer_activations(model, np.stack([np.asarray(Image.open(p).convert("RGB")) for p in images]))
+    conv = next(lay for lay in model.layers if type(lay).__name__ == "Conv2D")
+    assert layer.endswith("relu") and maps.shape[-1] == conv.filters and maps.min() >= 0 and maps.max() > 0
     assert last_conv_layer(model).name.startswith(("pool", "block"))
     pixels = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in images])
     cams, chosen = grad_cam(model, pixels)

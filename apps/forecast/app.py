@@ -177,6 +177,12 @@ class ForecastApp(SupervisedApp[ForecastConfig]):
 
         return forecast_metrics(targets, outputs, _target_scaler(info))
 
+    def per_example_metric(self, targets: np.ndarray, outputs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """Each window's squared error over its horizon and columns, z-scored (their mean
+        is the MSE)."""
+        error = np.asarray(outputs, np.float64) - np.asarray(targets, np.float64)
+        return np.mean(error.reshape(len(error), -1) ** 2, axis=1)
+
     def evaluate(
         self, model: Any, dataset: "tf.data.Dataset", info: dict[str, Any], *, plots_dir: Path | None = None,
     ) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from kerasdl.config import (
     ClassifierConfig,
+    LayerStyle,
     _check_choice,
     _check_non_negative_int,
     _check_positive_int,
@@ -15,10 +16,15 @@ from kerasdl.config import (
 from kerasdl.errors import ConfigError
 
 FEATURES = ("log-mel", "mfcc")
+# What each model uses when `activation` / `norm` are "auto" (DS-CNN's blocks use
+# MobileNet's ReLU6; its stem convolution keeps ReLU).
+MODEL_STYLE: dict[str, tuple[str, str]] = {
+    "cnn": ("relu", "batch"), "ds-cnn": ("relu6", "batch"), "crnn": ("relu", "batch"),
+}
 
 
 @dataclass
-class SpeechConfig(ClassifierConfig):
+class SpeechConfig(ClassifierConfig, LayerStyle):
     """Spoken command recognition from fixed-length clips.
 
     Attributes:
@@ -43,6 +49,11 @@ class SpeechConfig(ClassifierConfig):
         noise_probability: fraction of training clips that get noise (0 = none).
         time_masks, time_mask_frames, freq_masks, freq_mask_bins: with `augment`,
             SpecAugment's masks: how many, and how wide at most.
+        activation: the convolutions' nonlinearity: auto (each model's own: ReLU;
+            ReLU6 in DS-CNN's blocks), relu, relu6, gelu, swish, tanh, sigmoid,
+            leaky_relu or elu.
+        norm: the normalization after each convolution: auto (batch), batch, layer or
+            none.
     """
 
     model: str = "cnn"
@@ -71,7 +82,10 @@ class SpeechConfig(ClassifierConfig):
     time_mask_frames: int = 8
     freq_masks: int = 2
     freq_mask_bins: int = 5
+    activation: str = "auto"
+    norm: str = "auto"
 
+    model_style: ClassVar[dict[str, tuple[str, str]]] = MODEL_STYLE
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # Seconds on any machine: the tests and CI use it.
         "tiny": {"epochs": 2, "batch_size": 16, "width": 8, "depth": 1, "units": 8,
@@ -96,6 +110,7 @@ class SpeechConfig(ClassifierConfig):
                 )
         _check_range(self, "clip_seconds", 0.1, 10.0)
         _check_choice(self, "features", FEATURES)
+        self.check_style()
         _check_range(self, "frame_ms", 5.0, 200.0)
         _check_range(self, "step_ms", 1.0, 200.0)
         if self.step_ms > self.frame_ms:

@@ -10,11 +10,12 @@ from types import ModuleType
 from typing import Any, Callable
 
 from kerasdl.layers.blocks import (
-    BN_MOMENTUM,
+    activation_layer,
     classifier_head,
     conv_bn_act,
     depthwise_separable_block,
     keras_or,
+    normalization,
 )
 
 from kerasdl.apps.speech.config import SpeechConfig
@@ -31,8 +32,9 @@ MODELS: dict[str, str] = {
 def build_cnn(x: Any, config: SpeechConfig, k: ModuleType) -> Any:
     # Filters start at half the width and double per stage up to twice the width.
     filters = max(1, config.width // 2)
+    style = {"activation": config.activation_for("cnn"), "norm": config.norm_for("cnn")}
     for stage in range(1, config.depth + 1):
-        x = conv_bn_act(x, filters, name=f"block{stage}", keras_module=k)
+        x = conv_bn_act(x, filters, name=f"block{stage}", keras_module=k, **style)
         if min(x.shape[1], x.shape[2]) >= 2:
             x = k.layers.MaxPooling2D(2, name=f"pool{stage}")(x)
         filters = min(filters * 2, config.width * 2)
@@ -44,23 +46,25 @@ def build_ds_cnn(x: Any, config: SpeechConfig, k: ModuleType) -> Any:
     # pointwise 1x1 blocks at one width, and average pooling over the whole map. Its
     # input was 10 MFCCs; on 40 log-mel bands the first block also strides, so the
     # blocks' 3x3 filters see a word's length of context before the pooling.
-    x = k.layers.Conv2D(config.width, (10, 4), strides=2, padding="same", use_bias=False,
+    style = {"activation": config.activation_for("ds-cnn"), "norm": config.norm_for("ds-cnn")}
+    x = k.layers.Conv2D(config.width, (10, 4), strides=2, padding="same", use_bias=style["norm"] == "none",
                         name="stem_conv")(x)
-    x = k.layers.BatchNormalization(momentum=BN_MOMENTUM, name="stem_bn")(x)
-    x = k.layers.ReLU(name="stem_relu")(x)
+    x = normalization(x, style["norm"], name="stem", keras_module=k)
+    x = activation_layer(x, "relu" if config.activation == "auto" else style["activation"], "stem", k)
     for block in range(1, config.depth + 1):
         strides = 2 if block == 1 and x.shape[2] > 10 else 1
         x = depthwise_separable_block(x, config.width, strides=strides, name=f"ds{block}",
-                                      keras_module=k)
+                                      keras_module=k, **style)
     return k.layers.GlobalAveragePooling2D(name="pool")(x)
 
 
 def build_crnn(x: Any, config: SpeechConfig, k: ModuleType) -> Any:
     # Convolutions pool frequency only, so the GRU still sees every (strided) frame.
     filters = config.width
+    style = {"activation": config.activation_for("crnn"), "norm": config.norm_for("crnn")}
     for stage in range(1, config.depth + 1):
         strides = (2, 1) if stage == 1 else 1
-        x = conv_bn_act(x, filters, strides=strides, name=f"block{stage}", keras_module=k)
+        x = conv_bn_act(x, filters, strides=strides, name=f"block{stage}", keras_module=k, **style)
         if x.shape[2] >= 2:
             x = k.layers.MaxPooling2D((1, 2), name=f"pool{stage}")(x)
     x = k.layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]), name="frames")(x)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from kerasdl.config import ClassifierConfig, _check_choice, _check_positive_int
+from kerasdl.config import ClassifierConfig, LayerStyle, _check_positive_int
 from kerasdl.errors import ConfigError
-from kerasdl.layers.blocks import ACTIVATIONS, NORMS
 
 # What each model uses when `activation` / `norm` are "auto": the designs as published
 # (LeNet and the MLP had no normalization; MobileNet uses ReLU6).
@@ -18,7 +17,7 @@ MODEL_STYLE: dict[str, tuple[str, str]] = {
 
 
 @dataclass
-class VisionConfig(ClassifierConfig):
+class VisionConfig(ClassifierConfig, LayerStyle):
     """Image classification.
 
     Attributes:
@@ -54,6 +53,7 @@ class VisionConfig(ClassifierConfig):
     activation: str = "auto"
     norm: str = "auto"
 
+    model_style: ClassVar[dict[str, tuple[str, str]]] = MODEL_STYLE
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # Seconds on any machine: the tests and CI use it.
         "tiny": {"epochs": 2, "batch_size": 32, "width": 8, "dropout": 0.0},
@@ -69,8 +69,7 @@ class VisionConfig(ClassifierConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_positive_int(self, "width")
-        _check_choice(self, "activation", ("auto", *ACTIVATIONS))
-        _check_choice(self, "norm", ("auto", *NORMS))
+        self.check_style()
         if self.image_size is not None:
             _check_positive_int(self, "image_size")
             if self.image_size < 8:
@@ -83,11 +82,3 @@ class VisionConfig(ClassifierConfig):
             raise ConfigError(
                 f"`augment_shift` must be in [0, 0.5). Received: augment_shift={self.augment_shift!r}"
             )
-
-    def activation_for(self, model: str) -> str:
-        """`activation`, or `model`'s own when it is auto."""
-        return MODEL_STYLE[model][0] if self.activation == "auto" else self.activation
-
-    def norm_for(self, model: str) -> str:
-        """`norm`, or `model`'s own when it is auto."""
-        return MODEL_STYLE[model][1] if self.norm == "auto" else self.norm

@@ -486,13 +486,13 @@ def _document(result: Comparison, config: TrainConfig, int8: bool) -> str:
 def _plot(app: Any, result: Comparison) -> None:
     from kerasdl.evaluation.plots import plot_overlaid_curves
 
-    histories = {}
-    for r in result.rows:
+    histories: dict[str, list[list[dict[str, Any]]]] = {}
+    for r in result.rows:  # every seed's curves: drawn as their mean with a band of one std
         path = result.runs_dir / app.name / r["run"]
-        if (path / "run.json").is_file() and r["label"] not in histories:  # the first seed's curves
+        if (path / "run.json").is_file():
             rows = Run(path).read_history()
             if rows:
-                histories[r["label"]] = rows
+                histories.setdefault(r["label"], []).append(rows)
     keys = [result.monitor] + [k for k in app.comparison_curves if k != result.monitor]
     plot_overlaid_curves(histories, keys, result.curves_path,
                          title=f"{app.name}: {', '.join(result.fields)}")

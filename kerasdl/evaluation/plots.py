@@ -50,25 +50,43 @@ def plot_history(rows: Sequence[dict[str, Any]], path: str | Path) -> Path | Non
 
 
 def plot_overlaid_curves(
-    histories: dict[str, Sequence[dict[str, Any]]], keys: Sequence[str], path: str | Path,
+    histories: dict[str, Sequence[Any]], keys: Sequence[str], path: str | Path,
     *, title: str = "",
 ) -> Path | None:
     """One panel per logged value in `keys` (those some history has), one line per
-    run: several runs' training curves side by side. Accuracies are drawn in %."""
-    keys = [k for k in keys if any(k in row for rows in histories.values() for row in rows)]
-    if not histories or not keys:
+    run: several runs' training curves side by side. Accuracies are drawn in %.
+
+    A label's value is one run's history (a list of epoch rows) or several seeds'
+    histories (a list of such lists): then the line is their mean per epoch and a band
+    shows plus or minus one standard deviation.
+    """
+    runs = {label: [rows] if rows and isinstance(rows[0], dict) else list(rows)
+            for label, rows in histories.items()}
+    keys = [k for k in keys if any(k in row for seeds in runs.values() for rows in seeds for row in rows)]
+    if not runs or not keys:
         return None
     plt = pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (label, rows) in enumerate(histories.items()):
+    for i, (label, seeds) in enumerate(runs.items()):
         for ax, key in zip(axes[0], keys):
-            points = [(r["epoch"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
-            if not points:
+            by_epoch: dict[int, list[float]] = {}
+            for rows in seeds:
+                for r in rows:
+                    if isinstance(r.get(key), (int, float)):
+                        by_epoch.setdefault(int(r["epoch"]), []).append(float(r[key]))
+            if not by_epoch:
                 continue
             scale = 100.0 if "accuracy" in key else 1.0
-            ax.plot([e for e, _ in points], [v * scale for _, v in points], marker="o",
-                    markersize=3, color=colours[i % len(colours)], label=label)
+            epochs = sorted(by_epoch)
+            mean = np.array([np.mean(by_epoch[e]) for e in epochs]) * scale
+            colour = colours[i % len(colours)]
+            ax.plot(epochs, mean, marker="o", markersize=3, color=colour,
+                    label=label if len(seeds) == 1 else f"{label} (mean of {len(seeds)})")
+            if len(seeds) > 1:
+                std = np.array([np.std(by_epoch[e], ddof=1) if len(by_epoch[e]) > 1 else 0.0
+                                for e in epochs]) * scale
+                ax.fill_between(epochs, mean - std, mean + std, color=colour, alpha=0.2, linewidth=0)
     from matplotlib.ticker import MaxNLocator
 
     for ax, key in zip(axes[0], keys):

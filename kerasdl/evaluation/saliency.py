@@ -1,4 +1,5 @@
-"""Looking inside an image classifier: Grad-CAM heat maps and first-layer filters.
+"""Looking inside an image classifier: Grad-CAM heat maps, first-layer filters and the
+first layer's activation maps (what each filter responds to in one image).
 
 Grad-CAM (Selvaraju et al. 2017): take the last convolutional feature maps A_k of an
 image and the gradient of the predicted class's score y_c with respect to them; each
@@ -60,7 +61,7 @@ def grad_cam(model: Any, images: np.ndarray, *, classes: Sequence[int] | None = 
     # softmax layer): the softmax would subtract the other classes' evidence.
     names = [l.name for l in model.layers]
     logits = model.get_layer("probabilities").input if "probabilities" in names else model.output
-    probe = keras.Model(model.inputs, [layer.output, logits, model.output])
+    probe = keras.Model(model.inputs[0], [layer.output, logits, model.output])
     x = tf.convert_to_tensor(images)
     with tf.GradientTape() as tape:
         maps, scores_all, probabilities = probe(x, training=False)
@@ -114,6 +115,66 @@ def write_explanations(model: Any, images: np.ndarray, names: Sequence[str], cla
             ax.axis("off")
         fig.tight_layout()
         path = out_dir / f"{Path(name).stem}-gradcam.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def first_layer_activations(model: Any, images: np.ndarray) -> tuple[str, np.ndarray]:
+    """The output of the first convolution's nonlinearity (its first activation layer;
+    the convolution itself when none follows) for `images`: (layer name, maps
+    [images, height, width, filters]).
+
+    Raises:
+        KerasdlError: for a model without a convolution.
+    """
+    import keras
+
+    layers = list(model.layers)
+    first = next((i for i, layer in enumerate(layers) if type(layer).__name__ == "Conv2D"), None)
+    if first is None:
+        raise KerasdlError(f"The {model.name} model has no convolution whose activations could be shown.")
+    layer = layers[first]
+    for candidate in layers[first + 1:]:
+        kind = type(candidate).__name__
+        if kind in ("Conv2D", "DepthwiseConv2D", "Dense"):
+            break  # past the first block
+        if kind in ("Activation", "ReLU", "LeakyReLU", "ELU"):
+            layer = candidate
+            break
+    probe = keras.Model(model.inputs[0], layer.output)
+    return layer.name, np.asarray(probe(images, training=False))
+
+
+def write_activation_maps(model: Any, images: np.ndarray, names: Sequence[str], out_dir: Path,
+                          *, limit: int = 32) -> list[Path]:
+    """One PNG per image: the image and the first `limit` maps of the first layer's
+    activations (each on its own scale, bright = strong response)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    layer, maps = first_layer_activations(model, images)
+    count = min(limit, maps.shape[-1])
+    columns = min(8, count + 1)
+    rows = -(-(count + 1) // columns)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for image, activation, name in zip(images, maps, names):
+        fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.0, rows * 1.05), squeeze=False)
+        for ax in axes.flat:
+            ax.axis("off")
+        grey = image.shape[-1] == 1
+        axes.flat[0].imshow(image[..., 0] if grey else image, cmap="gray" if grey else None)
+        axes.flat[0].set_title("input", fontsize=7)
+        for i in range(count):
+            a = activation[..., i]
+            axes.flat[i + 1].imshow((a - a.min()) / (np.ptp(a) or 1.0), cmap="viridis", interpolation="nearest")
+        fig.suptitle(f"{layer}: {count} of {maps.shape[-1]} maps", fontsize=8)
+        fig.tight_layout()
+        path = out_dir / f"{Path(name).stem}-activations.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
         paths.append(path)

@@ -118,13 +118,14 @@ def depthwise_separable_block(
         3, strides=strides, padding="same", use_bias=norm == "none", name=f"{name}_dw"
     )(x)
     x = normalization(x, norm, name=f"{name}_dw", keras_module=k)
-    x = _activation(x, activation, f"{name}_dw", k)
+    x = activation_layer(x, activation, f"{name}_dw", k)
     x = k.layers.Conv2D(filters, 1, use_bias=norm == "none", name=f"{name}_pw")(x)
     x = normalization(x, norm, name=f"{name}_pw", keras_module=k)
-    return _activation(x, activation, f"{name}_pw", k)
+    return activation_layer(x, activation, f"{name}_pw", k)
 
 
-def _activation(x: Any, activation: str, name: str, k: ModuleType) -> Any:
+def activation_layer(x: Any, activation: str, name: str, k: ModuleType) -> Any:
+    """`activation` as a layer named after `name` and the activation."""
     # ReLU6 as its own layer: the name MobileNet's checkpoints and quantizers expect.
     if activation == "relu6":
         return k.layers.ReLU(max_value=6.0, name=f"{name}_relu6")(x)

@@ -2,15 +2,22 @@
 
 Each app names its candidates (`App.auto_recipes`: label -> config overrides). Every
 candidate is trained as a run of its own inside the auto run's `candidates/` folder,
-in order, until the time budget is spent (the first always trains). The winner is the
-candidate with the best validation monitor (its best epoch, the checkpoint it keeps);
-the test split plays no part. Its files become the auto run, so `config.toml`
-holds the winning recipe, and `auto.json` lists every candidate's score.
+in order, until the time budget is spent (the first always trains); each keeps its best
+epoch by the app's monitor. The candidates' best models are then scored on the
+validation split, example by example, with the app's headline metric, and the
+one-standard-error rule chooses (`kerasdl.evaluation.selection`): the best mean, or the
+smallest candidate (fewest parameters) whose gap to it is within one standard error, so
+a validation difference that is noise does not buy a bigger model. The test split plays
+no part. The winner's files become the auto run, so `config.toml` holds the winning
+recipe, and `auto.json` lists every candidate's score, gap and standard error.
 
 Example:
->>> from kerasdl.training.auto import pick_winner
->>> pick_winner([{"label": "a", "validation": 0.8}, {"label": "b", "validation": 0.9}], "max")["label"]
-'b'
+>>> record = {"metric": "accuracy", "winner": "a", "best": "a", "candidates": [
+...     {"label": "a", "validation": 0.9, "parameters": 10, "gap": 0.0, "standard_error": 0.0,
+...      "within_noise": True}]}
+>>> print(format_candidates(record, None))
+--model auto: candidates by validation accuracy (the smallest within one standard error of the best is chosen)
+  a  0.9000  10 parameters  <- chosen
 """
 
 from __future__ import annotations
@@ -19,7 +26,10 @@ import dataclasses
 import logging
 import shutil
 import time
+from pathlib import Path
 from typing import Any, Sequence
+
+import numpy as np
 
 from kerasdl import io as kio
 from kerasdl.errors import ConfigError, TrainingError
@@ -30,26 +40,59 @@ logger = logging.getLogger(__name__)
 AUTO = "auto"
 CANDIDATES = "candidates"
 AUTO_FILE = "auto.json"
+RULE = "one standard error"
 
 
-def pick_winner(candidates: Sequence[dict[str, Any]], mode: str) -> dict[str, Any]:
-    """The trained candidate with the best `validation` value (mode "max" or
-    "min"); the earlier one on a tie.
+def candidate_scores(app: Any, candidate: Run) -> tuple[np.ndarray, int]:
+    """The per-example validation values (`App.per_example_metric`) of a candidate
+    run's best model, and its parameter count."""
+    from kerasdl.app import predict_dataset
+    from kerasdl.data.pipeline import evaluation_pipeline
+    from kerasdl.runs import run_config
+    from kerasdl.training.evaluation import EVAL_BATCH_SIZE
+    from kerasdl.training.saving import load_app_model
+
+    info = candidate.meta["data"]
+    data = app.load_datasets(run_config(candidate), fitted=info)
+    if data.validation is None:
+        raise TrainingError("--model auto needs a validation split to choose on.")
+    model = load_app_model(app, candidate.model_path())
+    targets, outputs = predict_dataset(model, evaluation_pipeline(data.validation, EVAL_BATCH_SIZE, cache=False))
+    return app.per_example_metric(targets, outputs, info), int(model.count_params())
+
+
+def choose_candidate(app: Any, run_path: str | Path, candidates: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Scores the trained `candidates` (auto.json records: label, status) of the auto
+    run at `run_path` on validation and applies the one-standard-error rule. Adds
+    `validation`, `parameters`, `gap`, `standard_error` and `within_noise` to each
+    trained record.
+
+    Returns:
+        {"metric", "mode", "best", "winner", "rule"}.
 
     Raises:
         TrainingError: when no candidate trained.
     """
-    trained = [c for c in candidates if isinstance(c.get("validation"), (int, float))]
+    from kerasdl.evaluation.selection import choose_within_noise
+
+    trained = [c for c in candidates if c.get("status") == "trained"]
     if not trained:
         raise TrainingError("No --model auto candidate finished training: " +
                             "; ".join(f"{c['label']}: {c.get('status')}" for c in candidates))
-    best = trained[0]
-    for candidate in trained[1:]:
-        better = candidate["validation"] > best["validation"] if mode == "max" else \
-            candidate["validation"] < best["validation"]
-        if better:
-            best = candidate
-    return best
+    scores, sizes = {}, {}
+    info: dict[str, Any] = {}
+    for record in trained:
+        candidate = Run(Path(run_path) / CANDIDATES / app.name / record["label"])
+        info = candidate.meta["data"]
+        scores[record["label"]], sizes[record["label"]] = candidate_scores(app, candidate)
+    mode = app.headline_mode
+    choice = choose_within_noise(scores, sizes, mode)
+    for record in trained:
+        row = choice["candidates"][record["label"]]
+        record.update(validation=row["mean"], parameters=sizes[record["label"]], gap=row["gap"],
+                      standard_error=row["standard_error"], within_noise=row["within_noise"])
+    return {"metric": app.headline_for(info), "mode": mode, "best": choice["best"],
+            "winner": choice["chosen"], "rule": RULE}
 
 
 def train_candidates(app: Any, config: Any, run: Run, *, verbose: Any = "auto",
@@ -70,7 +113,6 @@ def train_candidates(app: Any, config: Any, run: Run, *, verbose: Any = "auto",
         raise ConfigError(f"The {app.name} app has no --model auto candidates; choose one of "
                           f"{', '.join(app.models)}.")
     started = time.perf_counter()
-    monitor, mode = app.monitor
     records: list[dict[str, Any]] = []
     configs: dict[str, Any] = {}
     for i, (label, overrides) in enumerate(app.auto_recipes.items()):
@@ -88,35 +130,41 @@ def train_candidates(app: Any, config: Any, run: Run, *, verbose: Any = "auto",
         except TrainingError as e:  # a diverged candidate loses; others may still win
             record["status"] = f"failed: {e}"
             continue
-        monitor, mode = app.monitor_for(summary.run.meta["data"])
-        values = [row[monitor] for row in summary.history if isinstance(row.get(monitor), (int, float))]
         record.update(status="trained", seconds=round(summary.seconds, 1),
-                      validation=(max if mode == "max" else min)(values) if values else None,
                       test=summary.metrics.get(app.headline_for(summary.run.meta["data"])))
-    winner = pick_winner(records, mode)
-    winner_run = run.path / CANDIDATES / app.name / winner["label"]
+    choice = choose_candidate(app, run.path, records)
+    winner_run = run.path / CANDIDATES / app.name / choice["winner"]
     for item in winner_run.iterdir():
         target = run.path / item.name
         (shutil.copytree if item.is_dir() else shutil.copy2)(item, target)
-    record = {"monitor": monitor, "mode": mode, "winner": winner["label"], "candidates": records,
-              "seconds": round(time.perf_counter() - started, 1)}
+    record = {**choice, "candidates": records, "seconds": round(time.perf_counter() - started, 1)}
     kio.write_json(run.path / AUTO_FILE, record)
     Run(run.path).write_meta(name=run.name, auto=record)
-    return record, configs[winner["label"]]
+    return record, configs[choice["winner"]]
 
 
-def format_candidates(record: dict[str, Any], baseline: dict[str, Any] | None, metric: str) -> str:
-    """The candidates' validation scores, the winner marked, beside the best
-    classic baseline's validation `metric`."""
-    lines = [f"--model auto: candidates by best validation {record['monitor']}"]
+def format_candidates(record: dict[str, Any], baseline: dict[str, Any] | None) -> str:
+    """The candidates' validation scores, size and gap to the best, the winner marked,
+    beside the best classic baseline's validation score."""
+    metric = record["metric"]
+    lines = [f"--model auto: candidates by validation {metric} "
+             "(the smallest within one standard error of the best is chosen)"]
     width = max(len(c["label"]) for c in record["candidates"])
     for c in record["candidates"]:
-        value = f"{c['validation']:.4f}" if isinstance(c.get("validation"), (int, float)) else c.get("status", "-")
+        if not isinstance(c.get("validation"), (int, float)):
+            lines.append(f"  {c['label']:{width}}  {c.get('status', '-')}")
+            continue
+        notes = [f"{c['parameters']:,} parameters"]
+        if c["label"] != record["best"]:
+            notes.append(f"{c['gap']:.4f} worse (SE {c['standard_error']:.4f}"
+                         f"{', within noise' if c['within_noise'] else ''})")
+        elif record["best"] != record["winner"]:
+            notes.append("best")
+        if c.get("seconds") is not None:
+            notes.append(f"{c['seconds']:.0f} s")
         mark = "  <- chosen" if c["label"] == record["winner"] else ""
-        seconds = f"  ({c['seconds']:.0f} s)" if c.get("seconds") is not None else ""
-        lines.append(f"  {c['label']:{width}}  {value}{seconds}{mark}")
+        lines.append(f"  {c['label']:{width}}  {c['validation']:.4f}  {', '.join(notes)}{mark}")
     if baseline is not None:
         lines.append(f"  classic baseline, validation {metric}: {baseline['validation'][metric]:.4f} "
                      f"({baseline['name']})")
     return "\n".join(lines)
-

@@ -336,17 +336,20 @@ def _train_auto(app: Any, config: TrainConfig, runs_dir: str | Path, name: str |
         if metrics.get("baselines"):
             report += "\n" + format_baseline_metrics(metrics, metric)
     kio.write_json(run.metrics_path, metrics)
-    report = format_candidates(record, best_baseline(metrics.get("baselines", []), metric, app.headline_mode),
-                               metric) + "\n" + report
+    report = format_candidates(record, best_baseline(metrics.get("baselines", []), metric, app.headline_mode)) \
+        + "\n" + report
     history = run.read_history()
     trained = [c for c in record["candidates"] if c.get("seconds") is not None]
     seconds = sum(c["seconds"] for c in trained)
     winner = next(c for c in record["candidates"] if c["label"] == record["winner"])
+    chosen = f"\nChosen: {winner['label']} (validation {record['metric']} {winner['validation']:.4f})"
+    if record["best"] != record["winner"]:
+        chosen += (f"; {record['best']} was better on validation by less than one standard error, "
+                   "with more parameters")
     return TrainSummary(run=run, model=load_app_model(app, run.model_path()), metrics=metrics, history=history,
                         epochs_completed=len(history), seconds=seconds,
                         examples_per_second=float(metrics.get("training", {}).get("examples_per_second", 0.0)),
-                        report=report + f"\nChosen: {winner['label']} (validation {record['monitor']} "
-                                        f"{winner['validation']:.4f}).")
+                        report=report + chosen + ".")
 
 
 def _precision_policy(config: TrainConfig, strategy: Any) -> str:
