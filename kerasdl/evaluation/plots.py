@@ -20,11 +20,12 @@ def pyplot() -> Any:
     return plt
 
 
-def save(plt: Any, fig: Any, path: str | Path) -> Path:
+def save(plt: Any, fig: Any, path: str | Path, *, dpi: int = 100) -> Path:
+    """`fig` laid out and written to `path` as a PNG (its folder made; atomic), then closed."""
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
+        fig.savefig(tmp, dpi=dpi, format="png")
     plt.close(fig)
     return path
 

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from kerasdl.errors import KerasdlError
+from kerasdl.evaluation.plots import pyplot, save
 
 
 def last_conv_layer(model: Any) -> Any:
@@ -92,20 +93,14 @@ def write_explanations(model: Any, images: np.ndarray, names: Sequence[str], cla
                        out_dir: Path) -> list[Path]:
     """One PNG per image: the image and its Grad-CAM overlay side by side, titled with
     the predicted class; returns the paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     cams, chosen = grad_cam(model, images)
     probabilities = np.asarray(model(images, training=False))
-    out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for image, cam, label, probs, name in zip(images, cams, chosen, probabilities, names):
         fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
-        grey = image.shape[-1] == 1
-        axes[0].imshow(image[..., 0] if grey else image, cmap="gray" if grey else None)
-        axes[0].set_title("input")
+        _show_input(axes[0], image)
         axes[1].imshow(overlay(image, cam))
         title = f"Grad-CAM: {class_names[int(label)]} ({probs[int(label)]:.0%})"
         if not cam.any():  # the weighted maps are negative everywhere: ReLU leaves nothing
@@ -113,11 +108,7 @@ def write_explanations(model: Any, images: np.ndarray, names: Sequence[str], cla
         axes[1].set_title(title, fontsize=9)
         for ax in axes:
             ax.axis("off")
-        fig.tight_layout()
-        path = out_dir / f"{Path(name).stem}-gradcam.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save(plt, fig, out_dir / f"{Path(name).stem}-gradcam.png", dpi=110))
     return paths
 
 
@@ -151,43 +142,30 @@ def write_activation_maps(model: Any, images: np.ndarray, names: Sequence[str], 
                           *, limit: int = 32) -> list[Path]:
     """One PNG per image: the image and the first `limit` maps of the first layer's
     activations (each on its own scale, bright = strong response)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     layer, maps = first_layer_activations(model, images)
     count = min(limit, maps.shape[-1])
     columns = min(8, count + 1)
     rows = -(-(count + 1) // columns)
-    out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for image, activation, name in zip(images, maps, names):
         fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.0, rows * 1.05), squeeze=False)
         for ax in axes.flat:
             ax.axis("off")
-        grey = image.shape[-1] == 1
-        axes.flat[0].imshow(image[..., 0] if grey else image, cmap="gray" if grey else None)
-        axes.flat[0].set_title("input", fontsize=7)
+        _show_input(axes.flat[0], image, fontsize=7)
         for i in range(count):
             a = activation[..., i]
             axes.flat[i + 1].imshow((a - a.min()) / (np.ptp(a) or 1.0), cmap="viridis", interpolation="nearest")
         fig.suptitle(f"{layer}: {count} of {maps.shape[-1]} maps", fontsize=8)
-        fig.tight_layout()
-        path = out_dir / f"{Path(name).stem}-activations.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save(plt, fig, out_dir / f"{Path(name).stem}-activations.png", dpi=110))
     return paths
 
 
 def write_first_filters(model: Any, path: Path) -> Path:
     """The first convolution's kernels as a grid of small images (each kernel's
     input channels averaged, scaled to its own range): edge and colour detectors."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     conv = next((layer for layer in model.layers if type(layer).__name__ == "Conv2D"), None)
     if conv is None:
@@ -203,8 +181,10 @@ def write_first_filters(model: Any, path: Path) -> Path:
             k = kernels[..., i]
             ax.imshow((k - k.min()) / (np.ptp(k) or 1.0), cmap="gray", interpolation="nearest")
     fig.suptitle(f"{conv.name}: {count} filters {kernels.shape[0]}x{kernels.shape[1]}", fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(plt, fig, path, dpi=110)
+
+
+def _show_input(ax: Any, image: np.ndarray, *, fontsize: float = 10) -> None:
+    grey = image.shape[-1] == 1
+    ax.imshow(image[..., 0] if grey else image, cmap="gray" if grey else None)
+    ax.set_title("input", fontsize=fontsize)

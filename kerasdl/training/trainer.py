@@ -6,6 +6,7 @@ import logging
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -164,11 +165,14 @@ def _train(app: "App[Any]", config: TrainConfig, run: Run, strategy: Any, *, res
                 verbose=verbose,
             )
         else:
-            model.fit(
-                fit.train, validation_data=fit.validation, epochs=config.epochs,
-                initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
-                shuffle=False,  # the pipeline shuffles
-            )
+            with warnings.catch_warnings():
+                if not model.trainable_weights:  # repeat-last, seasonal, ridge: nothing to learn, by design
+                    warnings.filterwarnings("ignore", message="The model does not have any trainable weights")
+                model.fit(
+                    fit.train, validation_data=fit.validation, epochs=config.epochs,
+                    initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
+                    shuffle=False,  # the pipeline shuffles
+                )
     except KeyboardInterrupt:
         if chief:
             run.write_meta(status="interrupted")
