@@ -45,7 +45,7 @@ class TrainConfig:
         clip_norm: gradient clipping: when the global norm of all gradients of a step
             exceeds this, they are scaled down to it (0 = none).
         init_from: a finished run of the same app whose weights the new model starts
-            from (the matching layers; the classifier head stays new), with its
+            from (the matching layers; the output layer stays new), with its
             learned preprocessing (vocabulary, scaler) so that inputs mean the same.
         freeze: with `init_from`, layers kept fixed: "none" (the default), "backbone" (every copied layer)
             or comma-separated layer-name prefixes; empty trains everything.

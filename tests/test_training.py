@@ -163,7 +163,8 @@ def test_l1_l2_penalties_shrink_the_weights(tmp_path: Path, colour_folder: Path)
 
 def test_init_from_copies_the_backbone_and_freeze_keeps_it(tmp_path: Path, colour_folder: Path) -> None:
     """Transfer learning: the new run starts from the source run's matching layers
-    (not its head); frozen layers end exactly as the source left them."""
+    (the head's hidden layer too, not its output layer); frozen layers end exactly as
+    the source left them."""
     from kerasdl import api
     from kerasdl.apps.vision.config import VisionConfig
     from kerasdl.errors import ConfigError
@@ -180,12 +181,13 @@ def test_init_from_copies_the_backbone_and_freeze_keeps_it(tmp_path: Path, colou
     before = {l.name: l.get_weights() for l in load_app_model(app, source.model_path()).layers}
     after = load_app_model(app, tuned.model_path())
     frozen = [l for l in after.layers if not l.trainable and l.weights]
-    assert {l.name for l in frozen} >= {"block1_conv", "block1_bn"}
+    assert {l.name for l in frozen} >= {"block1_conv", "block1_bn", "head_hidden"}
     for layer in frozen:
         for mine, theirs in zip(layer.get_weights(), before[layer.name]):
             np.testing.assert_array_equal(mine, theirs)
     head = after.get_layer("head_logits").get_weights()[0]
-    assert not np.array_equal(head, before["head_logits"][0])  # the head trained (and started anew)
+    assert not np.array_equal(head, before["head_logits"][0])  # the output layer trained (and started anew)
+    assert after.get_layer("head_logits").trainable
 
     with pytest.raises(ConfigError, match="no layer"):
         api.train("vision", VisionConfig(**{**common, "width": 6}, init_from=str(source.path)),

@@ -2,7 +2,9 @@
 
 `init_from` names a finished run of the same app. Every layer of the new model whose
 name and weight shapes match a layer of that run's best model takes its weights; the
-classifier head (`head_*` layers) is left new, since the classes may differ. `freeze`
+output layer (`head_logits`) is left new, since the classes may differ, while a hidden
+layer of the head (`head_hidden`) is copied like the rest: in the vision CNN it holds
+most of what was learned. `freeze`
 then keeps layers fixed while the rest trains: "backbone" (every copied layer), or
 comma-separated layer-name prefixes ("block1,block2").
 
@@ -26,7 +28,8 @@ from kerasdl.runs import Run
 
 logger = logging.getLogger(__name__)
 
-HEAD_PREFIXES = ("head_", "probabilities")
+# The layers that map to the classes: always new.
+HEAD_PREFIXES = ("head_logits", "probabilities")
 BACKBONE = "backbone"
 
 
