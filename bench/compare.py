@@ -213,7 +213,8 @@ STUDIES: dict[str, Study] = {
         optimizer="adam"),
     "vision-l1": vision_study([("l1", ["0", "1e-5", "1e-4"])], "."),
     "vision-clip-norm": vision_study([("clip_norm", ["0", "1"])], "."),
-    "vision-optimizers-seeds": vision_study([("optimizer", ["momentum", "adam", "adamw", "lamb"])],
+    "vision-optimizers-seeds": vision_study([("optimizer", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop",
+                                                           "adam", "adamw", "lamb"])],
                                             "; one peak learning rate (3e-3, one-cycle) for every optimizer."),
     "vision-resnet": vision_study([("model", ["cnn", "resnet"])], "."),
     "vision-distillation": Study(
@@ -222,6 +223,17 @@ STUDIES: dict[str, Study] = {
         f"{VISION_10K}; an MLP student, the teacher a CNN trained once on the same images "
         "(bench/runs/compare/teachers); distill_weight 0 is training on the labels alone.",
         seeds=3, int8=False, prepare=vision_teacher),
+    "vision-regularization-long": vision_study(
+        [("augment", ["false", "true"]), ("dropout", ["0", "0.25"])],
+        ", but 16 epochs: long enough for the network to start memorising 9,000 images.",
+        epochs=16),
+    "vision-l2-vs-weight-decay-long": vision_study(
+        [("l2", ["0", "5e-4"]), ("weight_decay", ["0", "0.05"])],
+        ", but 16 epochs; Adam (not AdamW), so L2 in the loss and decoupled weight decay can be "
+        "set apart.", optimizer="adam", epochs=16),
+    "vision-warmup": vision_study([("schedule", ["cosine", "warmup-cosine"])],
+                                  "; warm-up of one epoch (`warmup_epochs`=1) or none before the "
+                                  "same cosine decay."),
     "vision-early-stopping": vision_study(
         [("early_stopping", ["0", "2"])],
         ", but 12 epochs and a constant learning rate, so that there is something to stop; "
@@ -248,6 +260,12 @@ STUDIES: dict[str, Study] = {
         "Chinese reviews (the seeded 80/10/10 split of 17,363 distinct reviews: 13,890 train, "
         "1,736 validation, 1,737 test), characters as tokens, the first 128 of each review, "
         "3 epochs, 64 units; every other setting the sentiment app's default.",
+        seeds=3, int8=False),
+    "sentiment-attention": Study(
+        "sentiment", zh_reviews, "", {"epochs": 3, "sequence_length": 128, "embedding_dim": 64, "units": 64},
+        [("model", ["cnn", "transformer"])],
+        "The recurrent study's data and settings (Chinese reviews, characters, the first 128, "
+        "3 epochs); convolution against self-attention.",
         seeds=3, int8=False),
     "forecast-loss": Study(
         "forecast", etth1, "etth1", {}, [("loss", ["mse", "mae", "huber"])],
