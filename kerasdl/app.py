@@ -216,6 +216,11 @@ class App(abc.ABC, Generic[ConfigT]):
         raise NotImplementedError(f"The {self.name} app does not score single examples; "
                                   "it cannot offer --model auto.")
 
+    def correlation_length(self, info: dict[str, Any]) -> int:
+        """How many consecutive validation examples may share data (1: independent
+        examples); the standard error of a difference between models allows for it."""
+        return 1
+
     def fit_baselines(self, config: ConfigT, data: Datasets) -> list["Baseline"]:
         """The app's classic baselines (`kerasdl.evaluation.baselines`), fitted on
         `data.train` only and tuned on `data.validation` only, with their outputs on

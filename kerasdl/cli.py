@@ -207,7 +207,7 @@ def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--activation", help="Hidden layers' activation (vision, speech): relu, relu6, gelu, swish, tanh, sigmoid, leaky_relu, elu; auto = each model's own."),
         click.option("--norm", help="Normalization after each convolution or hidden layer (vision, speech): batch, layer, none; auto = each model's own."),
         click.option("--init-from", help="Start from this finished run's weights (same app; the matching layers, not the output layer) and preprocessing: transfer learning."),
-        click.option("--freeze", help="With --init-from: 'backbone' (every copied layer) or layer-name prefixes, comma-separated, kept fixed while the rest trains."),
+        click.option("--freeze", help="With --init-from: 'backbone' (every copied layer: all but the output layer) or layer-name prefixes, comma-separated, kept fixed while the rest trains."),
         click.option("--histograms", is_flag=True, default=None, help="Write weight and gradient histograms and gradient norms to TensorBoard each epoch (slower)."),
         click.option("--teacher", help="Classifiers: a finished run to distil from (knowledge distillation); see --set distill_temperature, distill_weight."),
         click.option("--l1", type=float, help="L1 penalty on the weight matrices, added to the loss (0 = off)."),

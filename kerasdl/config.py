@@ -47,8 +47,9 @@ class TrainConfig:
         init_from: a finished run of the same app whose weights the new model starts
             from (the matching layers; the output layer stays new), with its
             learned preprocessing (vocabulary, scaler) so that inputs mean the same.
-        freeze: with `init_from`, layers kept fixed: "none" (the default), "backbone" (every copied layer)
-            or comma-separated layer-name prefixes; empty trains everything.
+        freeze: with `init_from`, layers kept fixed: "backbone" (every copied layer: all
+            but the output layer) or comma-separated layer-name prefixes; empty or "none"
+            trains everything.
         histograms: write weight and gradient histograms and per-weight gradient
             norms to TensorBoard each epoch (`tensorboard --logdir runs`), and the
             global gradient norm to history.csv (`grad_norm`); slower.
@@ -161,9 +162,14 @@ class LayerStyle:
     model's own design, as published (`model_style`: model -> (activation, norm)).
 
     Example:
-    >>> from kerasdl.apps.vision.config import VisionConfig
-    >>> VisionConfig(norm="layer").norm_for("cnn"), VisionConfig().norm_for("mlp")
-    ('layer', 'none')
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Styled(LayerStyle):
+    ...     activation: str = "auto"
+    ...     norm: str = "layer"
+    ...     model_style = {"net": ("relu", "batch")}
+    >>> Styled().activation_for("net"), Styled().norm_for("net")
+    ('relu', 'layer')
     """
 
     model_style: typing.ClassVar[dict[str, tuple[str, str]]] = {}

@@ -16,7 +16,7 @@ from conftest import review_texts
 from kerasdl.apps.sentiment.app import SentimentApp
 from kerasdl.cli import cli
 from kerasdl.errors import TrainingError
-from kerasdl.evaluation.selection import block_standard_error, choose_within_noise
+from kerasdl.evaluation.selection import block_standard_error, choose_within_noise, standard_error
 from kerasdl.training import auto
 
 TINY = {"max_tokens": 500, "sequence_length": 32, "embedding_dim": 8, "units": 8, "dropout": 0.0,
@@ -96,6 +96,40 @@ def test_one_standard_error_rule_direction_noise_and_pairing() -> None:
         choose_within_noise({"a": right}, {"a": 1}, "best")
     with pytest.raises(TrainingError, match="c: failed: NaN loss"):
         auto.choose_candidate(SentimentApp(), ".", [{"label": "c", "status": "failed: NaN loss"}])
+    # Equal sizes: the best is kept, not the earlier one.
+    equal = {"first": right, "second": np.maximum(right, rng.random(1000) < 0.01)}
+    assert choose_within_noise(equal, {"first": 5, "second": 5}, "max")["chosen"] == "second"
+    with pytest.raises(ValueError, match="not finite"):
+        choose_within_noise({"a": right, "b": np.full(1000, np.nan)}, {"a": 1, "b": 1}, "max")
+
+
+def test_a_candidate_that_cannot_be_scored_loses_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One candidate's model fails to load (or scores NaN): it is marked failed and the
+    others are still chosen from; an app that cannot score examples refuses auto."""
+    from kerasdl.errors import ConfigError
+    from kerasdl.registry import get_app
+
+    for label in ("broken", "nan", "fine"):
+        folder = tmp_path / "candidates" / "sentiment" / label
+        folder.mkdir(parents=True)
+        (folder / "run.json").write_text(json.dumps({"app": "sentiment", "data": {"class_names": ["neg", "pos"]}}))
+
+    def scores(app: object, candidate: object) -> tuple[np.ndarray, int]:
+        name = candidate.name  # type: ignore[attr-defined]
+        if name == "broken":
+            raise OSError("model.keras: unexpected end of file")
+        return (np.full(50, np.nan) if name == "nan" else np.ones(50)), 10
+
+    monkeypatch.setattr(auto, "candidate_scores", scores)
+    records = [{"label": label, "status": "trained"} for label in ("broken", "nan", "fine")]
+    choice = auto.choose_candidate(SentimentApp(), tmp_path, records)
+    assert choice["winner"] == "fine"
+    assert records[0]["status"].startswith("failed: could not be scored") and "end of file" in records[0]["status"]
+    assert records[1]["status"].startswith("failed") and records[2]["within_noise"]
+    dcgan = get_app("dcgan")
+    monkeypatch.setattr(type(dcgan), "auto_recipes", {"a": {}})
+    with pytest.raises(ConfigError, match="cannot score single examples"):
+        auto.train_candidates(dcgan, None, None)  # refused before anything trains
 
 
 def test_block_standard_error_sees_correlated_neighbours() -> None:
@@ -109,6 +143,12 @@ def test_block_standard_error_sees_correlated_neighbours() -> None:
     correlated = np.repeat(rng.normal(size=40), 100)  # runs of 100 equal values
     assert block_standard_error(correlated) > 5 * correlated.std(ddof=1) / np.sqrt(len(correlated))
     assert block_standard_error([0.3]) == 0.0
+    # standard_error: the usual formula for independent examples, batch means over
+    # blocks at least one correlation length long otherwise.
+    assert standard_error(independent) == pytest.approx(naive)
+    assert standard_error(correlated, correlation_length=100) > 5 * standard_error(correlated)
+    assert standard_error(correlated, correlation_length=100) == pytest.approx(block_standard_error(correlated, 20))
+    assert standard_error(correlated, correlation_length=1000) == pytest.approx(block_standard_error(correlated, 4))
 
 
 def test_auto_keeps_the_smaller_candidate_within_noise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,8 +163,9 @@ def test_auto_keeps_the_smaller_candidate_within_noise(tmp_path: Path, monkeypat
     measured = auto.candidate_scores
     rng = np.random.default_rng(2)
     right = (rng.random(400) < 0.8).astype(float)
-    flipped = right.copy()
-    flipped[np.flatnonzero(right == 0)[:2]] = 1.0  # "large": two more right of 400
+    flipped = right.copy()  # "large": right on 12 that "small" misses, wrong on 10 it gets: 2 more of 400
+    flipped[np.flatnonzero(right == 0)[:12]] = 1.0
+    flipped[np.flatnonzero(right == 1)[:10]] = 0.0
 
     def set_scores(app: SentimentApp, candidate: object) -> tuple[np.ndarray, int]:
         _, parameters = measured(app, candidate)  # the real parameter count

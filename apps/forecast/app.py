@@ -177,6 +177,10 @@ class ForecastApp(SupervisedApp[ForecastConfig]):
 
         return forecast_metrics(targets, outputs, _target_scaler(info))
 
+    def correlation_length(self, info: dict[str, Any]) -> int:
+        """Windows a step apart share all but one of their input and target rows."""
+        return int(info["input_length"]) + int(info["horizon"])
+
     def per_example_metric(self, targets: np.ndarray, outputs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         """Each window's squared error over its horizon and columns, z-scored (their mean
         is the MSE)."""

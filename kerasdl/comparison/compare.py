@@ -489,7 +489,7 @@ def _plot(app: Any, result: Comparison) -> None:
     histories: dict[str, list[list[dict[str, Any]]]] = {}
     for r in result.rows:  # every seed's curves: drawn as their mean with a band of one std
         path = result.runs_dir / app.name / r["run"]
-        if (path / "run.json").is_file():
+        if r.get("status") != "failed" and (path / "run.json").is_file():  # a diverged run's NaNs stay out
             rows = Run(path).read_history()
             if rows:
                 histories.setdefault(r["label"], []).append(rows)

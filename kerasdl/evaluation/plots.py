@@ -82,8 +82,10 @@ def plot_overlaid_curves(
             epochs = sorted(by_epoch)
             mean = np.array([np.mean(by_epoch[e]) for e in epochs]) * scale
             colour = colours[i % len(colours)]
+            # Runs stopped early leave later epochs to fewer seeds: the label says so.
+            uneven = len({len(by_epoch[e]) for e in epochs}) > 1
             ax.plot(epochs, mean, marker="o", markersize=3, color=colour,
-                    label=label if len(seeds) == 1 else f"{label} (mean of {len(seeds)})")
+                    label=label if len(seeds) == 1 else f"{label} (mean of {'up to ' if uneven else ''}{len(seeds)})")
             if len(seeds) > 1:
                 std = np.array([np.std(by_epoch[e], ddof=1) if len(by_epoch[e]) > 1 else 0.0
                                 for e in epochs]) * scale

@@ -32,7 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from kerasdl import io as kio
-from kerasdl.errors import ConfigError, TrainingError
+from kerasdl.errors import ConfigError, KerasdlError, TrainingError
 from kerasdl.runs import Run
 
 logger = logging.getLogger(__name__)
@@ -70,23 +70,39 @@ def choose_candidate(app: Any, run_path: str | Path, candidates: Sequence[dict[s
     Returns:
         {"metric", "mode", "best", "winner", "rule"}.
 
+    A candidate that cannot be scored (its model does not load, its validation scores
+    are empty or not finite) is marked failed and left out. Scoring reloads each
+    candidate's data and model; it runs after the time budget's check.
+
     Raises:
-        TrainingError: when no candidate trained.
+        TrainingError: when no candidate trained and could be scored, or their
+            validation splits cannot be paired.
     """
     from kerasdl.evaluation.selection import choose_within_noise
 
-    trained = [c for c in candidates if c.get("status") == "trained"]
-    if not trained:
-        raise TrainingError("No --model auto candidate finished training: " +
-                            "; ".join(f"{c['label']}: {c.get('status')}" for c in candidates))
     scores, sizes = {}, {}
     info: dict[str, Any] = {}
-    for record in trained:
+    for record in [c for c in candidates if c.get("status") == "trained"]:
         candidate = Run(Path(run_path) / CANDIDATES / app.name / record["label"])
+        try:
+            values, parameters = candidate_scores(app, candidate)
+            if not len(values) or not np.all(np.isfinite(values)):
+                raise TrainingError("its validation scores are empty or not finite")
+        except (KerasdlError, ValueError, OSError) as e:  # one unscorable candidate loses, the rest stay
+            record["status"] = f"failed: could not be scored on validation: {e}"
+            logger.warning("Candidate %s %s", record["label"], record["status"])
+            continue
         info = candidate.meta["data"]
-        scores[record["label"]], sizes[record["label"]] = candidate_scores(app, candidate)
+        scores[record["label"]], sizes[record["label"]] = values, parameters
+    trained = [c for c in candidates if c.get("status") == "trained"]
+    if not trained:
+        raise TrainingError("No --model auto candidate finished training and could be scored: " +
+                            "; ".join(f"{c['label']}: {c.get('status')}" for c in candidates))
     mode = app.headline_mode
-    choice = choose_within_noise(scores, sizes, mode)
+    try:
+        choice = choose_within_noise(scores, sizes, mode, correlation_length=app.correlation_length(info))
+    except ValueError as e:
+        raise TrainingError(f"--model auto cannot compare its candidates: {e}") from e
     for record in trained:
         row = choice["candidates"][record["label"]]
         record.update(validation=row["mean"], parameters=sizes[record["label"]], gap=row["gap"],
@@ -109,9 +125,14 @@ def train_candidates(app: Any, config: Any, run: Run, *, verbose: Any = "auto",
     """
     from kerasdl.training.trainer import train_run
 
+    from kerasdl.app import App
+
     if not app.auto_recipes:
         raise ConfigError(f"The {app.name} app has no --model auto candidates; choose one of "
                           f"{', '.join(app.models)}.")
+    if type(app).per_example_metric is App.per_example_metric:
+        raise ConfigError(f"The {app.name} app cannot score single examples (`per_example_metric`), "
+                          "which --model auto compares candidates with; choose a model.")
     started = time.perf_counter()
     records: list[dict[str, Any]] = []
     configs: dict[str, Any] = {}

@@ -166,7 +166,7 @@ def _train(app: "App[Any]", config: TrainConfig, run: Run, strategy: Any, *, res
             )
         else:
             with warnings.catch_warnings():
-                if not model.trainable_weights:  # repeat-last, seasonal, ridge: nothing to learn, by design
+                if not model.trainable_weights:  # a baseline model: nothing to learn, by design
                     warnings.filterwarnings("ignore", message="The model does not have any trainable weights")
                 model.fit(
                     fit.train, validation_data=fit.validation, epochs=config.epochs,
