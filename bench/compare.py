@@ -273,6 +273,13 @@ STUDIES: dict[str, Study] = {
         "The recurrent study's data and settings (Chinese reviews, characters, the first 128, "
         "3 epochs); convolution against self-attention.",
         seeds=3, int8=False),
+    "dcgan-balance-seeds": Study(
+        "dcgan", fashion_mnist_10k, "fashion-mnist", {"epochs": 3, "fid_samples": 1000},
+        [("d_learning_rate", ["5e-5", "2e-4", "1e-3"])],
+        "Fashion-MNIST, first 10,000 training images, the `fashion-mnist` preset (generator "
+        "Adam 2e-4) at 3 epochs; FID on 1,000 images with the features of bench/vision.py's "
+        "classifier; 3 seeds.",
+        seeds=3, int8=False, prepare=gan_classifier),
     "forecast-loss": Study(
         "forecast", etth1, "etth1", {}, [("loss", ["mse", "mae", "huber"])],
         "ETTh1, DLinear, 336 hours in, 96 out, the `etth1` preset (10 epochs); only the "
