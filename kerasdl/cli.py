@@ -235,17 +235,20 @@ def _config_given(options: dict[str, Any], sets: tuple[str, ...], preset: str | 
 
 def _resolve_config(app: str, preset: str | None, config_file: str | None,
                     sets: tuple[str, ...], options: dict[str, Any]) -> Any:
-    from kerasdl.config import resolve_config
+    from kerasdl.config import field_types, resolve_config
     from kerasdl.registry import get_app
 
+    config_class = get_app(app).config_class
     overrides = _overrides(**options)
+    foreign = [key for key in overrides if key not in field_types(config_class)]
+    if foreign:  # an option shared by the CLI that this app's config has no field for
+        raise KerasdlError(f"--{foreign[0].replace('_', '-')} does not apply to the {app} app.")
     for item in sets:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise KerasdlError(f"--set takes KEY=VALUE. Received: {item!r}")
         overrides[key.strip().replace("-", "_")] = value.strip()
-    return resolve_config(get_app(app).config_class, preset=preset,
-                          toml_path=config_file, overrides=overrides)
+    return resolve_config(config_class, preset=preset, toml_path=config_file, overrides=overrides)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -349,7 +352,7 @@ def explain(run: str, images: tuple[str, ...], out_dir: str | None) -> None:
 @click.option("--end", type=float, default=10.0, show_default=True, help="Last learning rate.")
 @click.option("--steps", type=int, default=200, show_default=True, help="Training steps of the sweep.")
 @click.option("--out", "out_dir", default="runs/lr_find", show_default=True, type=click.Path(file_okay=False),
-              help="Where the plot (APP-lr_find.png) and the numbers (JSON) go.")
+              help="Where APP/lr_find.png (the plot) and APP/lr_find.json (the numbers) go.")
 @_user_errors
 def lr_find(app: str, preset: str | None, config_file: str | None, sets: tuple[str, ...], start: float,
             end: float, steps: int, out_dir: str, **options: Any) -> None:

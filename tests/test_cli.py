@@ -72,6 +72,13 @@ def test_bad_options_give_one_line(tmp_path: Path, args: list[str], message: str
     assert not list((tmp_path).glob("vision/*")), "a failed start must leave no run folder"
 
 
+@pytest.mark.parametrize("app, option", [("forecast", ["--activation", "gelu"]), ("forecast", ["--teacher", "r"]),
+                                         ("sentiment", ["--norm", "layer"])])
+def test_an_option_the_app_lacks_says_so(tmp_path: Path, app: str, option: list[str]) -> None:
+    result = invoke("train", app, "--runs-dir", str(tmp_path), *option)
+    assert_one_line_error(result, f"{option[0]} does not apply to the {app} app.")
+
+
 def test_train_evaluate_predict(tmp_path: Path, colour_folder: Path) -> None:
     runs = tmp_path / "runs"
     result = invoke("train", "vision", "--dataset", str(colour_folder), *TINY,

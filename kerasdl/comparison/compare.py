@@ -71,7 +71,7 @@ class Comparison:
     fields: list[str]
     metric: str
     monitor: str
-    direction: str
+    direction: str  # which way the test metric is better: "max" or "min"
     seeds: int = 1
     rows: list[dict[str, Any]] = field(default_factory=list)
 
@@ -235,7 +235,7 @@ def compare(
         kio.write_json(folder / MANIFEST, manifest)
 
     result = Comparison(app=app.name, folder=folder, runs_dir=Path(runs_dir), fields=[f for f, _ in varied],
-                        metric=app.headline_metric, monitor=app.monitor[0], direction=app.monitor[1],
+                        metric=app.headline_metric, monitor=app.monitor[0], direction=app.headline_mode,
                         seeds=seeds)
     rows = manifest["variants"]
     try:

@@ -118,12 +118,9 @@ def range_test(app: Any, config: TrainConfig, *, start: float = 1e-7, end: float
 
 
 def _plot(result: RangeTest, path: Path, app: str, optimizer: str) -> Path:
-    import matplotlib
+    from kerasdl.evaluation.plots import pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path.parent.mkdir(parents=True, exist_ok=True)
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.plot(result.rates, result.losses, color="tab:blue")
     ax.set_xscale("log")
@@ -135,9 +132,4 @@ def _plot(result: RangeTest, path: Path, app: str, optimizer: str) -> Path:
         ax.axvline(rate, color=colours[key], linestyle="--", label=f"{labels[key]}: {rate:.2g}")
     ax.set_title(f"{app}, {optimizer}: learning-rate range test")
     ax.legend()
-    fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save(plt, fig, path, dpi=110)
