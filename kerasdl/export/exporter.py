@@ -15,6 +15,8 @@ from kerasdl import io as kio
 from kerasdl.errors import KerasdlError
 from kerasdl.export.layout import (
     check_model_name,
+    exported_data_name,
+    latest_saved_model,
     next_version,
     tflite_path,
     write_models_config,
@@ -26,6 +28,82 @@ logger = logging.getLogger(__name__)
 FORMATS = ("saved_model", "tflite")
 LITERT_PREFIX = "litert-"
 CHECK_BATCH = 256
+
+# How much worse than the Keras model's a variant's headline metric may be, as a
+# fraction of Keras's value, before the export table and the model card mark it (never
+# an error: the file is written). By what each variant rounds: the SavedModel and the
+# float32 file compute the same float32 function (op order only: output diffs ~1e-5);
+# float16 weights keep 11 significant bits; 8-bit weights (dynamic, weight-only) round
+# each kernel to 256 levels with float activations; full int8 also rounds activations,
+# to ranges calibrated on training data. On a learnable task int8 agreed with Keras on
+# 1000/1000 predictions (STACK.md): a loss of more than 5 % means a range did not hold
+# the test data (a forecast's level drifting beyond the training windows': MSE 0.10
+# against Keras's 0.027). 4-bit weights lose more by design.
+METRIC_TOLERANCE: dict[str, float] = {
+    "saved_model": 0.001, "float32": 0.001, "float16": 0.01, "dynamic": 0.02, "int8": 0.05,
+    # LiteRT Quantizer's recipes (`--litert`), by the same reasoning.
+    "static_wi8_ai8": 0.05, "static_wi8_ai16": 0.02, "dynamic_wi8_afp32": 0.02,
+    "weight_only_wi8_afp32": 0.02, "weight_only_wi4_afp32": 0.10,
+}
+# Below this a metric difference is rounding, whatever the tolerance (an MSE of 0 exactly).
+METRIC_FLOOR = 1e-6
+WORSE_MARK = "!"
+
+
+class InterfaceChanged(KerasdlError):
+    """An export would become the next version of a model that answers differently."""
+
+
+def _brief(labels: Sequence[Any] | None) -> str:
+    if labels is None:
+        return "none"
+    shown = ", ".join(map(str, labels[:5])) + (", ..." if len(labels) > 5 else "")
+    return f"{len(labels)} ({shown})"
+
+
+def check_same_interface(root: Path, name: str, labels: Sequence[Any] | None, model: Any,
+                         endpoints: dict[str, Any]) -> None:
+    """Refuses to make the next version of `name` from a model whose labels or serving
+    inputs differ from the newest SavedModel version's.
+
+    TF Serving swaps to a model's newest version without a word: a digit classifier
+    exported as the next version of a shoe classifier would answer that model's clients
+    with digits, and a changed input shape would fail all their requests.
+
+    Raises:
+        InterfaceChanged: naming what differs, with the fix (another name).
+    """
+    from kerasdl.export.saved_model import endpoint_inputs, read_saved_model_metadata, signature_inputs
+
+    served = latest_saved_model(root, name)
+    if served is None:
+        return
+    differences = []
+    metadata = read_saved_model_metadata(served)
+    if "info" in metadata:  # not a kerasdl export: its labels are unknown
+        served_labels = metadata["info"].get("class_names")
+        if (list(served_labels) if served_labels is not None else None) != \
+                (list(labels) if labels is not None else None):
+            differences.append(f"labels {_brief(served_labels)} there, {_brief(labels)} here")
+    try:
+        served_inputs = signature_inputs(served)
+    except Exception as e:  # an unreadable saved_model.pb: TF Serving cannot serve it either
+        logger.warning("Cannot read the signatures of %s (%s); not comparing them", served, e)
+        served_inputs = {}
+    inputs = endpoint_inputs(model, endpoints)
+    for signature, served_spec in sorted(served_inputs.items()):
+        spec = inputs.get(signature)
+        if spec is None:
+            differences.append(f"signature {signature!r} missing here")
+        elif spec != served_spec:
+            changed = [f"{k}: {served_spec.get(k, 'none')} there, {spec.get(k, 'none')} here"
+                       for k in sorted({*served_spec, *spec}) if served_spec.get(k) != spec.get(k)]
+            differences.append(f"signature {signature!r} inputs " + "; ".join(changed))
+    if differences:
+        raise InterfaceChanged(
+            f"{served} (served as {name!r}) differs from this run: {'; '.join(differences)}. Its next "
+            f"version would replace it for every client (TF Serving serves the newest); export under "
+            f"another name with `name=NEW`, or to another `out_dir`.")
 
 
 @dataclass
@@ -54,11 +132,19 @@ class ExportReport:
         for r in self.rows:
             size = f"{r['bytes'] / 1024:.1f} KB" if r["bytes"] is not None else "-"
             task = self.tasks.get(r["variant"].removeprefix("tflite-"), "") if r["bytes"] is not None else ""
+            mark = WORSE_MARK if r.get("worse") else " "  # in the column gap: the columns stay put
             lines.append(
-                f"{r['variant']:<{width}} {size:>10}  {r['metric']:>9.4f}  {r['keras_metric']:>9.4f}  "
+                f"{r['variant']:<{width}} {size:>10}  {r['metric']:>9.4f}{mark} {r['keras_metric']:>9.4f}  "
                 f"{r['max_abs_diff']:>10.2e}  {task}".rstrip()
             )
-        return "\n".join(lines)
+        return "\n".join(lines + [f"{WORSE_MARK} {note}" for note in self.worse_notes()])
+
+    def worse_notes(self) -> list[str]:
+        """One line per variant scoring worse than Keras beyond its precision's tolerance."""
+        return [f"{r['variant']} is worse than Keras beyond the tolerance for its precision: "
+                f"{self.metric} {r['metric']:.4f} against {r['keras_metric']:.4f} (allowed: "
+                f"{r['tolerance']:.1%} worse); check its file before shipping it"
+                for r in self.rows if r.get("worse")]
 
 
 def export_run(
@@ -125,6 +211,7 @@ def export_run(
     name = check_model_name(name or app.name)
     version = next_version(root, name)
     model = _float32(app, config, info, app.export_model(opened.load_model()))
+    check_same_interface(root, name, info.get("class_names"), model, app.serving_endpoints(model, info))
     metadata = {
         "kerasdl_version": __version__,
         "app": app.name,
@@ -133,7 +220,7 @@ def export_run(
         "run": str(run.path),
         "created": dt.datetime.now().isoformat(timespec="seconds"),
         "model": model.name,
-        "info": info,
+        "info": exported_info(info),
         "preprocessing": app.preprocessing_metadata(info),
     }
     report = ExportReport(name=name, version=version, metric=app.headline_for(info))
@@ -196,7 +283,7 @@ def export_run(
                 report.failed[q] = str(e)
                 continue
             mobile = _single_subgraph_task(app.mobile_task(config, variant_info), content)
-            content = write_metadata(content, {**metadata, "info": variant_info, "quantization": q,
+            content = write_metadata(content, {**metadata, "info": exported_info(variant_info), "quantization": q,
                                                "quantization_aware": quantization_aware,
                                                "quantizer": made_with, "mediapipe_task": mobile.task})
             content = write_standard_metadata(content, _standard_metadata(
@@ -221,6 +308,17 @@ def export_run(
                            {"metric": report.metric, "rows": report.rows, "failed": report.failed})
     report.model_card = _write_model_card(root, app, run, metadata, report)
     return report
+
+
+def exported_info(info: dict[str, Any]) -> dict[str, Any]:
+    """A run's data info as exported files carry it: the data named, not its path on
+    the machine that trained (`exported_data_name`); run.json keeps the paths."""
+    out = dict(info)
+    if isinstance(out.get("source"), str):
+        out["source"] = exported_data_name(out["source"])
+    if isinstance(out.get("noise_files"), list):  # speech: background-noise WAVs, for training only
+        out["noise_files"] = [exported_data_name(str(p)) for p in out["noise_files"]]
+    return out
 
 
 def _write_model_card(root: Path, app: Any, run: Any, metadata: dict[str, Any], report: ExportReport) -> Path:
@@ -295,6 +393,21 @@ def _representative_batches(ds: Any, count: int) -> list[np.ndarray]:
     return [np.stack(inputs)]
 
 
+def variant_tolerance(variant: str) -> float:
+    """`METRIC_TOLERANCE` of a row's variant (saved_model, tflite-int8, tflite-litert-RECIPE)."""
+    key = variant.removeprefix("tflite-").removeprefix(LITERT_PREFIX)
+    return METRIC_TOLERANCE.get(key, METRIC_TOLERANCE["int8"])
+
+
+def is_worse(metric: float, keras_metric: float, tolerance: float, mode: str) -> bool:
+    """Whether `metric` is worse than Keras's by more than `tolerance` of Keras's value
+    (`mode`: "max" when higher is better, "min" when lower is)."""
+    if not (np.isfinite(metric) and np.isfinite(keras_metric)):
+        return bool(np.isfinite(keras_metric))  # a NaN where Keras had a number
+    worse_by = keras_metric - metric if mode == "max" else metric - keras_metric
+    return bool(worse_by > max(tolerance * abs(keras_metric), METRIC_FLOOR))
+
+
 def _check(app: Any, model: Any, report: ExportReport, ds: Any, info: dict[str, Any],
            to_task_input: Any = None, wrapped: set[str] | None = None) -> list[dict[str, Any]]:
     from kerasdl.app import predict_dataset
@@ -306,12 +419,16 @@ def _check(app: Any, model: Any, report: ExportReport, ds: Any, info: dict[str, 
     rows = []
 
     def row(variant: str, size: int | None, outputs: np.ndarray) -> dict[str, Any]:
+        metric = float(app.score(targets, outputs, info)[report.metric])
+        tolerance = variant_tolerance(variant)
         return {
             "variant": variant,
             "bytes": size,
-            "metric": float(app.score(targets, outputs, info)[report.metric]),
+            "metric": metric,
             "keras_metric": float(keras_metric),
             "max_abs_diff": float(np.max(np.abs(outputs - keras_out))) if len(outputs) else 0.0,
+            "tolerance": tolerance,
+            "worse": is_worse(metric, float(keras_metric), tolerance, app.headline_mode),
         }
 
     if report.saved_model is not None:

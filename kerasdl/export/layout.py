@@ -31,6 +31,33 @@ def check_model_name(name: str) -> str:
     return name
 
 
+# `scheme:rest` as the data loaders write a source (idx:/data/mnist, folder:..., csv:...);
+# two letters at least, so a Windows drive (C:\data) is a path, not a scheme.
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9_+-]+):(?P<rest>.*)$", re.S)
+
+
+def exported_data_name(source: str) -> str:
+    """The training data's name as exported files carry it: a tfds name as it is, a
+    folder or file reduced to its last part, any `scheme:` prefix kept.
+
+    An absolute path names the trainer's machine, user and folders; an export is shipped
+    to devices and servers, so it names the data only. The run folder (run.json) keeps
+    the full path.
+
+    Example:
+    >>> exported_data_name("idx:/home/ana/data/sample/")
+    'idx:sample'
+    >>> exported_data_name("tfds:mnist")
+    'tfds:mnist'
+    """
+    match = _SCHEME.match(source)
+    scheme, rest = (match.group("scheme") + ":", match.group("rest")) if match else ("", source)
+    if scheme == "tfds:" or rest.startswith("//"):  # a catalogue name or a URL: not the machine's folders
+        return source
+    name = re.split(r"[\\/]", rest.rstrip("/\\"))[-1]
+    return scheme + (name or rest)
+
+
 def next_version(root: Path, name: str) -> int:
     """One more than the newest SavedModel or TFLite version of `name` under `root`."""
     versions = [0]
@@ -44,6 +71,16 @@ def next_version(root: Path, name: str) -> int:
             if m and m.group("name") == name:
                 versions.append(int(m.group("version")))
     return max(versions) + 1
+
+
+def latest_saved_model(root: Path, name: str) -> Path | None:
+    """The newest SavedModel version of `name` under `root`: the one TF Serving serves."""
+    model_dir = root / name
+    if not model_dir.is_dir():
+        return None
+    versions = [p for p in model_dir.iterdir()
+                if p.is_dir() and p.name.isdigit() and (p / "saved_model.pb").is_file()]
+    return max(versions, key=lambda p: int(p.name), default=None)
 
 
 def tflite_path(root: Path, name: str, version: int, quantization: str) -> Path:

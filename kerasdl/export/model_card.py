@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from kerasdl.export.layout import exported_data_name
+
 KOTLIN = {
     "ImageClassifier": '''val classifier = ImageClassifier.createFromOptions(context,
     ImageClassifier.ImageClassifierOptions.builder()
@@ -48,6 +50,17 @@ def data_licence(app: Any, source: str) -> str:
     return "Your own data: state its licence here, and export with `--license` for the model's."
 
 
+def _recipe(config_text: str) -> str:
+    """The run's config.toml with its `dataset` path cut to the data's name, as the
+    Source line has it."""
+    def short(match: re.Match[str]) -> str:
+        value = re.sub(r"\\(.)", r"\1", match.group(2))  # to_toml escapes only \\ and \"
+        name = exported_data_name(value).replace("\\", "\\\\").replace('"', '\\"')
+        return f'{match.group(1)}"{name}"'
+
+    return re.sub(r'^(dataset = )"((?:[^"\\]|\\.)*)"$', short, config_text, flags=re.M)
+
+
 def model_card(*, app: Any, metadata: dict[str, Any], run_meta: dict[str, Any], config_text: str,
                test_metrics: dict[str, Any] | None, report: Any) -> str:
     """The card's Markdown text."""
@@ -58,12 +71,14 @@ def model_card(*, app: Any, metadata: dict[str, Any], run_meta: dict[str, Any], 
              f"kerasdl {app.name} ({app.description.rstrip('.').lower()}), model `{metadata['model']}`, "
              f"exported {metadata['created']} by kerasdl {metadata['kerasdl_version']} from run `{metadata['run']}`.",
              "", "## Data", "",
-             f"- Source: `{data.get('source', 'unknown')}`",
+             # The data's name only (the card travels with the model); the licence is
+             # looked up by the run's full path, which the bundled samples are matched on.
+             f"- Source: `{exported_data_name(str(data.get('source', 'unknown')))}`",
              "- Split sizes: " + (", ".join(f"{k} {v:,}" for k, v in sizes.items()) or "not recorded"),
              f"- Licence: {data_licence(app, str(data.get('source', '')))}"]
     if info.get("class_names"):
         lines.append(f"- Classes ({len(info['class_names'])}): " + ", ".join(map(str, info["class_names"])))
-    lines += ["", "## Training recipe", "", "```toml", config_text.strip(), "```", "",
+    lines += ["", "## Training recipe", "", "```toml", _recipe(config_text).strip(), "```", "",
               f"{run_meta.get('epochs_completed', '?')} epochs, {run_meta.get('training_seconds', 0):.0f} s; "
               f"best checkpoint by {', '.join(f'{k} {v:.4f}' for k, v in (run_meta.get('best') or {}).items())}."]
     lines += ["", "## Test metrics", ""]
@@ -85,6 +100,7 @@ def model_card(*, app: Any, metadata: dict[str, Any], run_meta: dict[str, Any], 
     if report.rows:
         lines += ["Measured at export on the test split (max |diff| is the largest difference of any output "
                   "from the Keras model's).", "", "```", report.table(), "```"]
+        lines += [f"\n**Worse than Keras:** {note}." for note in report.worse_notes()]
     else:
         lines.append("Not checked (exported with `--no-check`).")
     if report.saved_model:

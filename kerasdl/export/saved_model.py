@@ -27,7 +27,6 @@ def export_saved_model(
         version_dir: e.g. saved_models/vision/3; must not exist.
     """
     import keras
-    import tensorflow as tf
 
     if version_dir.exists():
         raise FileExistsError(f"{version_dir} already exists")
@@ -37,9 +36,7 @@ def export_saved_model(
         for resource in resources[0] if resources else ():
             archive.track(resource)
         archive.add_endpoint(name, function, input_signature=signature)
-    model_input = [
-        tf.TensorSpec(t.shape, t.dtype, name=t.name.split(":")[0]) for t in model.inputs
-    ]
+    model_input = _model_input_specs(model)
     archive.add_endpoint(
         MODEL_INPUT_ENDPOINT,
         lambda *inputs: {"outputs": model(list(inputs) if len(inputs) > 1 else inputs[0], training=False)},
@@ -58,6 +55,55 @@ def export_saved_model(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return version_dir
+
+
+def _model_input_specs(model: Any) -> list[Any]:
+    import tensorflow as tf
+
+    return [tf.TensorSpec(t.shape, t.dtype, name=t.name.split(":")[0]) for t in model.inputs]
+
+
+def _describe(dtype: str, dims: list[int] | None) -> str:
+    """`uint8[-1,16,16,3]` (-1: any size; `[?]`: any rank)."""
+    return f"{dtype}[{','.join(map(str, dims))}]" if dims is not None else f"{dtype}[?]"
+
+
+def endpoint_inputs(model: Any, endpoints: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """{signature: {input: "dtype[shape]"}} of the SavedModel `export_saved_model` would
+    write for `model` and `endpoints`, as `signature_inputs` reads one back."""
+    import inspect
+
+    described = {}
+    for name, (function, signature, *_) in {**endpoints, MODEL_INPUT_ENDPOINT: (None, _model_input_specs(model))}.items():
+        try:  # an unnamed spec takes the name of its function's argument
+            params = list(inspect.signature(function).parameters) if function is not None else []
+        except (TypeError, ValueError):
+            params = []
+        described[name] = {
+            spec.name or (params[i] if i < len(params) else f"input_{i}"):
+                _describe(spec.dtype.name, None if spec.shape.rank is None else
+                          [-1 if d is None else int(d) for d in spec.shape.as_list()])
+            for i, spec in enumerate(signature)}
+    return described
+
+
+def signature_inputs(version_dir: Path) -> dict[str, dict[str, str]]:
+    """{signature: {input: "dtype[shape]"}} of a SavedModel, from its saved_model.pb
+    (nothing is loaded): what its clients send."""
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((version_dir / "saved_model.pb").read_bytes())
+    described = {}
+    for name, signature in saved.meta_graphs[0].signature_def.items():
+        if name.startswith("__"):  # __saved_model_init_op: no client calls it
+            continue
+        described[name] = {
+            key: _describe(tf.dtypes.as_dtype(info.dtype).name,
+                           None if info.tensor_shape.unknown_rank else [d.size for d in info.tensor_shape.dim])
+            for key, info in signature.inputs.items()}
+    return described
 
 
 def read_saved_model_metadata(path: Path) -> dict[str, Any]:

@@ -135,10 +135,19 @@ def _float_tensors(model: Any, layers: Sequence[str]) -> list[str]:
     from ai_edge_litert.interpreter import Interpreter
 
     content = tf.lite.TFLiteConverter.from_keras_model(model).convert()
-    names = [t["name"] for t in Interpreter(model_content=content).get_tensor_details()]
+    interpreter = Interpreter(model_content=content)
+    names = [t["name"] for t in interpreter.get_tensor_details()]
     segment = re.compile(r"(^|/)(" + "|".join(map(re.escape, layers)) + r")(_\d+)?/")
     input_cast = re.compile(r"^[^/;]+/Cast(_\d+)?$")
-    return [n for n in names if any(segment.search(part) or input_cast.match(part) for part in n.split(";"))]
+    chosen = [n for n in names if any(segment.search(part) or input_cast.match(part) for part in n.split(";"))]
+    # The op that computes an output is named after the output (StatefulPartitionedCall:0),
+    # not after its layer: a float layer there (a forecast's level added back) would
+    # otherwise stay int8, its range clipped to the calibration data's.
+    outputs = interpreter.get_output_details()
+    producers = [getattr(getattr(t, "_keras_history", None), "operation", None) for t in model.outputs]
+    if len(outputs) == len(producers):
+        chosen += [o["name"] for o, layer in zip(outputs, producers) if getattr(layer, "name", None) in layers]
+    return chosen
 
 
 def _convert_in_this_process(model_path: str, quantization: str, data_path: str, out_path: str,

@@ -5,7 +5,8 @@
     POST /v1/models/NAME[/versions/N]:predict    run a signature (rest.py's format)
 
 Errors are TF Serving's: `{"error": "..."}` with 400 for a request the model cannot
-run (or a request line that is not HTTP), 404 for an unknown model, version, or path,
+run (or a request line that is not HTTP, or a body whose length is not one
+Content-Length number), 404 for an unknown model, version, or path,
 408 for a body that stops arriving, 413 for a body over the limit, 500 for a failure
 inside the model. Every request gets an answer with an HTTP status line; a connection
 idle for `timeout` seconds is closed, so a slow or broken client cannot hold a thread;
@@ -72,6 +73,20 @@ class _Handler(BaseHTTPRequestHandler):
         except (ConnectionError, TimeoutError) as e:  # the client hung up or went silent
             logger.debug("%s: connection closed early (%s)", self.address_string(), type(e).__name__)
             self.close_connection = True
+
+    def parse_request(self) -> bool:
+        """http.server's parsing, then a refusal of more than one Content-Length: its
+        `headers.get` reads the first, while a proxy in front may frame the body by
+        another, and the bytes between become a request of their own (smuggling).
+        RFC 9112 section 6.3 lets a server refuse even identical copies; this one does."""
+        if not super().parse_request():
+            return False
+        lengths = self.headers.get_all("Content-Length") or []
+        if len(lengths) > 1:
+            self.send_error(400, f"More than one Content-Length header ({', '.join(map(str.strip, lengths))}); "
+                                 "send exactly one")
+            return False
+        return True
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's errors (a request line that is not HTTP, headers too long) as
@@ -153,9 +168,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes | None:
         length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
+        if length is None:
             self.close_connection = True
             self._error(411, "A Content-Length header is required")
+            return None
+        if not (length.isascii() and length.isdigit()):  # "5, 7" from a proxy's merge, "-1", "0x10"
+            self.close_connection = True
+            self._error(400, f"Content-Length must be one decimal number of bytes; received {length!r}")
             return None
         size = int(length)
         if size > self.server.options.max_body_bytes:

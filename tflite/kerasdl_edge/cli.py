@@ -72,7 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             meta = predictor.model.metadata
             print(json.dumps({"app": meta["app"], "name": meta.get("name"), "version": meta.get("version"),
                               "quantization": meta.get("quantization"), "bytes": predictor.model.size_bytes,
-                              "input": meta.get("preprocessing", {}).get("input"),
+                              # The file's own input tensor: the export's preprocessing text
+                              # names the model's input, not a task-ready variant's.
+                              "input": predictor.model.describe_input(),
                               "class_names": predictor.info.get("class_names"),
                               "mediapipe_task": meta.get("mediapipe_task"),
                               "standard_metadata": _standard_summary(predictor.model.standard_metadata)},

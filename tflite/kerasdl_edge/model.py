@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
+from kerasdl_edge.errors import EdgeError
+from kerasdl_edge.native_log import filtered_stderr
 from kerasdl_edge.metadata import read_metadata
 from kerasdl_edge.standard_metadata import StandardMetadata, read_standard_metadata
 
 TFLITE_IDENTIFIER = b"TFL3"  # the FlatBuffer file identifier, bytes 4-8 of every model
+DAMAGED_HINT = "re-export the model or check the file was copied whole"
+_T = TypeVar("_T")
+
+# LiteRT's C++ side writes this to the process's standard error (fd 2) when the first
+# interpreter of a process applies its default XNNPACK delegate (at allocate_tensors).
+# No environment variable (TF_CPP_MIN_LOG_LEVEL included) or Python API quiets that
+# logger, so those lines are filtered out of fd 2 around the call; others pass on.
+_NATIVE_INFO = re.compile(r"^INFO: (Created TensorFlow Lite XNNPACK delegate for CPU"
+                          r"|Initialized TensorFlow Lite runtime)\.\s*$")
 
 
-def _first_line(error: Exception) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
+def quiet_native_info() -> "contextlib.AbstractContextManager[None]":
+    """Runs a block with LiteRT's INFO lines kept out of fd 2 (`native_log`)."""
+    return filtered_stderr(_NATIVE_INFO)
+
+
+def interpreter_message(error: Exception, limit: int = 400) -> str:
+    """The interpreter's error on one line. Its error reporter joins messages with no
+    separator ("...out of boundsNode number 3 (GATHER) failed to invoke."): put "; "
+    back between them."""
+    text = " ".join(str(error).split())
+    text = re.sub(r"(?<=\S)(?=Node number \d)", "; ", text)
+    text = re.sub(r"(?<=XNNPACK delegate)(?=\w)", "; ", text)
+    text = text.rstrip(". ")  # the caller's hint follows after "; "
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text or type(error).__name__
 
 
 class EdgeModel:
@@ -37,24 +63,33 @@ class EdgeModel:
 
     Raises:
         ValueError: for bytes that are not a whole TFLite model (an empty file, a copy cut
-            short, another kind of file), in one line.
+            short, another kind of file), in one line (an `EdgeError` when the interpreter
+            refuses it); the caller adds the file's name.
+        EdgeError: when running it, if the interpreter fails (resize, set_tensor, invoke:
+            a file with damaged weights or shapes), in one line naming the file.
     """
 
     def __init__(self, model: str | Path | bytes, *, num_threads: int | None = None) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
+        # Errors while running name the file; bytes have no name.
+        self.name = "the model" if isinstance(model, bytes) else str(model)
         content = model if isinstance(model, bytes) else Path(model).read_bytes()
         if not content:
             raise ValueError("the file is empty")
         if content[4:8] != TFLITE_IDENTIFIER:
             raise ValueError("it does not start like one (no TFL3 identifier); is it another kind of file?")
+        step = "load it"
         try:
             # The interpreter verifies the whole FlatBuffer: read the metadata only after.
-            self._interpreter = Interpreter(model_content=content, num_threads=num_threads)
-            self._interpreter.allocate_tensors()
+            # Its delegate (XNNPACK) checks weights and quantization at allocate_tensors.
+            with quiet_native_info():
+                self._interpreter = Interpreter(model_content=content, num_threads=num_threads)
+                step = "allocate its tensors"
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
-            raise ValueError(f"the model is damaged or cut short (a copy interrupted?): "
-                             f"{_first_line(e)}") from None
+            raise EdgeError(f"the model is damaged or cut short (the interpreter failed to {step}: "
+                            f"{interpreter_message(e)}); {DAMAGED_HINT}") from None
         self.metadata: dict[str, Any] = read_metadata(content)
         # The standard metadata (MediaPipe's and Android Studio's), its labels and
         # vocabulary read from the archive after the model: a copy cut short fails here.
@@ -75,11 +110,36 @@ class EdgeModel:
     def input_dtype(self) -> np.dtype:
         return np.dtype(self._input["dtype"])
 
+    def describe_input(self) -> str:
+        """The input tensor as the interpreter has it, e.g. "float32 [batch, 8000], values
+        in [-1, 1]": dtype and shape from the file's tensor (a dynamic batch shown as
+        `batch`), the value range from its standard metadata when it gives one. The
+        kerasdl metadata's `preprocessing` text is written once per export for the
+        model's own input, so it does not tell a task-ready variant's (float32
+        waveform, RGB) apart."""
+        shape = ", ".join("batch" if i == 0 and d < 0 else str(d) for i, d in enumerate(self.input_shape))
+        text = f"{self.input_dtype.name} [{shape}]"
+        inputs = self.standard_metadata.inputs if self.standard_metadata is not None else ()
+        value_range = inputs[0].value_range if len(inputs) == 1 else None
+        if value_range is not None:
+            text += f", values in [{value_range[0]:g}, {value_range[1]:g}]"
+        return text
+
+    def _run(self, step: str, call: Callable[..., _T], *args: Any) -> _T:
+        """`call(*args)`, an interpreter method; its failure (a damaged file passes
+        loading but not every later step) as one line naming the file."""
+        try:
+            return call(*args)
+        except (ValueError, RuntimeError) as e:
+            raise EdgeError(f"{self.name}: the TFLite interpreter failed to {step}: "
+                            f"{interpreter_message(e)}; {DAMAGED_HINT}") from None
+
     def _resize(self, batch: int) -> None:
         if batch != self._batch:
-            shape = [batch, *self._input["shape"][1:]]
-            self._interpreter.resize_tensor_input(self._input["index"], shape)
-            self._interpreter.allocate_tensors()
+            shape = [batch, *(int(d) for d in self._input["shape"][1:])]
+            self._run(f"resize the input to {shape}", self._interpreter.resize_tensor_input,
+                      self._input["index"], shape)
+            self._run("allocate its tensors", self._interpreter.allocate_tensors)
             self._input = self._interpreter.get_input_details()[0]
             self._output = self._interpreter.get_output_details()[0]
             self._batch = batch
@@ -96,9 +156,9 @@ class EdgeModel:
         if scale and np.issubdtype(self.input_dtype, np.integer) and not np.issubdtype(x.dtype, np.integer):
             info = np.iinfo(self.input_dtype)
             x = np.clip(np.round(x / scale + zero_point), info.min, info.max)
-        self._interpreter.set_tensor(self._input["index"], x.astype(self.input_dtype))
-        self._interpreter.invoke()
-        y = self._interpreter.get_tensor(self._output["index"])
+        self._run("set the input", self._interpreter.set_tensor, self._input["index"], x.astype(self.input_dtype))
+        self._run("run the model (invoke)", self._interpreter.invoke)
+        y = self._run("read the output", self._interpreter.get_tensor, self._output["index"])
         scale, zero_point = self._output["quantization"]
         if scale and np.issubdtype(y.dtype, np.integer):
             return (y.astype(np.float32) - zero_point) * scale

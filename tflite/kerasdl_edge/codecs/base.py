@@ -72,8 +72,14 @@ class ClassifierCodec(Codec):
     def describe(self, outputs: np.ndarray, *, top_k: int = 3) -> list[dict[str, Any]]:
         return describe_probabilities(outputs, self.info["class_names"], top_k=top_k)
 
+    def input_is_path(self, name: str) -> bool:
+        """Whether a row's `input` names a file (shortened from its start, keeping the
+        file name) rather than being the text itself (shortened at its end). Image and
+        WAV inputs are files; a codec that also takes texts says which."""
+        return True
+
     def format(self, row: dict[str, Any]) -> str:
-        return format_classification(row)
+        return format_classification(row, is_path=self.input_is_path(row["input"]))
 
     def describe_served(self, predictions: list[Any]) -> list[dict[str, Any]]:
         """From a kerasdl signature's `classes` and `scores`: the top label and its
@@ -124,11 +130,36 @@ def describe_probabilities(outputs: np.ndarray, class_names: Sequence[str], *,
     return described
 
 
-def format_classification(row: dict[str, Any]) -> str:
-    """A classified input as one terminal line: source, label, probability, runners-up."""
-    source = " ".join(row["input"].split())  # a text input may span lines
-    if len(source) > 60:
-        source = source[:57] + "..."
+SOURCE_WIDTH = 60  # characters of an input's name shown on a prediction line
+EMPTY_TEXT = "(empty text)"
+
+
+def shorten_path(path: str, width: int = SOURCE_WIDTH) -> str:
+    """`path` in at most `width` characters where it can be: "..." and its last
+    components (".../test/5/img_0123.png"); the file name is always kept whole, since
+    it is what tells the lines apart."""
+    if len(path) <= width:
+        return path
+    separators = [i for i, c in enumerate(path) if c in "/\\"]
+    fitting = [i for i in separators if len(path) - i + 3 <= width]
+    if fitting:
+        return "..." + path[fitting[0]:]
+    return "..." + path[separators[-1]:] if separators else path
+
+
+def shorten_text(text: str, width: int = SOURCE_WIDTH) -> str:
+    """`text` on one line in at most `width` characters: its beginning and "...";
+    an empty text named as such (a blank source column reads as a bug)."""
+    text = " ".join(text.split())  # a text input may span lines
+    if not text:
+        return EMPTY_TEXT
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def format_classification(row: dict[str, Any], *, is_path: bool = False) -> str:
+    """A classified input as one terminal line: source, label, probability, runners-up.
+    `is_path`: the input names a file, so its end (the file name) is kept."""
+    source = shorten_path(row["input"]) if is_path and row["input"] else shorten_text(row["input"])
     others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in row["top"][1:])
     return f"{source}: {row['label']} ({row['probability']:.3f})" + (f"  [then {others}]" if others else "")
 

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from kerasdl_edge.codecs.base import ClassifierCodec
-from kerasdl_edge.text import Tokenizer, read_text_argument
+from kerasdl_edge.text import Tokenizer, names_text_file, read_text_argument
 
 
 class SentimentCodec(ClassifierCodec):
@@ -18,6 +18,10 @@ class SentimentCodec(ClassifierCodec):
 
     def read(self, inputs: Sequence[Any]) -> np.ndarray:
         return Tokenizer.from_spec(self.info["tokenizer"])([read_text_argument(i) for i in inputs])
+
+    def input_is_path(self, name: str) -> bool:
+        """The rule `read_text_argument` reads by: a text file's path, else a text."""
+        return names_text_file(name)
 
     def serving_instances(self, inputs: Sequence[str]) -> list[Any]:
         """The texts, for `serving_default`'s `text` (the SavedModel tokenizes)."""
