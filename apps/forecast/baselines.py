@@ -1,7 +1,8 @@
 """The forecast app's classic baselines, on the same windows as the model.
 
 - repeat-last: every future row repeats the last one seen;
-- seasonal: the last `season` rows repeated;
+- seasonal: the last `season` rows repeated (the season the data info holds, read
+  from the timestamps unless set; left out for season 1, where it is repeat-last);
 - ridge on each target's own past values, one linear map shared by the targets;
 - ridge on all input columns' past values (covariates included), one map from the
   whole window to the whole forecast.
@@ -52,6 +53,16 @@ def own_history_ridge(data: Datasets) -> tuple[np.ndarray, str]:
                      {s: per_target(future[s], targets) for s in splits})
 
 
+def all_columns_ridge(data: Datasets) -> tuple[np.ndarray, str]:
+    """The ridge map of every column's window to the targets' horizon (weights
+    [input_length * columns + 1, horizon * targets], bias last), fitted as
+    `own_history_ridge` is: the baseline, as weights `--model ridge-all` holds."""
+    windows, future = window_arrays(data)
+    splits = ("train", "validation")
+    return ridge_fit({s: windows[s].reshape(len(windows[s]), -1) for s in splits},
+                     {s: future[s].reshape(len(future[s]), -1) for s in splits})
+
+
 def fit_baselines(data: Datasets, season: int) -> list[Baseline]:
     info = data.info
     horizon, targets = int(info["horizon"]), len(info["targets"])
@@ -74,8 +85,10 @@ def fit_baselines(data: Datasets, season: int) -> list[Baseline]:
                                               {s: y.reshape(len(y), -1) for s, y in future.items()})
         return {s: p.reshape(-1, horizon, targets) for s, p in predicted.items()}, setting
 
-    baselines = [timed("repeat-last", repeat_last), timed("seasonal", seasonal),
-                 timed("ridge on each target's own past values", own_history)]
+    baselines = [timed("repeat-last", repeat_last)]
+    if season > 1:  # a season of one row repeats the last row: repeat-last again
+        baselines.append(timed("seasonal", seasonal))
+    baselines.append(timed("ridge on each target's own past values", own_history))
     if len(info["columns"]) > targets:
         baselines.append(timed("ridge on all columns' past values", all_columns))
     return baselines

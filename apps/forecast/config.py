@@ -17,7 +17,9 @@ class ForecastConfig(TrainConfig):
     `input_length` rows.
 
     Attributes:
-        model: repeat-last, seasonal, linear, dlinear, mlp, cnn, lstm, gru or patchtst.
+        model: repeat-last, seasonal, ridge, ridge-all (the classic baselines; ridge-all
+            needs covariates), linear, dlinear, mlp, cnn, lstm, gru, patchtst,
+            linear-all or tsmixer.
         time_column: the CSV's time column (found by name, e.g. date, when None), or
             the columns its parts are in, "year,month,day,hour" (found by those names
             when there is no time column).
@@ -34,8 +36,10 @@ class ForecastConfig(TrainConfig):
         stride: rows between the starts of consecutive training windows.
         split: train,validation,test in time order, as fractions (0.7,0.1,0.2) or
             row counts (8640,2880,2880).
-        season: the period repeated by the seasonal baseline (7 for daily data, 24 for
-            hourly).
+        season: the period, in rows, repeated by the seasonal baseline and model; None
+            (the default) reads it from the timestamps' spacing (24 for hourly data, 7
+            for daily, 52 for weekly, 12 for monthly: `infer_season`), 7 without dates.
+            A number given always wins; 1 is no season (repeat the last row).
         loss: mse, mae or huber.
         units: hidden width (mlp, cnn, lstm, gru) or model width (patchtst).
         depth: hidden layers, convolution or recurrent layers, or encoder blocks.
@@ -60,7 +64,7 @@ class ForecastConfig(TrainConfig):
     horizon: int = 24
     stride: int = 1
     split: str = "0.7,0.1,0.2"
-    season: int = 7
+    season: int | None = None
     loss: str = "mse"
     units: int = 64
     depth: int = 1
@@ -82,12 +86,12 @@ class ForecastConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("input_length", "horizon", "stride", "season", "units", "depth", "heads",
-                     "patch_length", "kernel_size"):
+        for name in ("input_length", "horizon", "stride", "units", "depth", "heads",
+                     "patch_length", "kernel_size") + (("season",) if self.season is not None else ()):
             _check_positive_int(self, name)
         if self.loss not in LOSSES:
             raise ConfigError(f"`loss` must be one of {', '.join(LOSSES)}. Received: loss={self.loss!r}")
-        if self.season > self.input_length:
+        if self.season is not None and self.season > self.input_length:
             raise ConfigError(
                 f"`season` ({self.season}) must not exceed `input_length` ({self.input_length})."
             )

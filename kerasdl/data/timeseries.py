@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from kerasdl.errors import DataError
+# One definition of reading times, shared with the edge runtime.
+from kerasdl_edge.series import DAY, TIME_FORMATS, TimeStep, close, infer_time_step, parse_time  # noqa: F401
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -34,8 +36,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TIME_NAMES = ("date", "time", "timestamp", "datetime", "ds")
-TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S",
-                "%Y/%m/%d %H:%M", "%Y/%m/%d", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%m/%d/%Y")
+# The season of a series without dates (no time column, or one that counts rows): what
+# every series got before the season was read from the timestamps.
+DEFAULT_SEASON = 7
 
 
 @dataclass
@@ -157,20 +160,54 @@ def _times(path: Path, header: list[str], body: list[list[str]], indices: list[i
 
 
 def _parse_time(text: str) -> dt.datetime | float | None:
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return dt.datetime.fromisoformat(text)
-    except ValueError:
-        pass
-    for fmt in TIME_FORMATS:
-        try:
-            return dt.datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-    return None
+    return parse_time(text)
+
+
+def infer_season(times: Sequence[str] | None, input_length: int) -> tuple[int, str]:
+    """The seasonal period, in rows, that the timestamps' median spacing implies, and
+    why, for the line the CLI shows; 1 means none.
+
+    The dominant cycle of sub-daily data is the day (24 hourly steps, 96 of 15
+    minutes); when a day of steps does not fit in `input_length` (minute data), the
+    hour (60 steps). Daily data repeats weekly (7; 5 for business days), weekly data
+    yearly (52), monthly 12, quarterly 4; yearly data, or a spacing with no calendar
+    cycle, has none. A series without dates keeps `DEFAULT_SEASON`. A cycle longer
+    than `input_length` cannot be repeated from the window, so there is none then.
+
+    Example:
+    >>> infer_season(["2024-01-01", "2024-01-08", "2024-01-15"], 96)
+    (52, 'weekly timestamps')
+    """
+    step = infer_time_step(times) if times else None
+    if step is None or step.unit == "number":
+        season, why = DEFAULT_SEASON, ("no time column" if not times else "the time column holds no dates")
+    else:
+        words = f"{step.describe()} timestamps"
+        season, why = _calendar_season(step, times or [], input_length), words
+    if season > input_length:
+        return 1, f"{why}; the {season}-step cycle is longer than input_length {input_length}"
+    return season, why
+
+
+def _calendar_season(step: TimeStep, times: Sequence[str], input_length: int) -> int:
+    if step.unit == "month":
+        return {1: 12, 3: 4, 6: 2}.get(int(step.amount), 1)
+    seconds = step.amount
+    if seconds < DAY * 0.99:
+        per_day, per_hour = DAY / seconds, 3600.0 / seconds
+        if close(per_day, round(per_day)) and round(per_day) <= input_length:
+            return round(per_day)
+        if per_hour > 1 and close(per_hour, round(per_hour)):
+            return round(per_hour)
+        return round(per_day) if close(per_day, round(per_day)) else 1
+    if close(seconds, DAY):
+        parsed = [parse_time(t) for t in times]
+        # Trading or working days: a week is five rows (a weekend would show in 10 rows).
+        weekdays_only = len(parsed) >= 10 and all(isinstance(p, dt.datetime) and p.weekday() < 5 for p in parsed)
+        return 5 if weekdays_only else 7
+    if close(seconds, 7 * DAY):
+        return 52
+    return 1
 
 
 def _check_sorted(path: Path, times: list[str], name: str | None) -> None:

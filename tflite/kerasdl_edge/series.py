@@ -9,7 +9,9 @@ for forecasting from a CSV (`kerasdl predict` and `kerasdl-edge` cut the window 
 - a categorical column becomes one 0/1 column per category, named `COLUMN=CATEGORY`
   (one-hot encoding); a category the model never saw sets none of them;
 - the time may be one column (a date) or be split over `year`, `month`, `day` (and
-  `hour`, `minute`, `second`) columns, as many public air-quality and weather files do.
+  `hour`, `minute`, `second`) columns, as many public air-quality and weather files do;
+  its spacing (`infer_time_step`) labels a forecast's rows with the timestamps that
+  follow the window (`future_times`).
 
 Example:
 >>> from kerasdl_edge.series import encode_table
@@ -20,8 +22,12 @@ Example:
 
 from __future__ import annotations
 
+import calendar
 import csv
+import datetime as dt
 import io
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -30,6 +36,14 @@ import numpy as np
 MISSING = {"", "nan", "na", "n/a", "null", "none", "?"}
 TIME_PARTS = ("year", "month", "day", "hour", "minute", "second")
 ONE_HOT = "="
+# Dates that are not ISO 8601, tried in this order (so 01/02/2024 is the 1st of February).
+TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S",
+                "%Y/%m/%d %H:%M", "%Y/%m/%d", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%m/%d/%Y")
+ISO = "iso"
+DAY = 86_400.0
+# A median spacing of this many days is that many calendar months: month lengths vary,
+# so monthly, quarterly, half-yearly and yearly rows step by months, not seconds.
+MONTH_SPANS = ((1, 28, 31), (3, 89, 92), (6, 181, 184), (12, 365, 366))
 
 
 class TableError(ValueError):
@@ -185,3 +199,217 @@ def read_window(path: str | Path, info: dict[str, Any]) -> np.ndarray:
     values = fill_missing(values, columns, where=str(path))[-length:]
     mean, std = np.asarray(info["scaler"]["mean"]), np.asarray(info["scaler"]["std"])
     return ((values - mean) / std).astype(np.float32)
+
+
+# ---- the time column: parsing, spacing, the timestamps after a window ----------------------
+
+
+def parse_time(text: str) -> dt.datetime | float | None:
+    """A time cell as a number, or as a date (ISO 8601 or one of `TIME_FORMATS`); None
+    when it is neither."""
+    return _parse_time_and_format(text)[0]
+
+
+def _parse_time_and_format(text: str) -> tuple[dt.datetime | float | None, str | None]:
+    text = text.strip()
+    try:
+        return float(text), None
+    except ValueError:
+        pass
+    try:
+        return dt.datetime.fromisoformat(text), ISO
+    except ValueError:
+        pass
+    for fmt in TIME_FORMATS:
+        try:
+            return dt.datetime.strptime(text, fmt), fmt
+        except ValueError:
+            continue
+    return None, None
+
+
+@dataclass(frozen=True)
+class TimeStep:
+    """The spacing of a series' rows.
+
+    Attributes:
+        amount: the step, in `unit`s.
+        unit: "second" (a fixed clock step), "month" (calendar months: monthly,
+            quarterly, yearly rows) or "number" (a time column that counts, not a clock).
+    """
+
+    amount: float
+    unit: str
+
+    UNITS = ("second", "month", "number")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"amount": self.amount, "unit": self.unit}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "TimeStep | None":
+        """The step a data info holds (`to_dict`); None for none or an unknown one."""
+        if not isinstance(data, dict) or data.get("unit") not in cls.UNITS:
+            return None
+        try:
+            return cls(float(data["amount"]), str(data["unit"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def describe(self) -> str:
+        """The step as a word for a reader: hourly, daily, weekly, monthly, 15-minute ..."""
+        if self.unit == "month":
+            return {1: "monthly", 3: "quarterly", 6: "half-yearly", 12: "yearly"}.get(
+                int(self.amount), f"{self.amount:g}-month")
+        if self.unit == "number":
+            return f"numeric (every {self.amount:g})"
+        for seconds, word in ((3600.0, "hourly"), (DAY, "daily"), (7 * DAY, "weekly")):
+            if close(self.amount, seconds):
+                return word
+        for seconds, word in ((DAY, "day"), (3600.0, "hour"), (60.0, "minute")):
+            count = self.amount / seconds
+            if count >= 1 and close(count, round(count)):
+                return f"{round(count)}-{word}" if round(count) > 1 else word
+        return f"{self.amount:g}-second"
+
+
+def close(value: float, target: float, tolerance: float = 0.01) -> bool:
+    """Whether `value` is within `tolerance` (relative) of `target`: timestamps rounded
+    to the second still name their step."""
+    return abs(value - target) <= tolerance * abs(target)
+
+
+def infer_time_step(times: Sequence[str]) -> TimeStep | None:
+    """The median spacing of `times` (robust to a gap or a clock change); None for
+    fewer than two times, times that do not parse, or no forward step."""
+    parsed = [parse_time(t) for t in times]
+    if len(parsed) < 2 or any(p is None for p in parsed):
+        return None
+    if all(isinstance(p, float) for p in parsed):
+        amount = float(np.median(np.diff(np.asarray(parsed, np.float64))))
+        return TimeStep(amount, "number") if amount > 0 else None
+    if not all(isinstance(p, dt.datetime) for p in parsed):
+        return None
+    try:
+        seconds = [(b - a).total_seconds() for a, b in zip(parsed, parsed[1:])]  # type: ignore[operator]
+    except TypeError:  # dates with and without a time zone
+        return None
+    amount = float(np.median(seconds))
+    if not amount > 0:
+        return None
+    for months, low, high in MONTH_SPANS:
+        if low * DAY <= amount <= high * DAY:
+            return TimeStep(float(months), "month")
+    return TimeStep(amount, "second")
+
+
+def table_times(header: Sequence[str], rows: Sequence[Sequence[str]], time_column: str | None) -> list[str] | None:
+    """Each row's time from the column named `time_column`, or composed from the
+    year,month,day[,hour...] columns it names; None when the header lacks them."""
+    if not time_column:
+        return None
+    lowered = [h.strip().lower() for h in header]
+    names = [n.strip().lower() for n in time_column.split(",") if n.strip()]
+    if not names or any(n not in lowered for n in names):
+        return None
+    indices = [lowered.index(n) for n in names]
+    if len(indices) == 1:
+        return [row[indices[0]].strip() if indices[0] < len(row) else "" for row in rows]
+    times = [compose_time(row, indices) for row in rows]
+    return times if all(times) else None
+
+
+def future_times(times: Sequence[str], count: int, fallback: TimeStep | None = None) -> list[str] | None:
+    """The `count` timestamps after the last of `times`: the last plus k times their
+    spacing (`fallback`, e.g. the training data's, when `times` cannot show one),
+    written as `times` are (the same pattern and zero padding). None when the last
+    time does not parse or there is no step.
+
+    Example:
+    >>> future_times(["2024-01-31", "2024-02-29", "2024-03-31"], 2)
+    ['2024-04-30', '2024-05-31']
+    """
+    if not times:
+        return None
+    step = infer_time_step(times) or fallback
+    last, fmt = _parse_time_and_format(times[-1])
+    if step is None or last is None:
+        return None
+    try:
+        if step.unit == "number":
+            if not isinstance(last, float):
+                return None
+            decimals = max(len(t.strip().partition(".")[2]) if re.fullmatch(r"[+-]?\d+(\.\d*)?", t.strip())
+                           else 6 for t in times)
+            return [f"{last + k * step.amount:.{decimals}f}" for k in range(1, count + 1)]
+        if not isinstance(last, dt.datetime):
+            return None
+        if step.unit == "month":
+            parsed = [parse_time(t) for t in times]
+            # A series of month ends (31 Jan, 29 Feb, 31 Mar) stays on month ends.
+            month_end = all(isinstance(p, dt.datetime) and p.day == calendar.monthrange(p.year, p.month)[1]
+                            for p in parsed)
+            later = [_add_months(last, k * int(step.amount), month_end) for k in range(1, count + 1)]
+        else:
+            later = [last + dt.timedelta(seconds=k * step.amount) for k in range(1, count + 1)]
+    except (OverflowError, ValueError):  # past year 9999
+        return None
+    return [_format_like(t, times[-1].strip(), fmt, times) for t in later]
+
+
+def _add_months(value: dt.datetime, months: int, month_end: bool) -> dt.datetime:
+    index = value.year * 12 + value.month - 1 + months
+    year, month = index // 12, index % 12 + 1
+    days = calendar.monthrange(year, month)[1]
+    return value.replace(year=year, month=month, day=days if month_end else min(value.day, days))
+
+
+def _format_like(value: dt.datetime, example: str, fmt: str | None, examples: Sequence[str]) -> str:
+    """`value` written as `example` (parsed with `fmt`) is: ISO 8601 with its separator
+    and precision, or the same strptime pattern with the zero padding `examples` use."""
+    if fmt == ISO or fmt is None:
+        if len(example) <= 10 and value.time() == dt.time(0):
+            return value.date().isoformat()
+        sep = "T" if example[10:11] == "T" else " "
+        clock = re.split(r"[Z+-]", example[11:])[0]
+        spec = ("hours" if ":" not in clock else "minutes" if clock.count(":") == 1
+                else "microseconds" if "." in clock else "seconds")
+        text = value.isoformat(sep=sep, timespec=spec)
+        return text[:-6] + "Z" if example.endswith("Z") and text.endswith("+00:00") else text
+    text = value.strftime(fmt)
+    unpadded: set[int] = set()
+    for other in examples:
+        try:
+            parsed = dt.datetime.strptime(other.strip(), fmt)
+        except ValueError:
+            continue
+        given, padded = re.findall(r"\d+", other.strip()), re.findall(r"\d+", parsed.strftime(fmt))
+        if len(given) == len(padded):
+            unpadded |= {i for i, (a, b) in enumerate(zip(given, padded)) if len(a) < len(b)}
+    directives = re.findall(r"%(\w)", fmt)
+    if any(directives[i] in "mdH" for i in unpadded if i < len(directives)):
+        # A file that writes 1/2/1990 0:00 writes 10/11/1990 10:00 too: one can only tell
+        # from a short value, so one short month, day or hour unpads the three.
+        unpadded |= {i for i, d in enumerate(directives) if d in "mdH"}
+    if not unpadded:
+        return text
+    out, field = [], 0
+    for token in re.findall(r"\d+|\D+", text):
+        if token.isdigit():
+            out.append((token.lstrip("0") or "0") if field in unpadded else token)
+            field += 1
+        else:
+            out.append(token)
+    return "".join(out)
+
+
+def forecast_times(path: str | Path, info: dict[str, Any]) -> list[str] | None:
+    """The timestamps of the `horizon` rows a forecast from the CSV at `path` stands
+    for: after its last row, at the spacing of its window's own timestamps (the
+    training data's spacing, `info["time_step"]`, when the window cannot show one).
+    None when the model was trained without a time column or the file lacks it."""
+    header, rows = read_csv(path)
+    times = table_times(header, rows[-max(int(info["input_length"]), 1):], info.get("time_column"))
+    if not times:
+        return None
+    return future_times(times, int(info["horizon"]), TimeStep.from_dict(info.get("time_step")))
