@@ -210,13 +210,19 @@ VARIED = [
 
 
 @pytest.mark.parametrize("standardize", STANDARDIZE)
-@pytest.mark.parametrize("ngrams, binary", [(1, False), (3, False), (2, True)])
-def test_edge_tokenizer_reproduces_text_vectorization(standardize: str, ngrams: int, binary: bool) -> None:
+@pytest.mark.parametrize("ngrams, binary, order", [(1, False, "position"), (3, False, "position"),
+                                                   (2, True, "position"), (3, False, "length"),
+                                                   (2, True, "length")])
+def test_edge_tokenizer_reproduces_text_vectorization(standardize: str, ngrams: int, binary: bool,
+                                                      order: str) -> None:
+    import dataclasses
+
     import tensorflow as tf
 
     corpus = VARIED + review_texts(50)[0]
     spec = fit_tokenizer(tf.data.Dataset.from_tensor_slices(corpus), max_tokens=400,
                          ngrams=ngrams, sequence_length=64, standardize=standardize, binary=binary)
+    spec = dataclasses.replace(spec, ngram_order=order)
     expected = tokenizer_function(spec)[0](tf.constant(corpus)).numpy()
     edge = Tokenizer.from_spec(spec.to_dict())
     got = edge(corpus)
@@ -293,6 +299,38 @@ def test_specs_written_before_split_existed_read_as_whitespace_ascii() -> None:
     spec = TokenizerSpec.from_dict(old)
     assert (spec.split, spec.normalize) == ("whitespace", "ascii")
     assert Tokenizer.from_spec(old).tokens("Ａ a") == ["Ａ".encode(), b"a"]
+
+
+def test_ngrams_follow_the_word_they_start_at_so_a_cut_keeps_them() -> None:
+    """Issue 30: TextVectorization puts every bigram after every word, so a long review
+    cut to `sequence_length` kept no bigram at all; a bigram now survives the cut exactly
+    when its words do, whatever the text's length."""
+    import tensorflow as tf
+
+    vocabulary = ["", "[UNK]", "not", "good", "not good", "filler", "filler filler"]
+    long = "not good " + "filler " * 500
+    spec = TokenizerSpec(vocabulary=vocabulary, ngrams=2, sequence_length=8)
+    for ids in (tokenizer_function(spec)[0](tf.constant([long])).numpy()[0],
+                Tokenizer.from_spec(spec.to_dict())([long])[0]):
+        assert ids.tolist()[:6] == [2, 4, 3, 1, 5, 6]  # not, "not good", good, "good filler" (OOV), ...
+    old = TokenizerSpec.from_dict({k: v for k, v in spec.to_dict().items() if k != "ngram_order"})
+    assert old.ngram_order == "length"  # runs and exports written before read as they were
+    assert 4 not in tokenizer_function(old)[0](tf.constant([long])).numpy()[0].tolist()
+    assert 4 not in Tokenizer.from_spec({k: v for k, v in spec.to_dict().items() if k != "ngram_order"})([long])[0]
+
+
+def test_the_texts_a_sequence_cut_shortens_are_counted() -> None:
+    import tensorflow as tf
+
+    from kerasdl.apps.sentiment.preprocessing import count_cut_texts
+
+    spec = TokenizerSpec(vocabulary=["", "[UNK]", "a", "a a"], ngrams=2, sequence_length=5)
+    texts = tf.data.Dataset.from_tensor_slices(["a a a", "a a a a", "", "b b b b b b"])
+    # "a a a" holds 3 words + 2 bigrams = 5 ids (not cut); "a a a a" 7; unknown words count too.
+    assert count_cut_texts(texts, spec) == (2, 4)
+    binary = TokenizerSpec(vocabulary=["", "[UNK]", "a", "a a"], ngrams=2, sequence_length=2, binary=True)
+    # Distinct ids: {a, "a a"} for the first two, {[UNK]} for the last: none is cut.
+    assert count_cut_texts(texts, binary) == (0, 4)
 
 
 def test_unseen_words_map_to_oov_and_padding_to_zero() -> None:

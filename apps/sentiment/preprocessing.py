@@ -26,6 +26,7 @@ TOKENIZER_KEY = "tokenizer"
 TOKENIZATION_KEY = "tokenization"
 IDF_KEY = "idf"
 NB_KEY = "nb_ratios"
+CUT_KEY = "cut_texts"
 VECTORIZE_BATCH = 256
 
 
@@ -58,6 +59,13 @@ def fit(data: "tf.data.Dataset", num_classes: int, *, max_tokens: int, ngrams: i
                          standardize=standardize, binary=binary, split=choice.split,
                          normalize=choice.normalize)
     learned: dict[str, Any] = {TOKENIZER_KEY: spec.to_dict(), TOKENIZATION_KEY: choice.reason}
+    cut, total = count_cut_texts(texts, spec)
+    learned[CUT_KEY] = {"texts": cut, "of": total}
+    # Said whenever the cut shortens a text: the end of a long review is silently unread.
+    (logger.info if cut else logger.debug)(
+        "Sequence length %d: %s of %s training texts (%.1f %%) hold more tokens and are cut at "
+        "the end (--set sequence_length=N to change).", spec.sequence_length, f"{cut:,}", f"{total:,}",
+        100.0 * cut / max(1, total))
     arrays: dict[str, np.ndarray] = {}
     if statistics:
         counts, documents = document_counts(
@@ -67,6 +75,16 @@ def fit(data: "tf.data.Dataset", num_classes: int, *, max_tokens: int, ngrams: i
         if NB_KEY in statistics:
             arrays[NB_KEY] = naive_bayes_ratios(counts)
     return learned, arrays
+
+
+def count_cut_texts(texts: "tf.data.Dataset", spec: TokenizerSpec) -> tuple[int, int]:
+    """(texts whose token ids outnumber `spec.sequence_length`, texts) of a dataset of strings."""
+    tokenize, _ = tokenizer_function(spec, cut=False)
+    cut = total = 0
+    for lengths in texts.batch(VECTORIZE_BATCH).map(lambda t: tokenize(t).row_lengths()).as_numpy_iterator():
+        cut += int((lengths > spec.sequence_length).sum())
+        total += len(lengths)
+    return cut, total
 
 
 def tokenizer_spec(info: dict[str, Any]) -> TokenizerSpec:

@@ -41,9 +41,15 @@ class TokenizerSpec:
         standardize: lower_and_strip_punctuation, lower, strip_punctuation,
             split_punctuation (each punctuation mark becomes a space, case is kept:
             what MediaPipe's regex tokenizer reproduces) or none.
-        ngrams: 1 for single tokens; N adds every 2..N-gram after them.
+        ngrams: 1 for single tokens; N adds every 2..N-gram.
         sequence_length: ids per text: longer token lists are cut at the end, shorter
             ones padded with 0.
+        ngram_order: where the n-grams go. "position" (every spec fitted now): each
+            word is followed by the n-grams that start at it, so a cut keeps the
+            words and the n-grams of the same first part of the text, whatever its
+            length. "length" (specs written before it existed, TextVectorization's
+            own order): all words first, then all bigrams, ..., so on a long text the
+            cut dropped every n-gram.
         vocabulary: index 0 is padding (""), 1 the out-of-vocabulary token.
         binary: keep each distinct id once, where it first appears, before the cut
             to `sequence_length`: which tokens a text holds, not how often.
@@ -64,18 +70,20 @@ class TokenizerSpec:
     binary: bool = False
     split: str = "whitespace"
     normalize: str = "ascii"
+    ngram_order: str = "position"
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "pad_id": PAD_ID, "oov_id": OOV_ID}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TokenizerSpec":
-        """Also reads specs written before `split` and `normalize` were settable (they
-        split on whitespace, ASCII only)."""
+        """Also reads specs written before `split`, `normalize` and `ngram_order` were
+        settable (they split on whitespace, ASCII only, n-grams after the words)."""
         return cls(standardize=data["standardize"], ngrams=int(data["ngrams"]),
                    sequence_length=int(data["sequence_length"]),
                    vocabulary=list(data["vocabulary"]), binary=bool(data.get("binary", False)),
-                   split=data.get("split", "whitespace"), normalize=data.get("normalize", "ascii"))
+                   split=data.get("split", "whitespace"), normalize=data.get("normalize", "ascii"),
+                   ngram_order=data.get("ngram_order", "length"))
 
 
 @dataclass(frozen=True)
@@ -156,37 +164,96 @@ def fit_tokenizer(
                          vocabulary=vocabulary, binary=binary, split=split, normalize=normalize)
 
 
-def text_vectorizer(spec: TokenizerSpec) -> "keras.layers.TextVectorization":
+def _cuts_in_layer(spec: TokenizerSpec) -> bool:
+    """Whether TextVectorization itself can cut and pad: only when ids keep its order."""
+    return not spec.binary and (spec.ngrams == 1 or spec.ngram_order == "length")
+
+
+def text_vectorizer(spec: TokenizerSpec, cut: bool = True) -> "keras.layers.TextVectorization":
     """The TensorFlow lookup of `spec`: strings in, int64 ids out, [batch, length]
-    (binary specs: [batch, longest text], see `tokenizer_function`)."""
+    (binary or position-ordered specs, or `cut=False`: [batch, longest text], 0-padded;
+    see `tokenizer_function`)."""
     import keras
 
+    # An array, not the list: Keras tracks each element of a list attribute (seconds for
+    # a vocabulary of 200,000 n-grams).
     return keras.layers.TextVectorization(
-        vocabulary=spec.vocabulary, standardize=_keras_standardize(spec.standardize, spec.normalize),
+        vocabulary=np.asarray(spec.vocabulary, dtype=object), standardize=_keras_standardize(spec.standardize, spec.normalize),
         split=_keras_split(spec.split), ngrams=spec.ngrams if spec.ngrams > 1 else None, output_mode="int",
-        output_sequence_length=None if spec.binary else spec.sequence_length, name="tokenizer",
+        output_sequence_length=spec.sequence_length if cut and _cuts_in_layer(spec) else None,
+        name="tokenizer",
     )
 
 
-def tokenizer_function(spec: TokenizerSpec) -> tuple[Callable[["tf.Tensor"], "tf.Tensor"], Any]:
-    """The TensorFlow tokenizer of `spec`: a function from a batch of strings to int32
-    ids [batch, sequence_length], and the layer that holds its vocabulary (for a
-    SavedModel to track)."""
+def _by_position(ids: "tf.Tensor", ngrams: int) -> "tf.RaggedTensor":
+    """TextVectorization's rows (all words, then all bigrams, ...; 0-padded) reordered
+    so that each word is followed by the n-grams that start at it.
+
+    A text of n words holds n - k (k+1)-grams, k = 0..ngrams-1, so its row of c ids
+    has c = n + (n-1) + ... : n follows from c, and the k-th block starts at
+    `sum_{j<k} max(0, n - j)`.
+    """
     import tensorflow as tf
 
-    vectorizer = text_vectorizer(spec)
-    length = spec.sequence_length
+    count = tf.reduce_sum(tf.cast(ids != PAD_ID, tf.int32), axis=1)
+    full = ngrams * (ngrams - 1) // 2  # ids of a text of exactly ngrams - 1 words
+    c = tf.cast(count, tf.float64)
+    short = tf.cast(tf.round((tf.sqrt(8.0 * c + 1.0) - 1.0) / 2.0), tf.int32)  # c = n (n + 1) / 2
+    words = tf.where(count >= full, (count + full) // ngrams, short)
+    starts = [tf.zeros_like(words)]
+    for k in range(1, ngrams):
+        starts.append(starts[-1] + tf.maximum(words - (k - 1), 0))
+    starts = tf.stack(starts, axis=1)                                   # [batch, ngrams]
+    positions = tf.range(tf.reduce_max(tf.concat([words, [0]], 0)))     # [longest]
+    index = starts[:, None, :] + positions[None, :, None]               # [batch, longest, ngrams]
+    valid = positions[None, :, None] + tf.range(ngrams)[None, None, :] < words[:, None, None]
+    batch = tf.shape(ids)[0]
+    index = tf.reshape(tf.where(valid, index, 0), [batch, -1])
+    gathered = tf.gather(ids, tf.minimum(index, tf.maximum(tf.shape(ids)[1] - 1, 0)), batch_dims=1)
+    return tf.ragged.boolean_mask(gathered, tf.reshape(valid, [batch, -1]))
 
-    def first_occurrences(row: tf.Tensor) -> tf.Tensor:
-        distinct = tf.unique(tf.boolean_mask(row, row != PAD_ID)).y[:length]
-        return tf.pad(distinct, [[0, length - tf.shape(distinct)[0]]])
+
+def _first_occurrences(rows: "tf.RaggedTensor", vocabulary_size: int) -> "tf.RaggedTensor":
+    """Each distinct id of each row once, where it first appears, for the whole batch
+    at once (a per-row `tf.unique` in `tf.map_fn` was the slowest step of tokenizing):
+    an id is kept where its position is the first of its (row, id) pair."""
+    import tensorflow as tf
+
+    flat = rows.flat_values
+    row_ids = rows.value_rowids()
+    keys = row_ids * vocabulary_size + tf.cast(flat, tf.int64)
+    distinct, index = tf.unique(keys)
+    positions = tf.range(tf.size(flat))
+    first = tf.math.unsorted_segment_min(positions, index, tf.size(distinct))
+    keep = tf.equal(tf.gather(first, index), positions)
+    return tf.RaggedTensor.from_value_rowids(tf.boolean_mask(flat, keep), tf.boolean_mask(row_ids, keep),
+                                             nrows=rows.nrows())
+
+
+def tokenizer_function(spec: TokenizerSpec, cut: bool = True) -> tuple[Callable[["tf.Tensor"], "tf.Tensor"], Any]:
+    """The TensorFlow tokenizer of `spec`: a function from a batch of strings to int32
+    ids [batch, sequence_length], and the layer that holds its vocabulary (for a
+    SavedModel to track).
+
+    With `cut=False`, the ids before the cut to `sequence_length`, ragged [batch, None]
+    (to count the texts that the cut shortens).
+    """
+    import tensorflow as tf
+
+    vectorizer = text_vectorizer(spec, cut)
+    length = spec.sequence_length
 
     def tokenize(texts: tf.Tensor) -> tf.Tensor:
         ids = tf.cast(vectorizer(texts), tf.int32)
+        if cut and _cuts_in_layer(spec):
+            return ids
+        if spec.ngrams > 1 and spec.ngram_order == "position":
+            rows = _by_position(ids, spec.ngrams)
+        else:
+            rows = tf.ragged.boolean_mask(ids, ids != PAD_ID)
         if spec.binary:
-            ids = tf.map_fn(first_occurrences, ids,
-                            fn_output_signature=tf.TensorSpec([length], tf.int32))
-        return ids
+            rows = _first_occurrences(rows, len(spec.vocabulary))
+        return rows.to_tensor(default_value=PAD_ID, shape=[None, length]) if cut else rows
 
     return tokenize, vectorizer
 

@@ -14,7 +14,9 @@ reproduces the ids of the TextVectorization layer used in training, step by step
    (`characters`, whitespace dropped); or words for scripts written with spaces and
    single characters for scripts written without them (`script`: Chinese, Japanese,
    Thai, Lao, Khmer, Myanmar, see `UNSPACED_SCRIPTS`).
-4. n-grams joined by a space after the tokens (as `tf.strings.ngrams`), lookup, (for
+4. n-grams joined by a space (as `tf.strings.ngrams`): each token followed by the
+   n-grams that start at it (`ngram_order="position"`), or, for files written before
+   that order existed, all tokens and then all n-grams (`"length"`); lookup, (for
    binary tokenizers) each distinct id once in order of first appearance, cut and pad.
 
 Example:
@@ -25,9 +27,9 @@ Example:
 >>> zh = Tokenizer(["", "[UNK]", "好", "看", "好 看"], split="script", normalize="unicode",
 ...                ngrams=2, sequence_length=6)
 >>> [token.decode() for token in zh.tokens("好看！")]
-['好', '看', '好 看']
+['好', '好 看', '看']
 >>> zh(["好看！"]).tolist()
-[[2, 3, 4, 0, 0, 0]]
+[[2, 4, 3, 0, 0, 0]]
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from kerasdl_edge.errors import EdgeError
 STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation", "split_punctuation", "none")
 SPLIT = ("whitespace", "characters", "script")
 NORMALIZE = ("ascii", "unicode")
+NGRAM_ORDER = ("position", "length")
 # Keras' DEFAULT_STRIP_REGEX: it holds ASCII characters only.
 PUNCTUATION_CLASS = r"""!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\'"""
 # What `bytes.split()` and `tf.strings.split` split on, as an RE2 / Python class.
@@ -118,8 +121,10 @@ class Tokenizer:
         standardize: lower_and_strip_punctuation, lower, strip_punctuation,
             split_punctuation (punctuation becomes a space: words split there, case
             kept) or none.
-        ngrams: 1 for single tokens; N appends every 2..N-gram after them.
+        ngrams: 1 for single tokens; N adds every 2..N-gram.
         sequence_length: ids per text (cut at the end, padded with 0).
+        ngram_order: position (each token, then the n-grams starting at it) or
+            length (all tokens, then all bigrams, ...: exports written before).
         binary: keep each distinct id once, where it first appears, before the cut.
         split: whitespace (words), characters, or script (words, and single
             characters of scripts written without spaces).
@@ -130,7 +135,7 @@ class Tokenizer:
     def __init__(
         self, vocabulary: list[str], *, standardize: str = "lower_and_strip_punctuation",
         ngrams: int = 1, sequence_length: int = 256, binary: bool = False,
-        split: str = "whitespace", normalize: str = "ascii",
+        split: str = "whitespace", normalize: str = "ascii", ngram_order: str = "position",
     ) -> None:
         for name, value, choices in (("standardize", standardize, STANDARDIZE), ("split", split, SPLIT),
                                      ("normalize", normalize, NORMALIZE)):
@@ -143,15 +148,20 @@ class Tokenizer:
         self.binary = bool(binary)
         self.split = split
         self.normalize = normalize
+        if ngram_order not in NGRAM_ORDER:
+            raise ValueError(f"ngram_order must be one of {', '.join(NGRAM_ORDER)}, not {ngram_order!r}")
+        self.ngram_order = ngram_order
         self._ids = {token.encode("utf-8"): i for i, token in enumerate(self.vocabulary) if i > OOV_ID}
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> "Tokenizer":
         """From the `tokenizer` entry of a kerasdl export's metadata (files written
-        before `split` and `normalize` existed split on whitespace, ASCII only)."""
+        before `split`, `normalize` and `ngram_order` existed split on whitespace,
+        ASCII only, with the n-grams after the tokens)."""
         return cls(spec["vocabulary"], standardize=spec["standardize"], ngrams=spec["ngrams"],
                    sequence_length=spec["sequence_length"], binary=spec.get("binary", False),
-                   split=spec.get("split", "whitespace"), normalize=spec.get("normalize", "ascii"))
+                   split=spec.get("split", "whitespace"), normalize=spec.get("normalize", "ascii"),
+                   ngram_order=spec.get("ngram_order", "length"))
 
     def standardized(self, text: str) -> str:
         """`text` after normalization, lower-casing and punctuation, before splitting."""
@@ -176,6 +186,9 @@ class Tokenizer:
             if self.split == "script":
                 text = _UNSPACED.sub(r" \g<0> ", text)
             words = text.encode("utf-8").split()  # bytes.split(): ASCII whitespace, like TF
+        if self.ngram_order == "position":
+            return [b" ".join(words[i:i + n]) for i in range(len(words))
+                    for n in range(1, self.ngrams + 1) if i + n <= len(words)]
         grams = list(words)
         for n in range(2, self.ngrams + 1):
             grams.extend(b" ".join(words[i:i + n]) for i in range(len(words) - n + 1))
@@ -227,6 +240,15 @@ def _unicode_lower(text: str) -> str:
     return "".join(part if i % 2 else part.lower() for i, part in enumerate(parts))
 
 
+def names_text_file(value: str) -> bool:
+    """Whether `read_text_argument` reads `value` as a file's path (an existing file)
+    rather than as the text itself."""
+    try:
+        return len(value) < 4096 and "\n" not in value and Path(value).is_file()
+    except (OSError, ValueError):  # a name too long for the OS, a NUL byte
+        return False
+
+
 def read_text_argument(value: str) -> str:
     """The contents of `value` if it names a text file (UTF-8, gzipped if .gz), else
     `value` itself.
@@ -237,11 +259,7 @@ def read_text_argument(value: str) -> str:
     import gzip
 
     path = Path(value)
-    try:
-        is_file = len(value) < 4096 and "\n" not in value and path.is_file()
-    except OSError:
-        is_file = False
-    if not is_file:
+    if not names_text_file(value):
         return value
     if path.stat().st_size > MAX_TEXT_FILE_BYTES:
         raise EdgeError(f"{path} is over {MAX_TEXT_FILE_BYTES // 1_000_000} MB; expected one text.")
