@@ -134,6 +134,10 @@ class App(abc.ABC, Generic[ConfigT]):
     # `--model auto`'s candidates, in training order: label -> config overrides
     # (`kerasdl.training.auto`); none for an app without a choice worth searching.
     auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {}
+    # The classic baselines the app can ship as models (label -> config overrides):
+    # `kerasdl train APP` with no --model trains them beside the default model and
+    # ships the better on validation (`kerasdl.training.auto.NEVER_WORSE`).
+    baseline_models: ClassVar[dict[str, dict[str, Any]]] = {}
     # Data info entries about where the data came from, not about the model's inputs
     # and outputs: evaluating on other data may change them.
     provenance_keys: ClassVar[tuple[str, ...]] = ("source", "sizes")
@@ -220,6 +224,16 @@ class App(abc.ABC, Generic[ConfigT]):
         """How many consecutive validation examples may share data (1: independent
         examples); the standard error of a difference between models allows for it."""
         return 1
+
+    def auto_candidates(self, config: ConfigT) -> dict[str, dict[str, Any]]:
+        """The `auto_recipes` worth training on `config`'s data, in order; all of them
+        unless the app narrows them (forecast: no covariate models for one column)."""
+        return dict(self.auto_recipes)
+
+    def baseline_advice_for(self, info: dict[str, Any]) -> str:
+        """What a run whose model loses to a classic baseline on this data suggests
+        (`baseline_advice` unless the app narrows it to the data)."""
+        return self.baseline_advice
 
     def fit_baselines(self, config: ConfigT, data: Datasets) -> list["Baseline"]:
         """The app's classic baselines (`kerasdl.evaluation.baselines`), fitted on

@@ -45,28 +45,13 @@ def _start_tensorflow() -> None:
     if _verbose_native_log:
         import tensorflow  # noqa: F401
         return
-    import tempfile
+    from kerasdl_edge.native_log import filtered_stderr
 
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        failed = True
-        try:
-            import tensorflow as tf
+    # A failed import shows all it printed; otherwise only what is not noise.
+    with filtered_stderr(_NATIVE_NOISE):
+        import tensorflow as tf
 
-            tf.config.list_physical_devices()  # CUDA is probed (and cuInit fails) here
-            failed = False
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            lines = captured.read().decode("utf-8", "replace").splitlines(keepends=True)
-            # A failed import shows all it printed; otherwise only what is not noise.
-            kept = [line for line in lines if failed or not _NATIVE_NOISE.match(line)]
-            sys.stderr.write("".join(kept))
-            sys.stderr.flush()
+        tf.config.list_physical_devices()  # CUDA is probed (and cuInit fails) here
 
 
 def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -79,6 +64,12 @@ def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except KerasdlError as e:
             raise click.ClickException(flag_wording(str(e))) from None
         except Exception as e:
+            # The edge runtime's errors (a damaged .tflite, an unreadable input) are one
+            # line too, wherever they escape kerasdl's wrapping; kerasdl_edge is only
+            # looked up, not imported, to keep start-up light.
+            edge_errors = sys.modules.get("kerasdl_edge.errors")
+            if edge_errors is not None and isinstance(e, edge_errors.EdgeError):
+                raise click.ClickException(str(e)) from None
             op_error = _tensorflow_op_error(e)
             if op_error is None:
                 raise
@@ -178,14 +169,22 @@ def apps() -> None:
     """List the apps and their models."""
     from kerasdl.registry import get_app
 
-    for name in app_names():
-        click.echo(f"{name:<10} {APPS[name].description}")
-        app = get_app(name)
+    listed = [(name, get_app(name)) for name in app_names()]
+    # Columns as wide as the longest name (over all apps, so they line up) plus one
+    # blank: a fixed width ran long model names into their descriptions.
+    name_width = max(len(name) for name, _ in listed)
+    model_width = max(len(model) for _, app in listed for model in [*app.models, "auto"])
+    for name, app in listed:
+        click.echo(f"{name:<{name_width}} {APPS[name].description}")
         for model, text in app.models.items():
-            click.echo(f"  --model {model:<10} {text}")
+            click.echo(f"  --model {model:<{model_width}} {text}")
         if app.auto_recipes:
-            click.echo(f"  --model {'auto':<10} Trains {', '.join(app.auto_recipes)} in turn; keeps the best on "
-                       "the validation split.")
+            click.echo(f"  --model {'auto':<{model_width}} Trains {', '.join(app.auto_recipes)} in turn; keeps the "
+                       "best on the validation split.")
+        if app.baseline_models:
+            click.echo(f"  {'(no --model)':<{model_width + 8}} Trains {app.default_model}, then the baseline models "
+                       f"{', '.join(app.baseline_models)}; ships {app.default_model} unless one is better on "
+                       "validation.")
 
 
 def _overrides(**options: Any) -> dict[str, Any]:
@@ -231,6 +230,12 @@ def _config_given(options: dict[str, Any], sets: tuple[str, ...], preset: str | 
                   config_file: str | None) -> bool:
     """Whether any config value was given (which --resume, using a saved config, refuses)."""
     return bool(_overrides(**options) or sets or preset or config_file)
+
+
+def _app_default(app: str) -> str:
+    from kerasdl.registry import get_app
+
+    return get_app(app).default_model
 
 
 def _resolve_config(app: str, preset: str | None, config_file: str | None,
@@ -294,8 +299,11 @@ def train(app: str, preset: str | None, config_file: str | None, sets: tuple[str
 
         budget = parse_duration(time_budget)
     try:
+        # No --model (and none from a preset or config file): the default model, and the
+        # app's baseline models beside it, the better on validation shipped.
+        default_run = not resume and options.get("model") is None and config.model in ("", _app_default(app))
         summary = api.train(app, config, runs_dir=runs_dir, name=name, resume=resume, verbose=verbose,
-                            baselines=baseline, time_budget=budget)
+                            baselines=baseline, time_budget=budget, baseline_models=default_run)
     except KeyboardInterrupt:
         click.echo("\nInterrupted. Continue later with: kerasdl train "
                    f"{app} --runs-dir {runs_dir}{' --name ' + name if name else ''} --resume", err=True)
@@ -303,7 +311,8 @@ def train(app: str, preset: str | None, config_file: str | None, sets: tuple[str
     if not summary.metrics:
         return
     click.echo(summary.report)
-    click.echo(f"Trained {summary.epochs_completed} epochs in {summary.seconds:.1f} s "
+    epochs = summary.epochs_completed
+    click.echo(f"Trained {epochs} epoch{'' if epochs == 1 else 's'} in {summary.seconds:.1f} s "
                f"({summary.examples_per_second:.0f} examples/s).")
     click.echo(f"Run saved to {summary.run.path}")
 
@@ -408,7 +417,7 @@ def evaluate(run: str, split: str, dataset: str | None, as_json: bool) -> None:
 @click.argument("run", type=click.Path())
 @click.option("--format", "formats", type=click.Choice(["saved_model", "tflite", "all"]), default="all", show_default=True)
 @click.option("--quantize", type=click.Choice(["float32", "dynamic", "float16", "int8", "all"]), default="all", show_default=True, help="TFLite variants.")
-@click.option("--name", help="Served model name (default: the app's name).")
+@click.option("--name", help="Served model name (default: the app's name). The next version of a name must keep its labels and serving inputs; a run trained on other data needs a new name.")
 @click.option("--out", "out_dir", default="saved_models", show_default=True, type=click.Path(file_okay=False), help="Export root.")
 @click.option("--check/--no-check", default=True, show_default=True, help="Evaluate every variant against Keras on the test split.")
 @click.option("--litert", "litert_recipes", multiple=True, type=click.Choice(["static_wi8_ai8", "static_wi8_ai16", "weight_only_wi8_afp32", "weight_only_wi4_afp32", "dynamic_wi8_afp32", "all"]), help="Also quantize the float32 file with LiteRT Quantizer, the converter's maintained successor (repeatable; 'all': every recipe), as variants litert-RECIPE.")
@@ -424,13 +433,17 @@ def export(run: str, formats: str, quantize: str, name: str | None, out_dir: str
     takes what a client has (encoded image bytes for vision); TFLite files land in
     OUT/tflite/NAME-VERSION-QUANTIZATION.tflite with labels and preprocessing inside,
     in kerasdl's metadata and in the standard TFLite metadata that MediaPipe Tasks and
-    Android Studio read. The table says which MediaPipe task runs each file.
+    Android Studio read. The table says which MediaPipe task runs each file, and marks
+    with '!' a file that scores worse than Keras beyond its precision's tolerance.
+    An export whose labels or serving inputs differ from the newest version of its
+    name is refused: TF Serving would swap it in for that model's clients.
 
     \b
     Examples:
       kerasdl export runs/vision/20261122-101500
       kerasdl export runs/vision/20261122-101500 --format tflite --quantize int8
       kerasdl export runs/vision/20261122-101500 --format tflite --litert all
+      kerasdl export runs/vision/20261204-090000 --name digits
     """
     _start_tensorflow()
     _setup_logging(False)

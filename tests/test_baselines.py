@@ -36,7 +36,7 @@ def test_text_baselines_see_the_training_split_only(tmp_path: Path) -> None:
                              embedding_dim=8, units=8)
     metrics = api.train("sentiment", config, runs_dir=tmp_path / "runs", name="leak", verbose=0).metrics
     baselines = {b["name"]: b for b in metrics["baselines"]}
-    assert set(baselines) == {"TF-IDF word 1-2 grams + logistic regression",
+    assert set(baselines) == {"TF-IDF word 1-3 grams + logistic regression",
                               "NB-weighted binary word 1-3 grams + logistic regression"}
     for name, baseline in baselines.items():
         assert baseline["validation"]["accuracy"] > 0.9, name  # learned the training mapping
@@ -46,13 +46,14 @@ def test_text_baselines_see_the_training_split_only(tmp_path: Path) -> None:
 def test_a_model_worse_than_its_baseline_says_so_in_one_line(tmp_path: Path) -> None:
     texts, labels = review_texts(240)
     _write(tmp_path / "reviews.csv", list(zip(texts, labels)))
-    common = ["train", "sentiment", "--dataset", str(tmp_path / "reviews.csv"), "--preset", "tiny",
+    # A named model is trained alone (no --model: the default run would ship the baseline).
+    common = ["train", "sentiment", "--dataset", str(tmp_path / "reviews.csv"), "--preset", "tiny", "--model", "bag",
               "--epochs", "1", "--lr", "1e-7", "--runs-dir", str(tmp_path / "runs")]  # learns nothing
     result = CliRunner().invoke(cli, [*common, "--name", "slow"])
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.output.splitlines() if "worse than a classic baseline" in line]
-    assert len(warnings) == 1 and "--model nbsvm" in warnings[0]
-    assert "TF-IDF word 1-2 grams + logistic regression" in result.output
+    assert len(warnings) == 1 and "--model nb-lr" in warnings[0]
+    assert "TF-IDF word 1-3 grams + logistic regression" in result.output
     metrics = json.loads((tmp_path / "runs" / "sentiment" / "slow" / "metrics.json").read_text())
     assert metrics["baseline_warning"] == warnings[0]
     assert metrics["baselines"][0]["validation"]["accuracy"] > metrics["validation"]["accuracy"]

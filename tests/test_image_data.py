@@ -150,3 +150,36 @@ def test_tfds_code_path_with_mock_data(monkeypatch: pytest.MonkeyPatch) -> None:
     assert data.class_names == [str(i) for i in range(10)]
     assert image.dtype.name == "uint8" and tuple(image.shape) == (28, 28, 1)
     assert 0 <= int(label) < 10
+
+
+def test_mixed_size_error_names_the_range_and_a_size(tmp_path: Path) -> None:
+    """Issue 30: the error named one odd file; it names the smallest and largest and
+    suggests an N."""
+    from PIL import Image
+
+    write_colour_folder(tmp_path, per_class=3)  # 16x16
+    Image.new("RGB", (24, 24)).save(tmp_path / "red" / "small.png")
+    Image.new("RGB", (64, 48)).save(tmp_path / "red" / "large.png")
+    with pytest.raises(DataError) as error:
+        load_image_datasets(str(tmp_path), sample_dir=".")
+    message = str(error.value)
+    assert "3 sizes, from 16x16" in message and "to 48x64" in message and "large.png" in message
+    assert "image_size=16" in message  # the median longer side
+
+
+def test_a_folder_is_checked_once_per_process(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 30: --model auto loaded the data once per candidate and decoded every image
+    each time; an unchanged file is checked once, a changed one again."""
+    import logging
+
+    from PIL import Image
+
+    write_colour_folder(tmp_path, per_class=3)
+    with caplog.at_level(logging.INFO, logger="kerasdl.data.images"):
+        load_image_datasets(str(tmp_path), sample_dir=".")
+        load_image_datasets(str(tmp_path), sample_dir=".")
+        time.sleep(0.01)
+        Image.new("RGB", (16, 16), (1, 2, 3)).save(tmp_path / "red" / "000.png")
+        load_image_datasets(str(tmp_path), sample_dir=".")
+    checks = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Checking")]
+    assert checks == ["Checking 9 image files under " + str(tmp_path), "Checking 1 image file under " + str(tmp_path)]

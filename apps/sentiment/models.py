@@ -5,6 +5,7 @@ tokenizer and returns class probabilities, so a learner can set them side by sid
 
 Example:
 >>> from kerasdl.apps.sentiment.config import SentimentConfig
+from kerasdl.apps.sentiment.linear import LINEAR_MODELS, build_linear
 >>> from kerasdl.apps.sentiment.models import build_sentiment_model
 >>> model = build_sentiment_model("cnn", 64, 1000, 2, SentimentConfig(model="cnn"))
 >>> tuple(model.output.shape)
@@ -24,6 +25,7 @@ from kerasdl.layers.masked_mean import masked_mean_class
 from kerasdl.layers.position_embedding import position_embedding_class
 
 from kerasdl.apps.sentiment.config import SentimentConfig
+from kerasdl.apps.sentiment.linear import LINEAR_MODELS, build_linear
 from kerasdl.apps.sentiment.preprocessing import INPUT_NAME
 
 Statistics = Mapping[str, Any]
@@ -35,6 +37,8 @@ MODELS: dict[str, str] = {
     "lstm": "(Bi)LSTM: gated recurrent reading of the text, word by word.",
     "gru": "(Bi)GRU: the LSTM's lighter cousin (two gates instead of three).",
     "transformer": "Transformer encoder: token + position embeddings, multi-head self-attention.",
+    "tfidf-lr": "The classic baseline: TF-IDF of the words, bigrams and trigrams + logistic regression.",
+    "nb-lr": "The classic baseline: NB-weighted binary 1-3 grams + logistic regression (two classes).",
 }
 
 
@@ -183,6 +187,15 @@ def fuse_nbsvm(model: Any, keras_module: ModuleType | None = None) -> Any:
     return fused
 
 
+def _linear(kind: str) -> Callable[..., Any]:
+    def build(length: int, vocab: int, classes: int, config: SentimentConfig, k: ModuleType,
+              statistics: Statistics | None = None, batch_size: int | None = None) -> Any:
+        """A classic linear model's fitted table as a Keras model (`linear.build_linear`)."""
+        return build_linear(kind, length, vocab, classes, k, statistics, batch_size)
+
+    return build
+
+
 BUILDERS: dict[str, Callable[..., Any]] = {
     "bag": build_bag,
     "nbsvm": build_nbsvm,
@@ -190,6 +203,7 @@ BUILDERS: dict[str, Callable[..., Any]] = {
     "lstm": _recurrent("lstm"),
     "gru": _recurrent("gru"),
     "transformer": build_transformer,
+    **{kind: _linear(kind) for kind in LINEAR_MODELS},
 }
 RECURRENT = ("lstm", "gru")
 
@@ -203,8 +217,9 @@ def build_sentiment_model(
 
     Args:
         statistics: arrays learned from the training split for a new model's first
-            weights: "idf" (bag) and "nb_ratios" (nbsvm); without them those fixed
-            weights start empty (fine when trained weights are loaded over them).
+            weights: "idf" (bag), "nb_ratios" (nbsvm) and "linear" (the closed fit of
+            tfidf-lr and nb-lr, `linear.LinearFit` as a dict); without them those
+            fixed weights start empty (fine when trained weights are loaded over them).
         batch_size: a fixed batch size (TFLite runs recurrent layers only so).
     """
     return BUILDERS[name](sequence_length, vocabulary_size, num_classes, config,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -11,6 +12,7 @@ import numpy as np
 from kerasdl.app import ClassifierApp, Datasets, ExportSettings, MobileTask, TaskInput, named_probabilities
 
 from kerasdl.apps.speech import preprocessing
+from kerasdl.apps.speech.baselines import LOG_MEL_LR, STATISTICS_LAYERS, fit_log_mel_lr, log_mel_settings
 from kerasdl.apps.speech.config import SpeechConfig
 from kerasdl.apps.speech.models import MODELS, build_speech_model
 
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
     import keras
 
     from kerasdl.data.pipeline import Augment
+
+logger = logging.getLogger(__name__)
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
 
@@ -40,20 +44,25 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
     models: ClassVar[dict[str, str]] = MODELS
     default_model: ClassVar[str] = "cnn"
     sample_dir = SAMPLE_DIR
-    baseline_advice: ClassVar[str] = "Train longer, add --augment, or try --model auto."
-    auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {"cnn": {"model": "cnn"}, "ds-cnn": {"model": "ds-cnn"}}
+    baseline_advice: ClassVar[str] = (
+        "Ship the baseline itself with --model log-mel-lr, or train longer, add --augment, or try --model auto.")
+    auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {"cnn": {"model": "cnn"}, "ds-cnn": {"model": "ds-cnn"},
+                                                         LOG_MEL_LR: {"model": LOG_MEL_LR, "epochs": 1}}
+    baseline_models: ClassVar[dict[str, dict[str, Any]]] = {LOG_MEL_LR: {"model": LOG_MEL_LR, "epochs": 1}}
 
     def fit_baselines(self, config: SpeechConfig, data: Datasets) -> list[Any]:
-        """Logistic regression on log-mel statistics (`baselines`)."""
+        """Logistic regression on log-mel statistics: exactly the model `--model
+        log-mel-lr` ships (`baselines`)."""
         from kerasdl.apps.speech.baselines import fit_baselines
 
         return fit_baselines(data)
     provenance_keys = ("source", "sizes", "noise_files")
     # A power spectrum spans many decades: in 8 bits its quiet bands round to zero and
     # the int8 model fell to chance (18.7 % on FSDD); the front end stays float32.
-    # The waveform's conversion to PCM and the front end stay float in full-int8 files.
-    export = ExportSettings(int8_float_layers=("waveform_to_pcm", *preprocessing.FRONT_END_LAYERS),
-                            dynamic_with_litert=True)
+    # The waveform's conversion to PCM and the front end stay float in full-int8 files,
+    # and so do log-mel-lr's band statistics (a quiet band's deviation is small).
+    export = ExportSettings(int8_float_layers=("waveform_to_pcm", *preprocessing.FRONT_END_LAYERS,
+                                               *STATISTICS_LAYERS), dynamic_with_litert=True)
 
     def load_datasets(self, config: SpeechConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.audio import load_audio_datasets
@@ -67,8 +76,19 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
             config.dataset, sample_dir=SAMPLE_DIR, sample_rate=sample_rate,
             clip_seconds=clip_seconds, validation_split=config.validation_split, seed=config.seed,
         )
-        info = {**data.info(), "features": preprocessing.feature_settings(config, data.sample_rate)}
-        return Datasets(train=data.train, validation=data.validation, test=data.test, info=info)
+        features = preprocessing.feature_settings(config, data.sample_rate)
+        if config.model == LOG_MEL_LR:
+            features = log_mel_settings(features)  # what the model computes, for the metadata
+        info = {**data.info(), "features": features}
+        datasets = Datasets(train=data.train, validation=data.validation, test=data.test, info=info)
+        if fitted is None and config.model == LOG_MEL_LR:
+            # Fitted here, once (as sentiment's linear models): training has nothing left to learn.
+            fit = fit_log_mel_lr(datasets)
+            datasets.initial_weights[LOG_MEL_LR] = {"mean": fit.mean, "variance": fit.variance,
+                                                    "kernel": fit.kernel, "bias": fit.bias}
+            logger.info("Fitted %s on the training split (%s, chosen on the validation split).", LOG_MEL_LR,
+                        fit.setting)
+        return datasets
 
     def search_space(self, hp: Any, config: SpeechConfig) -> dict[str, Any]:
         """Architecture, width and depth, regularization and training (the features
@@ -89,6 +109,7 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
         return build_speech_model(
             self.model_name(config), info["clip_samples"], info["sample_rate"],
             len(info["class_names"]), config, batch_size=batch_size, keras_module=keras_module,
+            statistics=info.get(LOG_MEL_LR),
         )
 
     def augmentation(self, config: SpeechConfig, info: dict[str, Any]) -> "Augment | None":
@@ -96,7 +117,7 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
         the model, active while training)."""
         from kerasdl.data.audio import read_noise, waveform_augmentation
 
-        if not config.augment:
+        if not config.augment or config.model == LOG_MEL_LR:  # fitted once: nothing learns
             return None
         return waveform_augmentation(
             noise=read_noise(info.get("noise_files", []), info["sample_rate"]),

@@ -29,8 +29,10 @@ class SpeechConfig(ClassifierConfig, LayerStyle):
 
     Attributes:
         model: cnn (small 2-D CNN), ds-cnn (depthwise-separable CNN, "Hello Edge":
-            fewer parameters and MACs, needs more training steps) or crnn
-            (convolutions, then a GRU over time).
+            fewer parameters and MACs, needs more training steps), crnn
+            (convolutions, then a GRU over time), or log-mel-lr (the classic
+            baseline: logistic regression on the log-mel bands' mean and standard
+            deviation, fitted once before training).
         sample_rate: samples per second every clip is resampled to; None takes the
             training files' most common rate (tfds data: its own).
         clip_seconds: clip length; longer recordings keep their loudest part,

@@ -1,4 +1,5 @@
-"""Speech model builders: a small CNN, DS-CNN and a CRNN over log-mel / MFCC features.
+"""Speech model builders: a small CNN, DS-CNN and a CRNN over log-mel / MFCC features,
+and the classic baseline (`log-mel-lr`).
 
 Each builder takes the clip length, sample rate, class count and config, and returns an
 uncompiled functional model whose input is int16 PCM audio.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 from types import ModuleType
 from typing import Any, Callable
+
+import numpy as np
 
 from kerasdl.layers.blocks import (
     activation_layer,
@@ -19,13 +22,14 @@ from kerasdl.layers.blocks import (
 )
 
 from kerasdl.apps.speech.config import SpeechConfig
-from kerasdl.apps.speech.preprocessing import features, waveform_input
+from kerasdl.apps.speech.preprocessing import feature_settings, features, waveform_input
 
 MODELS: dict[str, str] = {
     "cnn": "Small CNN: 3x3 convolution and pooling stages over the spectrogram (the default).",
     "ds-cnn": "DS-CNN (Zhang et al. 2017, 'Hello Edge'): a strided convolution, then "
               "depthwise-separable blocks; the keyword-spotting reference for microcontrollers.",
     "crnn": "CRNN: convolutions over time and frequency, then a GRU over time.",
+    "log-mel-lr": "The classic baseline: logistic regression on the log-mel bands' mean and standard deviation.",
 }
 
 
@@ -73,11 +77,38 @@ def build_crnn(x: Any, config: SpeechConfig, k: ModuleType) -> Any:
     return k.layers.GRU(config.units, unroll=True, name="gru")(x)
 
 
+def build_log_mel_lr(clip_samples: int, sample_rate: int, classes: int, config: SpeechConfig, k: ModuleType,
+                     *, batch_size: int | None = None, statistics: dict[str, Any] | None = None) -> Any:
+    """The classic baseline as a model: the log-mel bands' mean and standard deviation
+    over time (`baselines.band_statistics`), standardized by the training split's,
+    one dense layer, a softmax. Nothing in it trains: `statistics` ("mean",
+    "variance", "kernel", "bias") is the closed fit's (`baselines.fit_log_mel_lr`);
+    without it the scores are zero."""
+    from kerasdl.apps.speech.baselines import VARIANCE_EPSILON, log_mel_statistics
+
+    inputs = waveform_input(clip_samples, batch_size=batch_size, keras_module=k)
+    x = log_mel_statistics(inputs, feature_settings(config, sample_rate), k)
+    # Frozen, it is a fixed standardization: (x - mean) / sqrt(variance + epsilon).
+    x = k.layers.BatchNormalization(center=False, scale=False, epsilon=VARIANCE_EPSILON, trainable=False,
+                                    name="standardize")(x)
+    logits = k.layers.Dense(classes, kernel_initializer="zeros", trainable=False, name="lr_logits")(x)
+    outputs = k.layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
+    model = k.Model(inputs, outputs, name="log_mel_lr")
+    if statistics is not None:
+        model.get_layer("standardize").set_weights(
+            [np.asarray(statistics[key], np.float32) for key in ("mean", "variance")])
+        model.get_layer("lr_logits").set_weights(
+            [np.asarray(statistics[key], np.float32) for key in ("kernel", "bias")])
+    return model
+
+
 def build_speech_model(
     name: str, clip_samples: int, sample_rate: int, classes: int, config: SpeechConfig,
     *, batch_size: int | None = None, keras_module: ModuleType | None = None,
+    statistics: dict[str, Any] | None = None,
 ) -> Any:
-    """Builds model `name` taking int16 clips of `clip_samples` samples.
+    """Builds model `name` taking int16 clips of `clip_samples` samples
+    (`statistics`: the log-mel-lr model's fitted weights).
 
     Example:
     >>> from kerasdl.apps.speech.config import SpeechConfig
@@ -87,6 +118,9 @@ def build_speech_model(
     (None, 10)
     """
     k = keras_or(keras_module)
+    if name == "log-mel-lr":
+        return build_log_mel_lr(clip_samples, sample_rate, classes, config, k, batch_size=batch_size,
+                                statistics=statistics)
     inputs = waveform_input(clip_samples, batch_size=batch_size, keras_module=k)
     x = features(inputs, config, sample_rate, keras_module=k)
     bodies: dict[str, Callable[[], Any]] = {

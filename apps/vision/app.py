@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -11,6 +12,7 @@ import numpy as np
 from kerasdl.app import ClassifierApp, Datasets, MobileTask, TaskInput, named_probabilities
 from kerasdl.errors import DataError
 
+from kerasdl.apps.vision.baselines import PIXELS, fit_pixels
 from kerasdl.apps.vision.config import VisionConfig
 from kerasdl.apps.vision.models import MODELS, build_vision_model
 
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
     import keras
 
     from kerasdl.data.pipeline import Augment
+
+logger = logging.getLogger(__name__)
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
 
@@ -40,11 +44,16 @@ class VisionApp(ClassifierApp[VisionConfig]):
     models: ClassVar[dict[str, str]] = MODELS
     default_model: ClassVar[str] = "cnn"
     sample_dir = SAMPLE_DIR
-    baseline_advice: ClassVar[str] = "Train longer, try --model auto or resnet, or add --augment."
-    auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {"cnn": {"model": "cnn"}, "resnet": {"model": "resnet"}}
+    baseline_advice: ClassVar[str] = (
+        "Ship the baseline itself with --model pixels, or train longer, try --model auto or resnet, "
+        "or add --augment.")
+    auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {"cnn": {"model": "cnn"}, "resnet": {"model": "resnet"},
+                                                         PIXELS: {"model": PIXELS, "epochs": 1}}
+    baseline_models: ClassVar[dict[str, dict[str, Any]]] = {PIXELS: {"model": PIXELS, "epochs": 1}}
 
     def fit_baselines(self, config: VisionConfig, data: Datasets) -> list[Any]:
-        """A linear classifier on raw pixels (`baselines`)."""
+        """A linear classifier on raw pixels: exactly the model `--model pixels` ships
+        (`baselines`)."""
         from kerasdl.apps.vision.baselines import fit_baselines
 
         return fit_baselines(data)
@@ -65,8 +74,13 @@ class VisionApp(ClassifierApp[VisionConfig]):
                 f"{data.source.split(':', 1)[-1]} holds one class ({data.class_names[0]!r}); a "
                 "classifier needs at least two. To learn to make pictures of one kind, use the "
                 "dcgan app.")
-        return Datasets(train=data.train, validation=data.validation, test=data.test,
-                        info=data.info())
+        datasets = Datasets(train=data.train, validation=data.validation, test=data.test, info=data.info())
+        if fitted is None and config.model == PIXELS:
+            # Fitted here, in closed form, as sentiment's linear models: training has nothing left to learn.
+            fit = fit_pixels(datasets)
+            datasets.initial_weights[PIXELS] = {"kernel": fit.kernel, "bias": fit.bias}
+            logger.info("Fitted %s in closed form (%s, chosen on the validation split).", PIXELS, fit.setting)
+        return datasets
 
     def search_space(self, hp: Any, config: VisionConfig) -> dict[str, Any]:
         """Architecture and width, regularization, and training."""
@@ -85,13 +99,15 @@ class VisionApp(ClassifierApp[VisionConfig]):
     ) -> "keras.Model":
         return build_vision_model(
             self.model_name(config), tuple(info["image_shape"]), len(info["class_names"]),
-            config, keras_module=keras_module,
+            config, keras_module=keras_module, statistics=info.get(PIXELS),
         )
 
     def augmentation(self, config: VisionConfig, info: dict[str, Any]) -> "Augment | None":
         import keras
         import tensorflow as tf
 
+        if config.model == PIXELS:  # fitted in closed form: nothing learns from altered images
+            return None
         layers = []
         if config.augment_flip:
             layers.append(keras.layers.RandomFlip("horizontal", seed=config.seed))

@@ -21,7 +21,8 @@ class VisionConfig(ClassifierConfig, LayerStyle):
     """Image classification.
 
     Attributes:
-        model: mlp, lenet, cnn, resnet or mobilenet.
+        model: mlp, lenet, cnn, resnet, mobilenet, or pixels (the classic baseline:
+            ridge on the pixels, fitted in closed form).
         image_size: resize every image to this square size; None keeps the data's own
             size (which must then be the same for every image).
         channels: 1 (grey) or 3 (colour); None keeps the data's own.

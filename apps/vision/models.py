@@ -9,6 +9,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any, Callable
 
+import numpy as np
+
 from kerasdl.layers.blocks import (
     classifier_head,
     conv_bn_act,
@@ -27,6 +29,7 @@ MODELS: dict[str, str] = {
     "cnn": "CNN: 3x3 convolution, batch norm and pooling stages, then a dense layer (the default).",
     "resnet": "Small ResNet: residual blocks with identity and projection shortcuts.",
     "mobilenet": "MobileNet-style net of depthwise-separable convolutions, for phones.",
+    "pixels": "The classic baseline: a linear classifier on raw pixels (ridge on one-hot labels, softmax).",
 }
 
 
@@ -119,12 +122,36 @@ def build_mobilenet(shape: tuple[int, int, int], classes: int, config: VisionCon
     return k.Model(inputs, outputs, name="mobilenet")
 
 
+def build_pixels(shape: tuple[int, int, int], classes: int, config: VisionConfig, k: ModuleType,
+                 statistics: dict[str, Any] | None = None) -> Any:
+    """The classic baseline as a model: the pixels scaled to [0, 1] (averaged over
+    blocks when the image is large, `baselines.pixel_pool`), flattened, one dense
+    layer, a softmax. Nothing in it trains: `statistics` ("kernel", "bias") is the
+    closed fit's (`baselines.fit_pixels`); without it the scores are zero."""
+    from kerasdl.apps.vision.baselines import pixel_pool
+
+    inputs = image_input(shape, keras_module=k)
+    x = scale_pixels(inputs, keras_module=k)
+    pool = pixel_pool(shape)
+    if pool > 1:
+        x = k.layers.AveragePooling2D(pool, name="pixel_blocks")(x)
+    x = k.layers.Flatten(name="flatten")(x)
+    scores = k.layers.Dense(classes, kernel_initializer="zeros", trainable=False, name="ridge_scores")(x)
+    outputs = k.layers.Activation("softmax", dtype="float32", name="probabilities")(scores)
+    model = k.Model(inputs, outputs, name="pixels")
+    if statistics is not None:
+        model.get_layer("ridge_scores").set_weights(
+            [np.asarray(statistics["kernel"], np.float32), np.asarray(statistics["bias"], np.float32)])
+    return model
+
+
 BUILDERS: dict[str, Callable[..., Any]] = {
     "mlp": build_mlp,
     "lenet": build_lenet,
     "cnn": build_cnn,
     "resnet": build_resnet,
     "mobilenet": build_mobilenet,
+    "pixels": build_pixels,
 }
 
 
@@ -135,8 +162,9 @@ def build_vision_model(
     config: VisionConfig,
     *,
     keras_module: ModuleType | None = None,
+    statistics: dict[str, Any] | None = None,
 ) -> Any:
-    """Builds the named vision model.
+    """Builds the named vision model (`statistics`: the pixels model's fitted weights).
 
     Example:
     >>> from kerasdl.apps.vision.config import VisionConfig
@@ -145,4 +173,6 @@ def build_vision_model(
     >>> tuple(model.output.shape)
     (None, 10)
     """
+    if name == "pixels":
+        return build_pixels(tuple(image_shape), num_classes, config, keras_or(keras_module), statistics)
     return BUILDERS[name](tuple(image_shape), num_classes, config, keras_or(keras_module))

@@ -169,6 +169,46 @@ def inspect_image(path: Path) -> tuple[int, int, int]:
     return height, width, 1 if mode in ("1", "L", "LA", "I", "I;16", "F") else 3
 
 
+# Each file's (height, width, channels) by (path, modification time, size): `--model
+# auto` loads the data once per candidate, and a folder is checked once per process.
+_INSPECTED: dict[tuple[str, int, int], tuple[int, int, int]] = {}
+
+
+def inspect_images(paths: list[str], root: Path) -> list[tuple[int, int, int]]:
+    """`inspect_image` of every file, in parallel; files checked before in this process
+    (unchanged since) are not decoded again."""
+    import os
+
+    keys = []
+    for path in paths:
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            raise DataError(f"Image file not found: {path}") from None
+        keys.append((path, stat.st_mtime_ns, stat.st_size))
+    new = [key for key in keys if key not in _INSPECTED]
+    if new:
+        logger.info("Checking %d image file%s under %s", len(new), "" if len(new) == 1 else "s", root)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+            for key, shape in zip(new, pool.map(lambda k: inspect_image(Path(k[0])), new)):
+                _INSPECTED[key] = shape
+    return [_INSPECTED[key] for key in keys]
+
+
+def mixed_size_message(root: Path, paths: list[str], shapes: list[tuple[int, int, int]]) -> str:
+    """The error for a folder of images of several sizes: the range, an example of each
+    end, and a size to resize to (the median longer side, rounded to a multiple of 8:
+    most images then shrink or grow little)."""
+    sizes = [s[0] * s[1] for s in shapes]
+    small, large = int(np.argmin(sizes)), int(np.argmax(sizes))
+    sides = sorted(max(s[:2]) for s in shapes)
+    suggested = max(8, int(round(sides[len(sides) // 2] / 8)) * 8)
+    distinct = len({s[:2] for s in shapes})
+    return (f"Images under {root} differ in size ({distinct} sizes, from {shapes[small][0]}x{shapes[small][1]} "
+            f"({paths[small]}) to {shapes[large][0]}x{shapes[large][1]} ({paths[large]})). Resize them all "
+            f"with --set image_size=N, e.g. image_size={suggested} (the median longer side).")
+
+
 # ---- sources ------------------------------------------------------------------------------
 
 
@@ -315,18 +355,11 @@ def _from_class_folders(
         lists = {"train": (paths, labels, class_names)}
 
     all_paths = [p for v in lists.values() for p in v[0]]
-    logger.info("Checking %d image files under %s", len(all_paths), root)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        shapes = list(pool.map(lambda p: inspect_image(Path(p)), all_paths))
+    shapes = inspect_images(all_paths, root)
     heights_widths = {s[:2] for s in shapes}
     native_channels = {s[2] for s in shapes}
     if image_size is None and len(heights_widths) > 1:
-        first = shapes[0]
-        odd = next(p for p, s in zip(all_paths, shapes) if s[:2] != first[:2])
-        raise DataError(
-            f"Images under {root} differ in size: {all_paths[0]} is {first[0]}x{first[1]} "
-            f"but {odd} is not. Pass `image_size=N` to resize them all."
-        )
+        raise DataError(mixed_size_message(root, all_paths, shapes))
     if channels is None and len(native_channels) > 1:
         odd = next(p for p, s in zip(all_paths, shapes) if s[2] != shapes[0][2])
         raise DataError(

@@ -93,20 +93,14 @@ def timed(name: str, fit: Callable[[], tuple[dict[str, np.ndarray], str]]) -> Ba
     return Baseline(name, outputs, time.perf_counter() - started, setting)
 
 
-def logistic_regression(features: dict[str, Any], labels: dict[str, np.ndarray], num_classes: int,
-                        *, grid: Sequence[float] = LOGISTIC_C) -> tuple[dict[str, np.ndarray], str]:
+def logistic_regression_fit(features: dict[str, Any], labels: dict[str, np.ndarray],
+                            *, grid: Sequence[float] = LOGISTIC_C) -> tuple[Any, str]:
     """Multinomial logistic regression fitted on `features["train"]`, its inverse
-    regularization C chosen by accuracy on `features["validation"]`.
-
-    Args:
-        features: split -> [examples, features] (dense or scipy sparse).
-        labels: split -> int labels; "train" and "validation" are required.
-        num_classes: width of the returned probabilities (classes the training split
-            lacks get probability 0).
+    regularization C chosen by accuracy on `features["validation"]` (the first of
+    equals: the strongest regularization).
 
     Returns:
-        (split -> probabilities [examples, num_classes] for every split in
-        `features`, "C=<chosen>").
+        (the fitted scikit-learn model, "C=<chosen>").
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -118,12 +112,30 @@ def logistic_regression(features: dict[str, Any], labels: dict[str, np.ndarray],
             best = (accuracy, c, model)
     assert best is not None
     _, c, model = best
+    return model, f"C={c:g}"
+
+
+def logistic_regression(features: dict[str, Any], labels: dict[str, np.ndarray], num_classes: int,
+                        *, grid: Sequence[float] = LOGISTIC_C) -> tuple[dict[str, np.ndarray], str]:
+    """`logistic_regression_fit`'s class probabilities.
+
+    Args:
+        features: split -> [examples, features] (dense or scipy sparse).
+        labels: split -> int labels; "train" and "validation" are required.
+        num_classes: width of the returned probabilities (classes the training split
+            lacks get probability 0).
+
+    Returns:
+        (split -> probabilities [examples, num_classes] for every split in
+        `features`, "C=<chosen>").
+    """
+    model, setting = logistic_regression_fit(features, labels, grid=grid)
     outputs = {}
     for split, x in features.items():
         probabilities = np.zeros((x.shape[0], num_classes), np.float32)
         probabilities[:, model.classes_] = model.predict_proba(x)
         outputs[split] = probabilities
-    return outputs, f"C={c:g}"
+    return outputs, setting
 
 
 def ridge_regression(features: dict[str, np.ndarray], targets: dict[str, np.ndarray],

@@ -41,6 +41,11 @@ AUTO = "auto"
 CANDIDATES = "candidates"
 AUTO_FILE = "auto.json"
 RULE = "one standard error"
+# The default run's rule (`kerasdl train APP` with no --model): the app's default model
+# and its classic baseline models are trained; the default is shipped unless a
+# baseline model scores better on validation, so the default run is never worse on
+# validation than the best of them.
+NEVER_WORSE = "never worse than the baseline models"
 
 
 def candidate_scores(app: Any, candidate: Run) -> tuple[np.ndarray, int]:
@@ -61,11 +66,13 @@ def candidate_scores(app: Any, candidate: Run) -> tuple[np.ndarray, int]:
     return app.per_example_metric(targets, outputs, info), int(model.count_params())
 
 
-def choose_candidate(app: Any, run_path: str | Path, candidates: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def choose_candidate(app: Any, run_path: str | Path, candidates: Sequence[dict[str, Any]],
+                     rule: str = RULE) -> dict[str, Any]:
     """Scores the trained `candidates` (auto.json records: label, status) of the auto
-    run at `run_path` on validation and applies the one-standard-error rule. Adds
-    `validation`, `parameters`, `gap`, `standard_error` and `within_noise` to each
-    trained record.
+    run at `run_path` on validation and applies `rule`: the one-standard-error rule,
+    or `NEVER_WORSE` (the first candidate, the default model, unless another has a
+    better validation mean; then the best). Adds `validation`, `parameters`, `gap`,
+    `standard_error` and `within_noise` to each trained record.
 
     Returns:
         {"metric", "mode", "best", "winner", "rule"}.
@@ -107,14 +114,23 @@ def choose_candidate(app: Any, run_path: str | Path, candidates: Sequence[dict[s
         row = choice["candidates"][record["label"]]
         record.update(validation=row["mean"], parameters=sizes[record["label"]], gap=row["gap"],
                       standard_error=row["standard_error"], within_noise=row["within_noise"])
+    winner = choice["chosen"]
+    if rule == NEVER_WORSE:
+        first = candidates[0]["label"]
+        winner = first if first in scores and choice["candidates"][first]["gap"] <= 0.0 else choice["best"]
     return {"metric": app.headline_for(info), "mode": mode, "best": choice["best"],
-            "winner": choice["chosen"], "rule": RULE}
+            "winner": winner, "rule": rule}
 
 
 def train_candidates(app: Any, config: Any, run: Run, *, verbose: Any = "auto",
-                     time_budget: float | None = None) -> tuple[dict[str, Any], Any]:
-    """Trains `app.auto_recipes` on top of `config` inside `run`, then makes the
-    winner's files the run's.
+                     time_budget: float | None = None, recipes: dict[str, dict[str, Any]] | None = None,
+                     rule: str = RULE) -> tuple[dict[str, Any], Any]:
+    """Trains `app.auto_candidates(config)` (its `auto_recipes` that suit the data), or
+    `recipes`, on top of `config` inside `run`, then makes the winner by `rule`
+    (`choose_candidate`) the run's files.
+
+    A candidate after the first that does not apply to the data (a `ConfigError`:
+    naive Bayes on three classes) is skipped, saying why.
 
     Returns:
         (the auto record written to auto.json, the winner's config).
@@ -127,16 +143,17 @@ def train_candidates(app: Any, config: Any, run: Run, *, verbose: Any = "auto",
 
     from kerasdl.app import App
 
-    if not app.auto_recipes:
+    if not (recipes or app.auto_recipes):
         raise ConfigError(f"The {app.name} app has no --model auto candidates; choose one of "
                           f"{', '.join(app.models)}.")
     if type(app).per_example_metric is App.per_example_metric:
         raise ConfigError(f"The {app.name} app cannot score single examples (`per_example_metric`), "
                           "which --model auto compares candidates with; choose a model.")
+    recipes = app.auto_candidates(config) if recipes is None else recipes
     started = time.perf_counter()
     records: list[dict[str, Any]] = []
     configs: dict[str, Any] = {}
-    for i, (label, overrides) in enumerate(app.auto_recipes.items()):
+    for i, (label, overrides) in enumerate(recipes.items()):
         record: dict[str, Any] = {"label": label, "overrides": overrides}
         records.append(record)
         if i and time_budget is not None and time.perf_counter() - started > time_budget:
@@ -144,16 +161,26 @@ def train_candidates(app: Any, config: Any, run: Run, *, verbose: Any = "auto",
             continue
         candidate_config = dataclasses.replace(config, **overrides)
         configs[label] = candidate_config
-        logger.info("Candidate %d/%d: %s", i + 1, len(app.auto_recipes), label)
+        if rule != NEVER_WORSE:
+            logger.info("Candidate %d/%d: %s", i + 1, len(recipes), label)
+        elif i:  # the default model's run reads as any run; the baseline models say why they train
+            logger.info("Baseline model %d/%d: %s (shipped instead if better on validation)", i, len(recipes) - 1,
+                        label)
         try:
             summary = train_run(app.name, candidate_config, runs_dir=run.path / CANDIDATES, name=label,
                                 verbose=verbose, baselines=False)
         except TrainingError as e:  # a diverged candidate loses; others may still win
             record["status"] = f"failed: {e}"
             continue
+        except ConfigError as e:
+            if not i:  # the first candidate's error is the user's to fix
+                raise
+            record["status"] = f"skipped: {e}"
+            logger.info("Skipped %s: %s", label, e)
+            continue
         record.update(status="trained", seconds=round(summary.seconds, 1),
                       test=summary.metrics.get(app.headline_for(summary.run.meta["data"])))
-    choice = choose_candidate(app, run.path, records)
+    choice = choose_candidate(app, run.path, records, rule)
     winner_run = run.path / CANDIDATES / app.name / choice["winner"]
     for item in winner_run.iterdir():
         target = run.path / item.name
@@ -164,12 +191,23 @@ def train_candidates(app: Any, config: Any, run: Run, *, verbose: Any = "auto",
     return record, configs[choice["winner"]]
 
 
+def format_number(value: float) -> str:
+    """A score, gap or standard error with enough digits to tell it from zero
+    (0.0000 hid standard errors of 3e-05)."""
+    value = float(value)
+    return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.2g}"
+
+
 def format_candidates(record: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     """The candidates' validation scores, size and gap to the best, the winner marked,
     beside the best classic baseline's validation score."""
     metric = record["metric"]
-    lines = [f"--model auto: candidates by validation {metric} "
-             "(the smallest within one standard error of the best is chosen)"]
+    if record.get("rule") == NEVER_WORSE:
+        lines = [f"The default model and the classic baseline models by validation {metric} "
+                 "(the default is shipped unless a baseline model is better)"]
+    else:
+        lines = [f"--model auto: candidates by validation {metric} "
+                 "(the smallest within one standard error of the best is chosen)"]
     width = max(len(c["label"]) for c in record["candidates"])
     for c in record["candidates"]:
         if not isinstance(c.get("validation"), (int, float)):
@@ -177,15 +215,45 @@ def format_candidates(record: dict[str, Any], baseline: dict[str, Any] | None) -
             continue
         notes = [f"{c['parameters']:,} parameters"]
         if c["label"] != record["best"]:
-            notes.append(f"{c['gap']:.4f} worse (SE {c['standard_error']:.4f}"
+            notes.append(f"{format_number(c['gap'])} worse (SE {format_number(c['standard_error'])}"
                          f"{', within noise' if c['within_noise'] else ''})")
         elif record["best"] != record["winner"]:
             notes.append("best")
         if c.get("seconds") is not None:
-            notes.append(f"{c['seconds']:.0f} s")
+            notes.append(f"{c['seconds']:.1f} s" if c["seconds"] < 10 else f"{c['seconds']:.0f} s")
         mark = "  <- chosen" if c["label"] == record["winner"] else ""
         lines.append(f"  {c['label']:{width}}  {c['validation']:.4f}  {', '.join(notes)}{mark}")
     if baseline is not None:
         lines.append(f"  classic baseline, validation {metric}: {baseline['validation'][metric]:.4f} "
                      f"({baseline['name']})")
     return "\n".join(lines)
+
+
+def chosen_line(record: dict[str, Any]) -> str:
+    """The one line saying which candidate the run ships, and why."""
+    metric = record["metric"]
+    by_label = {c["label"]: c for c in record["candidates"]}
+    winner = by_label[record["winner"]]
+    trained = [c for c in record["candidates"] if isinstance(c.get("validation"), (int, float))]
+    if record.get("rule") == NEVER_WORSE:
+        default = record["candidates"][0]
+        others = [c for c in trained if c is not default]
+        if winner is default:
+            if not others:
+                return f"Shipped {winner['label']}, the default model (no baseline model applies to this data)."
+            rival = max(others, key=lambda c: c["validation"]) if record["mode"] == "max" \
+                else min(others, key=lambda c: c["validation"])
+            return (f"Shipped {winner['label']}, the default model: validation {metric} "
+                    f"{winner['validation']:.4f}, not worse than {rival['validation']:.4f} for {rival['label']}, "
+                    "the best baseline model.")
+        if not isinstance(default.get("validation"), (int, float)):
+            return (f"Shipped {winner['label']}, a classic baseline model: the default model "
+                    f"{default['label']} {default.get('status', 'did not train')}.")
+        return (f"Shipped {winner['label']}, a classic baseline model: validation {metric} "
+                f"{winner['validation']:.4f} against {default['validation']:.4f} for {default['label']}, "
+                f"the default model (--model {default['label']} ships that one anyway).")
+    line = f"Chosen: {winner['label']} (validation {metric} {winner['validation']:.4f})"
+    if record["best"] != record["winner"]:
+        line += (f"; {record['best']} was better on validation by less than one standard error, "
+                 "with more parameters")
+    return line + "."

@@ -67,7 +67,7 @@ def compare_with_baselines(run: Run, *, app: Any, config: TrainConfig, data: Any
         `baselines` (each baseline's name, chosen setting, seconds and metrics per
         split) and `baseline_warning` (the line said when the model is worse than the
         best baseline on validation, else None). Empty for an app without baselines.
-        `advice` replaces the app's `baseline_advice` in that line.
+        `advice` replaces the app's `baseline_advice_for(info)` in that line.
     """
     from kerasdl.evaluation.baselines import best_baseline, score_baselines, split_arrays, worse_than_baseline
 
@@ -87,7 +87,7 @@ def compare_with_baselines(run: Run, *, app: Any, config: TrainConfig, data: Any
     warning = None
     if best is not None and isinstance(validation.get(metric), (int, float)):
         warning = worse_than_baseline(float(validation[metric]), best, metric, mode,
-                                      advice if advice is not None else app.baseline_advice)
+                                      advice if advice is not None else app.baseline_advice_for(info))
     return {"validation": {metric: validation.get(metric)}, "baselines": entries, "baseline_warning": warning}
 
 

@@ -66,9 +66,10 @@ def register_custom_layers(keras_module: ModuleType) -> None:
     from kerasdl.layers.position_embedding import position_embedding_class
     from kerasdl.layers.spec_augment import spec_augment_class
     from kerasdl.layers.task_inputs import rgb_to_grey_class, waveform_to_pcm_class
+    from kerasdl.layers.token_scores import token_scores_class
 
     for define in (position_embedding_class, log_mel_class, spec_augment_class, masked_mean_class,
-                   rgb_to_grey_class, waveform_to_pcm_class):
+                   rgb_to_grey_class, waveform_to_pcm_class, token_scores_class):
         define(keras_module)
 
 

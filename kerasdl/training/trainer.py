@@ -96,6 +96,7 @@ def _train(app: "App[Any]", config: TrainConfig, run: Run, strategy: Any, *, res
         app.prepare(config, data)
     custom_loop = uses_custom_loop(strategy)
     fit = prepare_fit(app, config, data, output_dir=run.path, drop_remainder=custom_loop)
+    logger.info("%s", describe_training(app, config, data.info, fit.train_count))
 
     initial_epoch, history = 0, []
     if resume:
@@ -133,6 +134,14 @@ def _train(app: "App[Any]", config: TrainConfig, run: Run, strategy: Any, *, res
             logger.info("Distilling from %s (T=%g, soft-target weight %g).", teacher_path,
                         config.distill_temperature, config.distill_weight)
 
+    epochs = config.epochs
+    if not model.trainable_weights and not initial_epoch:
+        # Fitted before training (a classic baseline model): one epoch scores it, more
+        # would repeat the same numbers.
+        epochs = 1
+        logger.info("%s has no weights to train (none, or fitted before training): one epoch scores it.",
+                    app.model_name(config))
+
     chief = is_chief()
     if chief:
         run.write_meta(status="running")
@@ -159,7 +168,7 @@ def _train(app: "App[Any]", config: TrainConfig, run: Run, strategy: Any, *, res
             from kerasdl.app import SupervisedApp
 
             fit_distributed(
-                model, fit.train, fit.validation, strategy=strategy, epochs=config.epochs,
+                model, fit.train, fit.validation, strategy=strategy, epochs=epochs,
                 initial_epoch=initial_epoch, steps_per_epoch=fit.steps_per_epoch, callbacks=callbacks,
                 metrics=app.metrics(config, data.info) if isinstance(app, SupervisedApp) else [],
                 verbose=verbose,
@@ -169,7 +178,7 @@ def _train(app: "App[Any]", config: TrainConfig, run: Run, strategy: Any, *, res
                 if not model.trainable_weights:  # a baseline model: nothing to learn, by design
                     warnings.filterwarnings("ignore", message="The model does not have any trainable weights")
                 model.fit(
-                    fit.train, validation_data=fit.validation, epochs=config.epochs,
+                    fit.train, validation_data=fit.validation, epochs=epochs,
                     initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
                     shuffle=False,  # the pipeline shuffles
                 )
@@ -199,6 +208,25 @@ def _train(app: "App[Any]", config: TrainConfig, run: Run, strategy: Any, *, res
 
 
 
+def describe_training(app: "App[Any]", config: TrainConfig, info: dict[str, Any], train_count: int) -> str:
+    """The line said before the first epoch: which model learns from which data, and
+    how many examples each split holds (a wrong folder or split shows here, not after
+    an hour).
+
+    Example:
+    >>> from kerasdl.registry import get_app
+    >>> app = get_app("vision")
+    >>> describe_training(app, app.config_class(), {"source": "idx:sample",
+    ...     "sizes": {"train": 900, "validation": 100, "test": 200}}, 900)
+    'Training cnn on idx:sample: 900 training, 100 validation, 200 test examples.'
+    """
+    sizes = dict(info.get("sizes") or {})
+    sizes["train"] = train_count
+    counts = ", ".join(f"{sizes[s]:,} {'training' if s == 'train' else s}" for s in ("train", "validation", "test")
+                       if isinstance(sizes.get(s), int))
+    return f"Training {app.model_name(config)} on {info.get('source', 'the data')}: {counts} examples."
+
+
 @dataclass
 class TrainSummary:
     """What `train` returns: where the run is and how it went."""
@@ -223,6 +251,7 @@ def train_run(
     verbose: Any = "auto",
     baselines: bool = True,
     time_budget: float | None = None,
+    baseline_models: bool = False,
 ) -> TrainSummary:
     """Trains an app into `runs_dir/<app>/<name>`, then evaluates it on the test split
     beside the app's classic baselines.
@@ -241,6 +270,10 @@ def train_run(
             than the best of them on validation is reported (`baseline_warning`).
         time_budget: with `config.model == "auto"`, seconds after which no new
             candidate starts (`kerasdl.training.auto`).
+        baseline_models: also train the app's classic baseline models
+            (`App.baseline_models`) beside `config`'s model and ship the better on
+            validation (`kerasdl.training.auto.NEVER_WORSE`): what `kerasdl train`
+            does when no --model is given. Needs `baselines`.
 
     Raises:
         KerasdlError: for bad input; the message says what to fix.
@@ -268,7 +301,14 @@ def train_run(
             )
         if config.model == AUTO:
             return _train_auto(app, config, runs_dir, name, verbose, baselines, time_budget)
-        app.model_name(config)  # fail on a bad model name before creating anything
+        model = app.model_name(config)  # fail on a bad model name before creating anything
+        extra = {label: overrides for label, overrides in app.baseline_models.items() if label != model}
+        if baseline_models and baselines and extra and is_chief() and not (config.init_from or
+                                                                          getattr(config, "teacher", None)):
+            from kerasdl.training.auto import NEVER_WORSE
+
+            return _train_auto(app, config, runs_dir, name, verbose, baselines, None,
+                               recipes={model: {}, **extra}, rule=NEVER_WORSE)
         if not is_chief():
             # Only the chief of a multi-worker job writes the run; the others train
             # into a scratch folder that is removed afterwards.
@@ -309,17 +349,20 @@ def train_run(
 
 
 def _train_auto(app: Any, config: TrainConfig, runs_dir: str | Path, name: str | None, verbose: Any,
-                baselines: bool, time_budget: float | None) -> TrainSummary:
-    """`--model auto`: the app's candidates trained inside one run, the winner (by
-    validation) kept as the run, then evaluated beside the baselines."""
+                baselines: bool, time_budget: float | None, *, recipes: dict[str, dict[str, Any]] | None = None,
+                rule: str | None = None) -> TrainSummary:
+    """`--model auto` (or the default run's `recipes` under `rule`): the candidates
+    trained inside one run, the winner (by validation) kept as the run, then
+    evaluated beside the baselines."""
     from kerasdl.evaluation.baselines import best_baseline, format_baseline_metrics
-    from kerasdl.training.auto import format_candidates, train_candidates
+    from kerasdl.training.auto import chosen_line, format_candidates, train_candidates
     from kerasdl.training.evaluation import compare_with_baselines, validation_metrics
     from kerasdl.training.saving import load_app_model
 
     run = Run.create(runs_dir, app.name, name)
     try:
-        record, winner_config = train_candidates(app, config, run, verbose=verbose, time_budget=time_budget)
+        record, winner_config = train_candidates(app, config, run, verbose=verbose, time_budget=time_budget,
+                                                 recipes=recipes, **({"rule": rule} if rule else {}))
     except BaseException:
         if not any(run.path.rglob("run.json")):
             shutil.rmtree(run.path, ignore_errors=True)  # nothing trained worth keeping
@@ -335,7 +378,7 @@ def _train_auto(app: Any, config: TrainConfig, runs_dir: str | Path, name: str |
     else:
         metrics.update(compare_with_baselines(
             run, app=app, config=winner_config, data=data,
-            advice="No --model auto candidate beat it on this data: the baseline is the better model here, "
+            advice="No candidate beat it on this data: the baseline is the better model here, "
                    "or the data is too small for the deep ones."))
         if metrics.get("baselines"):
             report += "\n" + format_baseline_metrics(metrics, metric)
@@ -343,17 +386,17 @@ def _train_auto(app: Any, config: TrainConfig, runs_dir: str | Path, name: str |
     report = format_candidates(record, best_baseline(metrics.get("baselines", []), metric, app.headline_mode)) \
         + "\n" + report
     history = run.read_history()
-    trained = [c for c in record["candidates"] if c.get("seconds") is not None]
-    seconds = sum(c["seconds"] for c in trained)
     winner = next(c for c in record["candidates"] if c["label"] == record["winner"])
-    chosen = f"\nChosen: {winner['label']} (validation {record['metric']} {winner['validation']:.4f})"
-    if record["best"] != record["winner"]:
-        chosen += (f"; {record['best']} was better on validation by less than one standard error, "
-                   "with more parameters")
+    trained = [c for c in record["candidates"] if c.get("seconds") is not None]
+    all_seconds = sum(c["seconds"] for c in trained)
+    chosen = chosen_line(record)
+    if len(trained) > 1:
+        chosen += f" {len(trained)} candidates trained in {all_seconds:.1f} s."
+    # The summary's time and speed are the shipped model's own, as for any run.
     return TrainSummary(run=run, model=load_app_model(app, run.model_path()), metrics=metrics, history=history,
-                        epochs_completed=len(history), seconds=seconds,
+                        epochs_completed=len(history), seconds=float(winner.get("seconds") or 0.0),
                         examples_per_second=float(metrics.get("training", {}).get("examples_per_second", 0.0)),
-                        report=report + chosen + ".")
+                        report=report + "\n" + chosen)
 
 
 def _precision_policy(config: TrainConfig, strategy: Any) -> str:
