@@ -48,7 +48,7 @@ def _start_tensorflow() -> None:
     from kerasdl_edge.native_log import filtered_stderr
 
     # A failed import shows all it printed; otherwise only what is not noise.
-    with filtered_stderr(_NATIVE_NOISE):
+    with filtered_stderr(_NATIVE_NOISE, all_on_error=True):
         import tensorflow as tf
 
         tf.config.list_physical_devices()  # CUDA is probed (and cuInit fails) here

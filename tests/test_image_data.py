@@ -167,7 +167,7 @@ def test_mixed_size_error_names_the_range_and_a_size(tmp_path: Path) -> None:
     assert "image_size=16" in message  # the median longer side
 
 
-def test_a_folder_is_checked_once_per_process(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_folder_is_checked_once_per_process(tmp_path: Path) -> None:
     """Issue 30: --model auto loaded the data once per candidate and decoded every image
     each time; an unchanged file is checked once, a changed one again."""
     import logging
@@ -175,11 +175,26 @@ def test_a_folder_is_checked_once_per_process(tmp_path: Path, caplog: pytest.Log
     from PIL import Image
 
     write_colour_folder(tmp_path, per_class=3)
-    with caplog.at_level(logging.INFO, logger="kerasdl.data.images"):
+    class Collect(logging.Handler):  # on the logger itself: the CLI stops propagation at "kerasdl"
+        def __init__(self) -> None:
+            super().__init__(logging.INFO)
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    logger, collect = logging.getLogger("kerasdl.data.images"), Collect()
+    level = logger.level
+    logger.addHandler(collect)
+    logger.setLevel(logging.INFO)
+    try:
         load_image_datasets(str(tmp_path), sample_dir=".")
         load_image_datasets(str(tmp_path), sample_dir=".")
         time.sleep(0.01)
         Image.new("RGB", (16, 16), (1, 2, 3)).save(tmp_path / "red" / "000.png")
         load_image_datasets(str(tmp_path), sample_dir=".")
-    checks = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Checking")]
+    finally:
+        logger.removeHandler(collect)
+        logger.setLevel(level)
+    checks = [m for m in collect.messages if m.startswith("Checking")]
     assert checks == ["Checking 9 image files under " + str(tmp_path), "Checking 1 image file under " + str(tmp_path)]

@@ -75,6 +75,8 @@ def test_kill_and_ctrl_c_then_resume(tmp_path: Path) -> None:
     spent_before_kill = meta.get("training_seconds", 0.0)
     meta = json.loads((run / "run.json").read_text())
     assert meta["status"] == "completed" and meta["epochs_completed"] == EPOCHS
+    # A run without --model goes on, once resumed, to its baseline models (issue 30).
+    assert (run / "auto.json").is_file() and "Shipped " in output, output
     # The epochs' time adds up across the sessions.
     assert meta["training_seconds"] > spent_before_kill
     with (run / "history.csv").open() as f:

@@ -67,12 +67,13 @@ def candidate_scores(app: Any, candidate: Run) -> tuple[np.ndarray, int]:
 
 
 def choose_candidate(app: Any, run_path: str | Path, candidates: Sequence[dict[str, Any]],
-                     rule: str = RULE) -> dict[str, Any]:
+                     rule: str = RULE, paths: dict[str, Path] | None = None) -> dict[str, Any]:
     """Scores the trained `candidates` (auto.json records: label, status) of the auto
     run at `run_path` on validation and applies `rule`: the one-standard-error rule,
     or `NEVER_WORSE` (the first candidate, the default model, unless another has a
     better validation mean; then the best). Adds `validation`, `parameters`, `gap`,
-    `standard_error` and `within_noise` to each trained record.
+    `standard_error` and `within_noise` to each trained record. A candidate lives in
+    `run_path/candidates/APP/LABEL` unless `paths` names its folder.
 
     Returns:
         {"metric", "mode", "best", "winner", "rule"}.
@@ -90,7 +91,7 @@ def choose_candidate(app: Any, run_path: str | Path, candidates: Sequence[dict[s
     scores, sizes = {}, {}
     info: dict[str, Any] = {}
     for record in [c for c in candidates if c.get("status") == "trained"]:
-        candidate = Run(Path(run_path) / CANDIDATES / app.name / record["label"])
+        candidate = Run((paths or {}).get(record["label"]) or Path(run_path) / CANDIDATES / app.name / record["label"])
         try:
             values, parameters = candidate_scores(app, candidate)
             if not len(values) or not np.all(np.isfinite(values)):
@@ -123,11 +124,9 @@ def choose_candidate(app: Any, run_path: str | Path, candidates: Sequence[dict[s
 
 
 def train_candidates(app: Any, config: Any, run: Run, *, verbose: Any = "auto",
-                     time_budget: float | None = None, recipes: dict[str, dict[str, Any]] | None = None,
-                     rule: str = RULE) -> tuple[dict[str, Any], Any]:
-    """Trains `app.auto_candidates(config)` (its `auto_recipes` that suit the data), or
-    `recipes`, on top of `config` inside `run`, then makes the winner by `rule`
-    (`choose_candidate`) the run's files.
+                     time_budget: float | None = None) -> tuple[dict[str, Any], Any]:
+    """Trains `app.auto_candidates(config)` (its `auto_recipes` that suit the data) on
+    top of `config` inside `run`, then makes the winner the run's files.
 
     A candidate after the first that does not apply to the data (a `ConfigError`:
     naive Bayes on three classes) is skipped, saying why.
@@ -143,13 +142,13 @@ def train_candidates(app: Any, config: Any, run: Run, *, verbose: Any = "auto",
 
     from kerasdl.app import App
 
-    if not (recipes or app.auto_recipes):
+    if not app.auto_recipes:
         raise ConfigError(f"The {app.name} app has no --model auto candidates; choose one of "
                           f"{', '.join(app.models)}.")
     if type(app).per_example_metric is App.per_example_metric:
         raise ConfigError(f"The {app.name} app cannot score single examples (`per_example_metric`), "
                           "which --model auto compares candidates with; choose a model.")
-    recipes = app.auto_candidates(config) if recipes is None else recipes
+    recipes = app.auto_candidates(config)
     started = time.perf_counter()
     records: list[dict[str, Any]] = []
     configs: dict[str, Any] = {}
@@ -161,33 +160,82 @@ def train_candidates(app: Any, config: Any, run: Run, *, verbose: Any = "auto",
             continue
         candidate_config = dataclasses.replace(config, **overrides)
         configs[label] = candidate_config
-        if rule != NEVER_WORSE:
-            logger.info("Candidate %d/%d: %s", i + 1, len(recipes), label)
-        elif i:  # the default model's run reads as any run; the baseline models say why they train
-            logger.info("Baseline model %d/%d: %s (shipped instead if better on validation)", i, len(recipes) - 1,
-                        label)
-        try:
-            summary = train_run(app.name, candidate_config, runs_dir=run.path / CANDIDATES, name=label,
-                                verbose=verbose, baselines=False)
-        except TrainingError as e:  # a diverged candidate loses; others may still win
-            record["status"] = f"failed: {e}"
-            continue
-        except ConfigError as e:
-            if not i:  # the first candidate's error is the user's to fix
-                raise
-            record["status"] = f"skipped: {e}"
-            logger.info("Skipped %s: %s", label, e)
-            continue
-        record.update(status="trained", seconds=round(summary.seconds, 1),
-                      test=summary.metrics.get(app.headline_for(summary.run.meta["data"])))
-    choice = choose_candidate(app, run.path, records, rule)
-    winner_run = run.path / CANDIDATES / app.name / choice["winner"]
-    for item in winner_run.iterdir():
-        target = run.path / item.name
-        (shutil.copytree if item.is_dir() else shutil.copy2)(item, target)
+        logger.info("Candidate %d/%d: %s", i + 1, len(recipes), label)
+        _train_candidate(app, candidate_config, run, record, verbose, first=not i)
+    choice = choose_candidate(app, run.path, records)
+    _copy_winner(app, run, choice["winner"])
     record = {**choice, "candidates": records, "seconds": round(time.perf_counter() - started, 1)}
     kio.write_json(run.path / AUTO_FILE, record)
     Run(run.path).write_meta(name=run.name, auto=record)
+    return record, configs[choice["winner"]]
+
+
+def _train_candidate(app: Any, config: Any, run: Run, record: dict[str, Any], verbose: Any, *,
+                     first: bool) -> None:
+    """Trains one candidate into `run`'s candidates folder and records how it went: a
+    diverged one fails, one that does not apply to the data (a `ConfigError`: naive
+    Bayes on three classes) is skipped, saying why, unless it is the first (then the
+    error is the user's to fix)."""
+    from kerasdl.training.trainer import train_run
+
+    label = record["label"]
+    try:
+        summary = train_run(app.name, config, runs_dir=run.path / CANDIDATES, name=label,
+                            verbose=verbose, baselines=False)
+    except TrainingError as e:  # a diverged candidate loses; others may still win
+        record["status"] = f"failed: {e}"
+        return
+    except ConfigError as e:
+        if first:
+            raise
+        record["status"] = f"skipped: {e}"
+        logger.info("Skipped %s: %s", label, e)
+        return
+    record.update(status="trained", seconds=round(summary.seconds, 1),
+                  test=summary.metrics.get(app.headline_for(summary.run.meta["data"])))
+
+
+def _copy_winner(app: Any, run: Run, label: str) -> None:
+    for item in (run.path / CANDIDATES / app.name / label).iterdir():
+        target = run.path / item.name
+        (shutil.copytree if item.is_dir() else shutil.copy2)(item, target)
+
+
+def ship_never_worse(app: Any, config: Any, run: Run, default: dict[str, Any],
+                     baseline_models: dict[str, dict[str, Any]], *, verbose: Any = "auto") -> tuple[dict[str, Any], Any]:
+    """The default run's choice (`NEVER_WORSE`): `run` holds the trained default model
+    (`default`: its auto.json record); `baseline_models` (label -> config overrides)
+    are trained under `candidates/` beside it. When one is better on validation, the
+    default model's files move to `candidates/APP/LABEL` and the winner's become the
+    run's.
+
+    Returns:
+        (the record written to auto.json, the winner's config).
+    """
+    started = time.perf_counter()
+    records, configs = [default], {default["label"]: config}
+    for i, (label, overrides) in enumerate(baseline_models.items(), 1):
+        record: dict[str, Any] = {"label": label, "overrides": overrides}
+        records.append(record)
+        folder = run.path / CANDIDATES / app.name / label
+        if folder.exists():  # a resumed run fits its baseline models again: seconds
+            shutil.rmtree(folder)
+        configs[label] = dataclasses.replace(config, **overrides)
+        logger.info("Baseline model %d/%d: %s (shipped instead if better on validation)", i,
+                    len(baseline_models), label)
+        _train_candidate(app, configs[label], run, record, verbose, first=False)
+    choice = choose_candidate(app, run.path, records, NEVER_WORSE, paths={default["label"]: run.path})
+    if choice["winner"] != default["label"]:
+        kept = run.path / CANDIDATES / app.name / default["label"]
+        kept.mkdir(parents=True)
+        for item in list(run.path.iterdir()):
+            if item.name != CANDIDATES:
+                shutil.move(str(item), str(kept / item.name))
+        _copy_winner(app, run, choice["winner"])
+    record = {**choice, "candidates": records,
+              "seconds": round(default["seconds"] + time.perf_counter() - started, 1)}
+    kio.write_json(run.path / AUTO_FILE, record)
+    Run(run.path).write_meta(name=run.name, status="completed", auto=record, baseline_models=list(baseline_models))
     return record, configs[choice["winner"]]
 
 

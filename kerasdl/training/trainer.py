@@ -287,11 +287,15 @@ def train_run(
 
     app = get_app(app_name)
     scratch: str | None = None
+    extra: dict[str, dict[str, Any]] = {}
     if resume:
         run = Run.to_resume(runs_dir, app.name, name)
         if run.meta.get("app") != app.name:
             raise KerasdlError(f"{run.path} is a {run.meta.get('app')} run, not {app.name}.")
         config = run_config(run)
+        # A default run goes on to its baseline models after the default model's epochs.
+        extra = {label: app.baseline_models[label] for label in run.meta.get("baseline_models", [])
+                 if label in app.baseline_models}
     else:
         config = config if config is not None else app.config_class()
         if not isinstance(config, app.config_class):
@@ -302,18 +306,20 @@ def train_run(
         if config.model == AUTO:
             return _train_auto(app, config, runs_dir, name, verbose, baselines, time_budget)
         model = app.model_name(config)  # fail on a bad model name before creating anything
-        extra = {label: overrides for label, overrides in app.baseline_models.items() if label != model}
-        if baseline_models and baselines and extra and is_chief() and not (config.init_from or
-                                                                          getattr(config, "teacher", None)):
-            from kerasdl.training.auto import NEVER_WORSE
-
-            return _train_auto(app, config, runs_dir, name, verbose, baselines, None,
-                               recipes={model: {}, **extra}, rule=NEVER_WORSE)
+        # Not for a cluster (the baseline models would train on the chief alone) nor a
+        # model started from another run's weights or teacher (the user chose it).
+        if baseline_models and baselines and config.strategy != "multiworker" and not (
+                config.init_from or getattr(config, "teacher", None)):
+            extra = {label: overrides for label, overrides in app.baseline_models.items() if label != model}
         if not is_chief():
             # Only the chief of a multi-worker job writes the run; the others train
             # into a scratch folder that is removed afterwards.
             scratch = runs_dir = tempfile.mkdtemp(prefix="kerasdl-worker-")
         run = Run.create(runs_dir, app.name, name)
+        if extra:  # kept in run.json so that --resume goes on to them
+            run.write_meta(baseline_models=list(extra))
+    if extra:
+        return _train_never_worse(app, config, run, extra, resume=resume, verbose=verbose)
     try:
         result = train_app(app, config, run, resume=resume, verbose=verbose)
     except BaseException:
@@ -349,24 +355,64 @@ def train_run(
 
 
 def _train_auto(app: Any, config: TrainConfig, runs_dir: str | Path, name: str | None, verbose: Any,
-                baselines: bool, time_budget: float | None, *, recipes: dict[str, dict[str, Any]] | None = None,
-                rule: str | None = None) -> TrainSummary:
-    """`--model auto` (or the default run's `recipes` under `rule`): the candidates
-    trained inside one run, the winner (by validation) kept as the run, then
-    evaluated beside the baselines."""
-    from kerasdl.evaluation.baselines import best_baseline, format_baseline_metrics
-    from kerasdl.training.auto import chosen_line, format_candidates, train_candidates
-    from kerasdl.training.evaluation import compare_with_baselines, validation_metrics
-    from kerasdl.training.saving import load_app_model
+                baselines: bool, time_budget: float | None) -> TrainSummary:
+    """`--model auto`: the app's candidates trained inside one run, the winner (by
+    validation) kept as the run, then evaluated beside the baselines."""
+    from kerasdl.training.auto import train_candidates
 
     run = Run.create(runs_dir, app.name, name)
     try:
-        record, winner_config = train_candidates(app, config, run, verbose=verbose, time_budget=time_budget,
-                                                 recipes=recipes, **({"rule": rule} if rule else {}))
+        record, winner_config = train_candidates(app, config, run, verbose=verbose, time_budget=time_budget)
     except BaseException:
         if not any(run.path.rglob("run.json")):
             shutil.rmtree(run.path, ignore_errors=True)  # nothing trained worth keeping
         raise
+    return _candidates_summary(app, run, record, winner_config, baselines)
+
+
+# The status of a default run between its default model's last epoch and the choice
+# among it and the baseline models (`--resume` fits the baseline models again).
+BASELINE_MODELS_STATUS = "training baseline models"
+
+
+def _train_never_worse(app: Any, config: TrainConfig, run: Run, extra: dict[str, dict[str, Any]], *,
+                       resume: bool, verbose: Any) -> TrainSummary:
+    """The default run: `config`'s model trained as any run (resumable), then the app's
+    baseline models `extra` under `candidates/`, the default shipped unless one of them
+    is better on validation (`kerasdl.training.auto.ship_never_worse`)."""
+    from kerasdl.evaluation.plots import plot_history
+    from kerasdl.training.auto import ship_never_worse
+    from kerasdl.training.evaluation import evaluate_run
+
+    if not (resume and run.meta.get("status") == BASELINE_MODELS_STATUS):
+        try:
+            result = train_app(app, config, run, resume=resume, verbose=verbose)
+        except BaseException:
+            if not resume and not run.config_path.exists():
+                shutil.rmtree(run.path, ignore_errors=True)  # nothing worth keeping was written
+            raise
+        plot_history(result.history, run.plots / "history.png")
+        metrics = evaluate_run(run, app=app, config=config, data=result.data)
+        metrics["training"] = {"epochs": result.epochs_completed, "seconds": round(result.seconds, 2),
+                               "examples_per_second": round(result.examples_per_second, 1)}
+        kio.write_json(run.metrics_path, metrics)
+        run.write_meta(status=BASELINE_MODELS_STATUS)
+    metrics = kio.read_json(run.metrics_path)
+    default = {"label": app.model_name(config), "overrides": {}, "status": "trained",
+               "seconds": metrics["training"]["seconds"], "test": metrics.get(app.headline_for(run.meta["data"]))}
+    record, winner_config = ship_never_worse(app, config, run, default, extra, verbose=verbose)
+    return _candidates_summary(app, run, record, winner_config, True)
+
+
+def _candidates_summary(app: Any, run: Run, record: dict[str, Any], winner_config: TrainConfig,
+                        baselines: bool) -> TrainSummary:
+    """An auto or default run after its choice: the winner's metrics beside the
+    baselines, the candidates' table and the line saying what was shipped."""
+    from kerasdl.evaluation.baselines import best_baseline, format_baseline_metrics
+    from kerasdl.training.auto import chosen_line, format_candidates
+    from kerasdl.training.evaluation import compare_with_baselines, validation_metrics
+    from kerasdl.training.saving import load_app_model
+
     info = run.meta["data"]
     metric = app.headline_for(info)
     metrics = kio.read_json(run.metrics_path)

@@ -17,9 +17,10 @@ from typing import Iterator
 
 
 @contextlib.contextmanager
-def filtered_stderr(noise: "re.Pattern[str]") -> Iterator[None]:
+def filtered_stderr(noise: "re.Pattern[str]", *, all_on_error: bool = False) -> Iterator[None]:
     """Runs the block with fd 2 captured, then writes back the lines that `noise` does
-    not match; all of them when the block raised (its output explains the error)."""
+    not match; with `all_on_error`, all of them when the block raised (a failed import's
+    output explains it)."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -38,7 +39,7 @@ def filtered_stderr(noise: "re.Pattern[str]") -> Iterator[None]:
             os.close(saved)
             captured.seek(0)
             lines = captured.read().decode("utf-8", "replace").splitlines(keepends=True)
-            kept = "".join(line for line in lines if failed or not noise.match(line))
+            kept = "".join(line for line in lines if (failed and all_on_error) or not noise.match(line))
             if kept:
                 sys.stderr.write(kept)
                 sys.stderr.flush()
