@@ -45,12 +45,27 @@ def test_the_linear_model_is_the_printed_baseline(model: str, reviews: Path, tmp
     assert np.isfinite(out).all() and np.allclose(out.sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_nb_lr_exports_in_every_precision_and_runs_in_kerasdl_edge(reviews: Path, tmp_path: Path) -> None:
-    from test_sentiment_app import _check_every_precision
+def test_nb_lr_exports_and_runs_in_kerasdl_edge_as_in_keras(reviews: Path, tmp_path: Path) -> None:
+    """float32 and int8 (the precisions a phone ships; the contract test covers the rest)."""
+    import tensorflow as tf
+
+    from kerasdl.export.exporter import export_run
+    from kerasdl.training.saving import load_model
+    from kerasdl_edge import EdgeModel
+    from kerasdl_edge.text import Tokenizer
 
     config = SentimentConfig(dataset=str(reviews), model="nb-lr")
     run = api.train("sentiment", config, runs_dir=tmp_path, name="nb", verbose=0).run.path
-    report = _check_every_precision(run, tmp_path / "out", ["What a great film", "Boring and awful."])
+    report = export_run(run, quantizations=("float32", "int8"), out_dir=tmp_path / "out")
+    assert set(report.tflite) == {"float32", "int8"}, report.failed
+    texts = ["What a great film", "Boring and awful.", "", "zzz qqq"]
+    tokenizer = Tokenizer.from_spec(EdgeModel(report.tflite["float32"]).metadata["info"]["tokenizer"])
+    keras_out = np.asarray(load_model(Path(run) / "checkpoints" / "best.keras")(tokenizer(texts)))
+    served = tf.saved_model.load(str(report.saved_model)).signatures["serving_default"]
+    np.testing.assert_allclose(served(text=tf.constant(texts))["probabilities"].numpy(), keras_out, atol=1e-5)
+    for precision, tolerance in (("float32", 1e-4), ("int8", 0.1)):
+        np.testing.assert_allclose(EdgeModel(report.tflite[precision])(tokenizer(texts)), keras_out,
+                                   atol=tolerance, err_msg=precision)
     assert {r["variant"]: r for r in report.rows}["tflite-int8"]["metric"] > 0.8
 
 
