@@ -64,11 +64,11 @@ def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except KerasdlError as e:
             raise click.ClickException(flag_wording(str(e))) from None
         except Exception as e:
+            from kerasdl_edge.errors import EdgeError
+
             # The edge runtime's errors (a damaged .tflite, an unreadable input) are one
-            # line too, wherever they escape kerasdl's wrapping; kerasdl_edge is only
-            # looked up, not imported, to keep start-up light.
-            edge_errors = sys.modules.get("kerasdl_edge.errors")
-            if edge_errors is not None and isinstance(e, edge_errors.EdgeError):
+            # line too, wherever they escape kerasdl's wrapping.
+            if isinstance(e, EdgeError):
                 raise click.ClickException(str(e)) from None
             op_error = _tensorflow_op_error(e)
             if op_error is None:
@@ -195,7 +195,7 @@ def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options that make a config, shared by `train` and `tune`."""
     for option in reversed([
         click.option("--dataset", help="A tfds name, a folder or a file (see the app's README). Default: the app's bundled sample."),
-        click.option("--model", help="Model family (see `kerasdl apps`), or auto: the app's candidate recipes trained in turn, the best on the validation split kept."),
+        click.option("--model", help="Model family (see `kerasdl apps`), or auto: the app's candidate recipes trained in turn, the best on the validation split kept. Without it, the app's default model and its classic baseline models are trained and the default is shipped unless a baseline model is better on validation."),
         click.option("--epochs", type=int, help="Passes over the training data."),
         click.option("--batch-size", type=int, help="Examples per step."),
         click.option("--optimizer", type=click.Choice(OPTIMIZERS), help="Optimizer."),

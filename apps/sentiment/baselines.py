@@ -22,7 +22,7 @@ from kerasdl.app import Datasets
 from kerasdl.evaluation.baselines import Baseline, split_arrays, timed
 
 from kerasdl.apps.sentiment import preprocessing
-from kerasdl.apps.sentiment.config import SentimentConfig
+from kerasdl.apps.sentiment.config import MODEL_MAX_TOKENS, MODEL_TOKENS, SentimentConfig
 from kerasdl.apps.sentiment.linear import NB, TFIDF, LinearFit, fit_linear, linear_name
 
 
@@ -50,10 +50,10 @@ def linear_data(config: SentimentConfig, data: Datasets) -> Datasets:
 
     assert data.unprocessed is not None, "the sentiment app keeps its raw text splits"
     run_spec = preprocessing.tokenizer_spec(data.info)
-    ngrams, length, binary = SentimentConfig(model=NB).tokens(NB)
+    ngrams, length, binary = MODEL_TOKENS[NB]
     wanted = dict(ngrams=ngrams, sequence_length=length, binary=binary, standardize=config.standardize,
                   split=run_spec.split, normalize=run_spec.normalize)
-    max_tokens = SentimentConfig(model=NB).vocabulary_size(NB)
+    max_tokens = MODEL_MAX_TOKENS[NB]
     if all(getattr(run_spec, k) == v for k, v in wanted.items()) and len(run_spec.vocabulary) <= max_tokens \
             and config.vocabulary_size(config.model) == max_tokens:
         return data
@@ -84,6 +84,6 @@ def fit_baselines(config: SentimentConfig, data: Datasets) -> list[Baseline]:
         return fit.outputs, fit.setting
 
     split = preprocessing.tokenizer_spec(data.info).split
-    ngrams = SentimentConfig(model=NB).tokens(NB)[0]
+    ngrams = MODEL_TOKENS[NB][0]
     kinds = [TFIDF] + ([NB] if len(data.info["class_names"]) == 2 else [])
     return [timed(linear_name(kind, ngrams, split), lambda kind=kind: fitted(kind)) for kind in kinds]
