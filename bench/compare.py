@@ -130,7 +130,7 @@ def vision_teacher() -> dict[str, Any]:
     """A CNN trained on the 10k subset (one seed, the base recipe): the teacher of the
     distillation study, kept under bench/runs/compare/teachers."""
     from kerasdl.config import resolve_config
-    from kerasdl.training.trainer import train_run
+    from kerasdl.training.workflow import train_run
     from kerasdl.apps.vision.config import VisionConfig
 
     run = TEACHER_RUN

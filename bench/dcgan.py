@@ -47,7 +47,7 @@ def per_epoch_table(run) -> str:
 
 def class_table(app, info, model, count: int = 5000) -> str:
     """How the classifier labels generated images: each class's share and confidence."""
-    from kerasdl.apps.dcgan.app import fixed_noise
+    from kerasdl.apps.dcgan.noise import fixed_noise
 
     noise = fixed_noise(count, info["latent_dim"], seed=7)
     images = np.concatenate([np.asarray(model(noise[i:i + 500], training=False))

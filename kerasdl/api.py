@@ -20,12 +20,15 @@ from kerasdl import io as kio
 from kerasdl.errors import DataError, KerasdlError
 from kerasdl.loading import load_any_model, open_run, run_config
 from kerasdl.training.evaluation import evaluate_run
-from kerasdl.training.trainer import TrainSummary, train_run as train
+from kerasdl.training.workflow import TrainSummary, train_run as train
 
-__all__ = ["TrainSummary", "evaluate", "evaluate_run", "generate", "load_any_model", "predict",
-           "predict_with_codec", "run_config", "stream_with_codec", "train"]
+__all__ = ["TrainSummary", "evaluate", "evaluate_run", "explain", "generate", "load_any_model", "lr_find",
+           "predict", "predict_with_codec", "run_config", "stream_with_codec", "train"]
 
 if TYPE_CHECKING:
+    from kerasdl.config import TrainConfig
+    from kerasdl.evaluation.saliency import Explanation
+    from kerasdl.training.lr_find import RangeTest
     from kerasdl_edge.codecs import Codec
 
 logger = logging.getLogger(__name__)
@@ -79,7 +82,7 @@ def predict_with_codec(
     from kerasdl_edge.codecs import codec_for
 
     app, info, model = load_any_model(model_path)
-    codec = codec_for(app.name, info)
+    codec = codec_for(app.task, info)
     with _user_input_errors():
         return codec, codec.predict(model, inputs, top_k=top_k)
 
@@ -94,7 +97,7 @@ def stream_with_codec(
     if not recordings:
         raise KerasdlError("Nothing to listen to: give at least one recording.")
     app, info, model = load_any_model(model_path)
-    codec = codec_for(app.name, info)
+    codec = codec_for(app.task, info)
     if not isinstance(codec, Streaming):
         raise KerasdlError(f"The {app.name} app has no streaming mode; `stream` is for speech.")
     with _user_input_errors():
@@ -122,7 +125,7 @@ def generate(
     from kerasdl_edge.codecs import Generating, codec_for
 
     app, info, model = load_any_model(model_path)
-    codec = codec_for(app.name, info)
+    codec = codec_for(app.task, info)
     if not isinstance(codec, Generating):
         raise KerasdlError(f"{model_path} is a {app.name} model; `generate` needs a generator "
                            "(a dcgan run or its export).")
@@ -133,6 +136,89 @@ def generate(
             noise = codec.walk(seed, interpolate_to, count)
             columns = columns or count
     return save_image(image_grid(codec.outputs(model, noise), columns), out, scale=scale)
+
+
+def explain(
+    run_path: str | Path, images: Sequence[str | Path], *, out_dir: str | Path | None = None
+) -> "Explanation":
+    """Shows where an image classifier looks: for each image a Grad-CAM heat map over
+    it and the first layer's activation maps, and once the first convolution's filters,
+    as PNG files (see `kerasdl.evaluation.saliency`).
+
+    Args:
+        run_path: a run of an image classifier (vision).
+        images: image files, read as the run's model reads them.
+        out_dir: where the PNG files go (default: the run's `explain/` folder); an
+            image's files are named after it, `NAME-gradcam.png`, `NAME-activations.png`.
+
+    Returns:
+        The paths written.
+
+    Raises:
+        KerasdlError: for a run that is not an image classifier's, a model without
+            convolutions, no images, or an image that cannot be read.
+    """
+    from kerasdl.evaluation.saliency import (Explanation, write_activation_maps, write_explanations,
+                                             write_first_filters)
+    from kerasdl_edge.codecs import codec_for
+
+    if not images:
+        raise KerasdlError("Nothing to explain: give at least one image.")
+    opened = open_run(run_path)
+    app, info = opened.app, opened.info
+    model = opened.load_model()
+    if len(model.inputs[0].shape) != 4 or "class_names" not in info:
+        raise KerasdlError(f"{run_path} is a {app.name} run; Grad-CAM explains image classifiers (vision runs).")
+    folder = Path(out_dir) if out_dir is not None else opened.run.path / "explain"
+    names = [str(image) for image in images]
+    with _user_input_errors():
+        pixels = codec_for(app.task, info).read(names)
+    return Explanation(grad_cam=write_explanations(model, pixels, names, info["class_names"], folder),
+                       activations=write_activation_maps(model, pixels, names, folder),
+                       filters=write_first_filters(model, folder / "filters.png"))
+
+
+LR_FIND_JSON = "lr_find.json"
+
+
+def lr_find(
+    app_name: str, config: "TrainConfig | None" = None, *, start: float = 1e-7, end: float = 10.0,
+    steps: int = 200, out_dir: str | Path = "runs/lr_find",
+) -> "RangeTest":
+    """The learning-rate range test (`kerasdl.training.lr_find`): trains `config`'s
+    model briefly while the rate grows geometrically from `start` to `end`, and
+    suggests a peak learning rate.
+
+    Writes `out_dir/APP/lr_find.png` (the loss against the rate, the result's `plot`)
+    and `out_dir/APP/lr_find.json` ({"rates", "losses", "suggestions"}), replacing
+    those of an earlier test of the app.
+
+    Args:
+        app_name: a registered app with one loss and one optimizer (not dcgan).
+        config: the model, data, optimizer and batch size to test (the app's defaults
+            when None); its learning rate and schedule are replaced by the sweep.
+        start, end: the first and last learning rate.
+        steps: training steps of the sweep (at least 10); it stops early once the loss
+            diverges.
+        out_dir: where the app's folder of results goes.
+
+    Raises:
+        KerasdlError: for an unknown app, a config of another app, a bad range, or an
+            app the test cannot run on.
+    """
+    from kerasdl.registry import get_app
+    from kerasdl.training.lr_find import range_test
+
+    app = get_app(app_name)
+    config = config if config is not None else app.config_class()
+    if not isinstance(config, app.config_class):
+        raise KerasdlError(f"The {app.name} app needs a {app.config_class.__name__}; "
+                           f"received a {type(config).__name__}.")
+    folder = Path(out_dir) / app.name
+    result = range_test(app, config, start=start, end=end, steps=steps, out_dir=folder)
+    kio.write_json(folder / LR_FIND_JSON, {"rates": result.rates, "losses": result.losses,
+                                          "suggestions": result.suggestions})
+    return result
 
 
 @contextlib.contextmanager

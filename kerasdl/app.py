@@ -7,13 +7,17 @@ top, what it has or has not:
 - `SupervisedApp`: learns from (input, target) pairs with a `loss` and `metrics`
   (classifiers, forecasters);
 - `CompilesItself`: compiles its model its own way (a GAN's two optimizers);
-- export hooks with defaults (`serving_endpoints`, `preprocessing_metadata`, ...) and
-  the settings in `ExportSettings`.
+- `AutoSelectable`: its models can be compared example by example, so `--model auto`
+  and the default run's baseline models can choose among them;
+- `export_spec`: what `kerasdl export` makes of a trained model, an `ExportSpec`
+  (`kerasdl.app_export`) the app returns.
 
-Reading a user's inputs and describing the outputs is not here: each app's codec in the
-edge package (`kerasdl_edge.codecs`) does it, once, for `kerasdl predict`, the serving
-client and the devices. Training, checkpoints, tuning, export and serving live once in
-kerasdl and serve every app; `tests/app_contract.py` is the test every app passes.
+Reading a user's inputs and describing the outputs is not here: the codec of the app's
+task kind in the edge package (`kerasdl_edge.codecs`) does it, once, for `kerasdl
+predict`, the serving client and the devices. What apps of one kind share (an image
+classifier's data, preprocessing and export) is in `kerasdl.tasks`. Training,
+checkpoints, tuning, export and serving live once in kerasdl and serve every app;
+`tests/app_contract.py` is the test every app passes.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ import abc
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
+from kerasdl.app_export import ClassifierExportSpec, ExportSpec
 from kerasdl.config import ClassifierConfig, TrainConfig
 from kerasdl.errors import ConfigError
 
@@ -35,7 +40,6 @@ if TYPE_CHECKING:
 
     from kerasdl.data.pipeline import Augment
     from kerasdl.evaluation.baselines import Baseline
-    from kerasdl_edge.standard_metadata import TensorInfo
 
 ConfigT = TypeVar("ConfigT", bound=TrainConfig)
 
@@ -66,60 +70,19 @@ class Datasets:
     unprocessed: dict[str, "tf.data.Dataset | None"] | None = None
 
 
-@dataclass(frozen=True)
-class ExportSettings:
-    """How an app's models leave kerasdl.
-
-    Attributes:
-        fixed_batch_models: models whose layers TFLite runs with a fixed batch only
-            (recurrent ones): their TFLite file is made from a batch-1 copy.
-        int8_float_layers: layers whose ops stay float32 in a full-int8 TFLite file
-            (selective quantization), e.g. a spectrogram front end 8 bits cannot hold.
-        dynamic_with_litert: make the `dynamic` variant with LiteRT Quantizer, which
-            keeps `int8_float_layers` float there too.
-    """
-
-    fixed_batch_models: tuple[str, ...] = ()
-    int8_float_layers: tuple[str, ...] = ()
-    # The `dynamic` variant from LiteRT Quantizer (dynamic_wi8_afp32, with the
-    # int8_float_layers kept float) instead of the converter, whose dynamic-range
-    # quantization cannot leave a front end float (measured on FSDD: 81.7 % against 100 %).
-    dynamic_with_litert: bool = False
-
-
-@dataclass(frozen=True)
-class TaskInput:
-    """How a task-ready TFLite file's input differs from the model's own input (what
-    MediaPipe Tasks hand a model: RGB frames, float waveforms).
-
-    Attributes:
-        wrap: the model with that input (a layer or two in front of it).
-        convert: a batch of the model's own inputs to the wrapped model's inputs (for
-            int8 calibration and the export's check).
-        info: data-info entries telling the app's codec to read that input.
-    """
-
-    wrap: Callable[["keras.Model"], "keras.Model"]
-    convert: Callable[[np.ndarray], np.ndarray]
-    info: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class MobileTask:
-    """An export's tensors as the standard TFLite metadata describes them, and the
-    MediaPipe task that runs the file (None, with `note` saying why, where none does)."""
-
-    input: "TensorInfo"
-    output: "TensorInfo"
-    task: str | None
-    note: str = ""
-
-
 class App(abc.ABC, Generic[ConfigT]):
     """One task: its config, data, model and score."""
 
     name: ClassVar[str]
     description: ClassVar[str]
+    # The kind of task (a key of `kerasdl_edge.codecs.TASKS`: "image_classification",
+    # "text_classification", "audio_classification", "forecasting", "image_generation"):
+    # it picks the codec that reads inputs and describes outputs, here and on devices, so
+    # an app of an existing kind needs no edge code. Exports write it in their metadata.
+    task: ClassVar[str]
+    # Other registered apps this one uses (dcgan trains its scoring classifier with
+    # vision): `kerasdl.registry.get_app` refuses an app whose requirements are missing.
+    requires: ClassVar[tuple[str, ...]] = ()
     config_class: type[ConfigT]
     models: ClassVar[dict[str, str]] = {}
     default_model: ClassVar[str] = ""
@@ -143,7 +106,8 @@ class App(abc.ABC, Generic[ConfigT]):
     provenance_keys: ClassVar[tuple[str, ...]] = ("source", "sizes")
     # Logged values drawn, after `monitor`, when runs are compared side by side.
     comparison_curves: ClassVar[tuple[str, ...]] = ("val_loss", "loss", "learning_rate")
-    export: ClassVar[ExportSettings] = ExportSettings()
+    # What `kerasdl export` makes of a trained model (`export_spec`).
+    export_spec_class: ClassVar[type[ExportSpec]] = ExportSpec
     # The small real data set shipped with the app, read when no dataset is given.
     sample_dir: ClassVar[Path | None] = None
     # Other bundled samples, named by `--dataset sample:NAME` (e.g. text in another
@@ -213,23 +177,6 @@ class App(abc.ABC, Generic[ConfigT]):
             self.plot_evaluation(metrics, info, plots_dir)
         return metrics
 
-    def per_example_metric(self, targets: np.ndarray, outputs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-        """One value per example whose mean is `headline_for(info)` (1/0 for accuracy, the
-        squared error for MSE): what `--model auto` compares candidates with, paired
-        example by example. Apps with `auto_recipes` define it."""
-        raise NotImplementedError(f"The {self.name} app does not score single examples; "
-                                  "it cannot offer --model auto.")
-
-    def correlation_length(self, info: dict[str, Any]) -> int:
-        """How many consecutive validation examples may share data (1: independent
-        examples); the standard error of a difference between models allows for it."""
-        return 1
-
-    def auto_candidates(self, config: ConfigT) -> dict[str, dict[str, Any]]:
-        """The `auto_recipes` worth training on `config`'s data, in order; all of them
-        unless the app narrows them (forecast: no covariate models for one column)."""
-        return dict(self.auto_recipes)
-
     def baseline_advice_for(self, info: dict[str, Any]) -> str:
         """What a run whose model loses to a classic baseline on this data suggests
         (`baseline_advice` unless the app narrows it to the data)."""
@@ -293,55 +240,12 @@ class App(abc.ABC, Generic[ConfigT]):
         """The app's own saved classes (a model subclass), for loading its runs."""
         return {}
 
-    # ---- export hooks, with defaults --------------------------------------------------
+    # ---- export -----------------------------------------------------------------------
 
-    def export_model(self, model: "keras.Model") -> "keras.Model":
-        """The part of a trained model that is exported and served (all of it by
-        default)."""
-        return model
-
-    def tflite_model(self, model: "keras.Model", config: ConfigT, info: dict[str, Any]) -> "keras.Model":
-        """The model to convert to TFLite: a batch-1 copy for the fixed-batch models,
-        the model itself otherwise."""
-        if self.model_name(config) not in self.export.fixed_batch_models:
-            return model
-        fixed = self.build_model(config, info, batch_size=1)
-        fixed.set_weights(model.get_weights())
-        return fixed
-
-    def serving_endpoints(self, model: "keras.Model", info: dict[str, Any]) -> dict[str, Any]:
-        """SavedModel endpoints that take what a client has, as
-        {name: (function, input_signature)} or {name: (function, input_signature,
-        layers)}, `layers` being what the function uses besides the model (a
-        tokenizer's lookup table) that the SavedModel must hold; one endpoint should
-        be `serving_default`.
-
-        The export adds `model_input` (the model's own input) to every SavedModel.
-        """
-        return {}
-
-    def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
-        """How a client turns raw data into the model's input, for edge runtimes."""
-        return {}
-
-    # The type of a full-int8 TFLite file's output: float32, or uint8 for probabilities
-    # (what MediaPipe's classifiers take; int8 they refuse).
-    int8_output: ClassVar[str] = "float32"
-
-    def task_input(self, info: dict[str, Any]) -> TaskInput | None:
-        """The input a standard mobile runtime hands the model, where it differs from
-        the model's own (None: the same)."""
-        return None
-
-    def mobile_task(self, config: ConfigT, info: dict[str, Any]) -> MobileTask:
-        """The standard metadata's description of the exported tensors (`info` holds
-        `task_input`'s entries when the file is task-ready)."""
-        from kerasdl_edge.standard_metadata import TensorInfo
-
-        return MobileTask(TensorInfo("input", self.preprocessing_metadata(info).get("input", "")),
-                          TensorInfo("output"), None,
-                          f"no MediaPipe task runs {self.name} models; use kerasdl-edge or the "
-                          "TFLite interpreter")
+    def export_spec(self, config: ConfigT, info: dict[str, Any]) -> ExportSpec[ConfigT]:
+        """What `kerasdl export` makes of a model trained with `config` on data described
+        by `info` (`kerasdl.app_export`)."""
+        return self.export_spec_class(self, config, info)
 
 
 class SupervisedApp(App[ConfigT]):
@@ -358,6 +262,29 @@ class SupervisedApp(App[ConfigT]):
         """Fresh metric objects, from `keras_module`."""
 
 
+class AutoSelectable(abc.ABC):
+    """An app whose candidate models `--model auto` and the default run's baseline models
+    can be compared on: one value per validation example, paired example by example
+    (`kerasdl.evaluation.selection`)."""
+
+    auto_recipes: ClassVar[dict[str, dict[str, Any]]]  # App's
+
+    @abc.abstractmethod
+    def per_example_metric(self, targets: np.ndarray, outputs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """One value per example whose mean is `headline_for(info)` (1/0 for accuracy, the
+        squared error for MSE)."""
+
+    def correlation_length(self, info: dict[str, Any]) -> int:
+        """How many consecutive validation examples may share data (1: independent
+        examples); the standard error of a difference between models allows for it."""
+        return 1
+
+    def auto_candidates(self, config: Any) -> dict[str, dict[str, Any]]:
+        """The app's `auto_recipes` worth training on `config`'s data, in order; all of
+        them unless the app narrows them (forecast: no covariate models for one column)."""
+        return dict(self.auto_recipes)
+
+
 class CompilesItself(abc.ABC):
     """An app whose model compiles its own way (a GAN: two networks, two optimizers)."""
 
@@ -367,20 +294,13 @@ class CompilesItself(abc.ABC):
         """Compiles a new (or reloaded, uncompiled) model for training."""
 
 
-class ClassifierApp(SupervisedApp[ConfigT]):
+class ClassifierApp(SupervisedApp[ConfigT], AutoSelectable):
     """Classification: softmax outputs, cross-entropy, accuracy and a full report."""
 
     monitor = ("val_accuracy", "max")
     headline_metric = "accuracy"
     headline_mode = "max"
-    int8_output = "uint8"
-
-    def probabilities_tensor(self, info: dict[str, Any]) -> "TensorInfo":
-        """The standard metadata of the softmax output: labels and the [0, 1] range."""
-        from kerasdl_edge.standard_metadata import TensorInfo
-
-        return TensorInfo("probability", "The probability of each class, in the order of the labels.",
-                          labels=tuple(info["class_names"]), value_range=(0.0, 1.0))
+    export_spec_class: ClassVar[type[ExportSpec]] = ClassifierExportSpec
 
     def loss(self, config: ConfigT, info: dict[str, Any], *, keras_module: ModuleType | None = None) -> Any:
         from kerasdl.layers.blocks import keras_or
@@ -421,23 +341,6 @@ class ClassifierApp(SupervisedApp[ConfigT]):
         from kerasdl.evaluation.classification import format_report
 
         return format_report(metrics)
-
-
-def named_probabilities(class_names: Sequence[str]) -> Any:
-    """A function, for SavedModel signatures, from a probability batch to named outputs:
-    `probabilities`, `classes` (the top label) and `scores` (its probability)."""
-    import tensorflow as tf
-
-    labels = tf.constant(list(class_names))
-
-    def outputs(probabilities: "tf.Tensor") -> dict[str, "tf.Tensor"]:
-        return {
-            "probabilities": probabilities,
-            "classes": tf.gather(labels, tf.argmax(probabilities, axis=-1)),
-            "scores": tf.reduce_max(probabilities, axis=-1),
-        }
-
-    return outputs
 
 
 def predict_dataset(model: Any, dataset: "tf.data.Dataset") -> tuple[np.ndarray, np.ndarray]:

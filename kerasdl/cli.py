@@ -1,5 +1,10 @@
 """The `kerasdl` command line: a thin layer over `kerasdl.api`.
 
+Each command declares its options, makes one library call and prints what it
+returns. The config comes from `kerasdl.settings`, TensorFlow is started by
+`kerasdl.runtime`; library errors name settings (`learning_rate`), which
+`flag_wording` writes as this command's options (--lr).
+
 TensorFlow is imported only inside the commands that need it, so `kerasdl --help`
 and `kerasdl apps` answer at once.
 """
@@ -9,49 +14,25 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import re
 import sys
 from typing import Any, Callable
 
 import click
 
-from kerasdl import __version__
+from kerasdl import __version__, settings
 from kerasdl.config import OPTIMIZERS, SCHEDULES, STRATEGIES
 from kerasdl.errors import KerasdlError
 from kerasdl.registry import APPS, app_names
+from kerasdl.runtime import start_tensorflow, tensorflow_op_error
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
-
-# What TensorFlow's C++ side prints while it loads and looks for a GPU, before Python
-# logging exists (so TF_CPP_MIN_LOG_LEVEL cannot silence all of it): oneDNN and CPU
-# notes, "Could not find cuda drivers", "E0000 ... failed call to cuInit" on every
-# machine without a GPU. A user reads "E ... CUDA error" as a failure.
-_NATIVE_NOISE = re.compile(
-    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
-    r"|[IWE]\d{4} [\d:. ]+\d+ (port|cudart_stub|cpu_feature_guard|cuda_platform|cuda_executor"
-    r"|cuda_diagnostics|cuda_dnn|cuda_fft|cuda_blas|computation_placer)\.cc:\d+\]"
-    r"|To enable the following instructions:)")
-_verbose_native_log = False
+_verbose_native_log = False  # the group's -v, for the command that starts TensorFlow
 
 
 def _start_tensorflow() -> None:
-    """Imports TensorFlow and lets it probe for devices with the process's standard error
-    captured, then passes on what is not start-up noise (everything, with -v)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" in sys.modules:
-        return
-    if _verbose_native_log:
-        import tensorflow  # noqa: F401
-        return
-    from kerasdl_edge.native_log import filtered_stderr
-
-    # A failed import shows all it printed; otherwise only what is not noise.
-    with filtered_stderr(_NATIVE_NOISE, all_on_error=True):
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()  # CUDA is probed (and cuInit fails) here
+    start_tensorflow(verbose=_verbose_native_log)
 
 
 def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -70,7 +51,7 @@ def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             # line too, wherever they escape kerasdl's wrapping.
             if isinstance(e, EdgeError):
                 raise click.ClickException(str(e)) from None
-            op_error = _tensorflow_op_error(e)
+            op_error = tensorflow_op_error(e)
             if op_error is None:
                 raise
             raise click.ClickException(op_error) from None
@@ -101,28 +82,11 @@ def flag_wording(message: str) -> str:
         name, value = match.group(1), match.group(2)
         if name in options and name != "sets":
             return options[name] if value is None else f"{options[name]} {value}"
-        if "sets" in options and value is not None and name in _config_field_names():
+        if "sets" in options and value is not None and name in settings.config_field_names():
             return f"--set {name}={value}"
         return match.group(0)
 
     return _SETTING.sub(option, message)
-
-
-@functools.lru_cache(maxsize=1)
-def _config_field_names() -> frozenset[str]:
-    import dataclasses
-
-    from kerasdl.registry import get_app
-
-    return frozenset(f.name for app in app_names() for f in dataclasses.fields(get_app(app).config_class))
-
-
-def _tensorflow_op_error(e: Exception) -> str | None:
-    tf = sys.modules.get("tensorflow")
-    if tf is None or not isinstance(e, tf.errors.OpError):
-        return None
-    first = (e.message or str(e)).strip().splitlines()[0]
-    return f"TensorFlow could not process the data: {first}"
 
 
 class AppType(click.ParamType):
@@ -187,10 +151,6 @@ def apps() -> None:
                        "validation.")
 
 
-def _overrides(**options: Any) -> dict[str, Any]:
-    return {k: v for k, v in options.items() if v is not None}
-
-
 def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options that make a config, shared by `train` and `tune`."""
     for option in reversed([
@@ -226,36 +186,6 @@ def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _config_given(options: dict[str, Any], sets: tuple[str, ...], preset: str | None,
-                  config_file: str | None) -> bool:
-    """Whether any config value was given (which --resume, using a saved config, refuses)."""
-    return bool(_overrides(**options) or sets or preset or config_file)
-
-
-def _app_default(app: str) -> str:
-    from kerasdl.registry import get_app
-
-    return get_app(app).default_model
-
-
-def _resolve_config(app: str, preset: str | None, config_file: str | None,
-                    sets: tuple[str, ...], options: dict[str, Any]) -> Any:
-    from kerasdl.config import field_types, resolve_config
-    from kerasdl.registry import get_app
-
-    config_class = get_app(app).config_class
-    overrides = _overrides(**options)
-    foreign = [key for key in overrides if key not in field_types(config_class)]
-    if foreign:  # an option shared by the CLI that this app's config has no field for
-        raise KerasdlError(f"--{foreign[0].replace('_', '-')} does not apply to the {app} app.")
-    for item in sets:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise KerasdlError(f"--set takes KEY=VALUE. Received: {item!r}")
-        overrides[key.strip().replace("-", "_")] = value.strip()
-    return resolve_config(config_class, preset=preset, toml_path=config_file, overrides=overrides)
-
-
 @cli.command(context_settings=CONTEXT)
 @click.argument("app", type=AppType())
 @_config_options
@@ -286,12 +216,12 @@ def train(app: str, preset: str | None, config_file: str | None, sets: tuple[str
     _setup_logging(False)
     from kerasdl import api
 
+    given = dict(preset=preset, config_file=config_file, sets=sets, overrides=options)
     if resume:
-        if _config_given(options, sets, preset, config_file):
-            raise KerasdlError("--resume continues with the run's saved config: give no other options.")
+        settings.check_resume("the run's saved config", **given)
         config = None
     else:
-        config = _resolve_config(app, preset, config_file, sets, options)
+        config = settings.resolve_app_config(app, **given)
     verbose = 1 if sys.stdout.isatty() else 2
     budget = None
     if time_budget:
@@ -301,7 +231,7 @@ def train(app: str, preset: str | None, config_file: str | None, sets: tuple[str
     try:
         # No --model (and none from a preset or config file): the default model, and the
         # app's baseline models beside it, the better on validation shipped.
-        default_run = not resume and options.get("model") is None and config.model in ("", _app_default(app))
+        default_run = not resume and settings.runs_default_model(app, config, options)
         summary = api.train(app, config, runs_dir=runs_dir, name=name, resume=resume, verbose=verbose,
                             baselines=baseline, time_budget=budget, baseline_models=default_run)
     except KeyboardInterrupt:
@@ -333,25 +263,14 @@ def explain(run: str, images: tuple[str, ...], out_dir: str | None) -> None:
     """
     _start_tensorflow()
     _setup_logging(False)
-    from pathlib import Path
+    from kerasdl import api
 
-    from kerasdl.evaluation.saliency import write_activation_maps, write_explanations, write_first_filters
-    from kerasdl.loading import open_run
-    from kerasdl.training.saving import load_app_model
-    from kerasdl_edge.codecs import codec_for
-
-    opened = open_run(run)
-    app, info = opened.app, opened.info
-    model = load_app_model(app, opened.run.model_path())
-    if len(model.inputs[0].shape) != 4 or "class_names" not in info:
-        raise KerasdlError(f"{run} is a {app.name} run; Grad-CAM explains image classifiers (vision runs).")
-    folder = Path(out_dir) if out_dir else opened.run.path / "explain"
-    pixels = codec_for(app.name, info).read(list(images))
-    for path in write_explanations(model, pixels, images, info["class_names"], folder):
+    written = api.explain(run, images, out_dir=out_dir or None)
+    for path in written.grad_cam:
         click.echo(f"Grad-CAM: {path}")
-    for path in write_activation_maps(model, pixels, images, folder):
+    for path in written.activations:
         click.echo(f"First-layer activations: {path}")
-    click.echo(f"First-layer filters: {write_first_filters(model, folder / 'filters.png')}")
+    click.echo(f"First-layer filters: {written.filters}")
 
 
 @cli.command("lr-find", context_settings=CONTEXT)
@@ -375,17 +294,11 @@ def lr_find(app: str, preset: str | None, config_file: str | None, sets: tuple[s
     """
     _start_tensorflow()
     _setup_logging(False)
-    from pathlib import Path
+    from kerasdl import api
 
-    from kerasdl import io as kio
-    from kerasdl.registry import get_app
-    from kerasdl.training.lr_find import range_test
-
-    config = _resolve_config(app, preset, config_file, sets, options)
-    folder = Path(out_dir) / app
-    result = range_test(get_app(app), config, start=start, end=end, steps=steps, out_dir=folder)
-    kio.write_json(folder / "lr_find.json", {"rates": result.rates, "losses": result.losses,
-                                             "suggestions": result.suggestions})
+    config = settings.resolve_app_config(app, preset=preset, config_file=config_file, sets=sets,
+                                         overrides=options)
+    result = api.lr_find(app, config, start=start, end=end, steps=steps, out_dir=out_dir)
     click.echo(f"{len(result.rates)} steps from {result.rates[0]:.2g} to {result.rates[-1]:.2g}.")
     click.echo(f"Suggested peak learning rate: {result.suggestions['steepest']:.2g} (steepest descent of the "
                f"loss); {result.suggestions['lowest_loss']:.2g} (a tenth of the lowest loss's rate).")
@@ -524,23 +437,9 @@ def benchmark(models: tuple[str, ...], threads: str, runs: int) -> None:
     """
     _start_tensorflow()
     _setup_logging(False)
-    from kerasdl.export.benchmark import benchmark_models
+    from kerasdl.export.benchmark import benchmark_models, benchmark_table, parse_thread_counts
 
-    try:
-        thread_counts = [int(t) for t in threads.split(",") if t.strip()]
-    except ValueError:
-        raise KerasdlError(f"--threads takes integers like 1,2. Received: {threads!r}") from None
-    if not thread_counts or min(thread_counts) < 1:
-        raise KerasdlError(f"--threads takes positive integers like 1,2. Received: {threads!r}")
-    rows = benchmark_models(list(models), thread_counts, runs=runs)
-    width = max(len(r["model"]) for r in rows)
-    click.echo(f"{'model':<{width}}  {'format':<11} {'threads':>7}  {'p50 ms':>8}  {'p90 ms':>8}  {'per s':>8}")
-    for r in rows:
-        click.echo(f"{r['model']:<{width}}  {r['format']:<11} {r['threads']:>7}  "
-                   f"{r['p50_ms']:>8.3f}  {r['p90_ms']:>8.3f}  {r['per_second']:>8.0f}")
-    best = min(rows, key=lambda r: r["p50_ms"])
-    click.echo(f"Fastest here: {best['model']} ({best['format']}, {best['threads']} threads), "
-               f"p50 {best['p50_ms']:.3f} ms")
+    click.echo(benchmark_table(benchmark_models(list(models), parse_thread_counts(threads), runs=runs)))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -700,13 +599,12 @@ def tune(app: str, tuner: str, max_trials: int, objective: str | None, time_budg
     _setup_logging(False)
     from kerasdl.tuning.search import parse_duration, tune as run_search
 
+    given = dict(preset=preset, config_file=config_file, sets=sets, overrides=options)
     if resume:
-        if _config_given(options, sets, preset, config_file) or fixed:
-            raise KerasdlError("--resume continues with the search's saved config and space: give "
-                               "no config options or --fix.")
+        settings.check_resume("the search's saved config and space", **given, also={"fix": fixed})
         config = None
     else:
-        config = _resolve_config(app, preset, config_file, sets, options)
+        config = settings.resolve_app_config(app, **given)
     result = run_search(
         app, config, tuner=tuner, max_trials=max_trials, objective=objective,
         time_budget=parse_duration(time_budget) if time_budget else None, tune_dir=tune_dir,
@@ -716,7 +614,7 @@ def tune(app: str, tuner: str, max_trials: int, objective: str | None, time_budg
     if result.role == "worker":
         click.echo("This worker's trials are done; the chief writes the results.")
         return
-    click.echo(_trials_table(result.trials, result.objective))
+    click.echo(result.table())
     click.echo(f"\nBest {result.objective} ({result.direction}): {result.trials[0]['score']:.4g}")
     click.echo(f"Trials: {result.trials_csv}")
     click.echo(f"Best config: {result.best_config_path} (kerasdl train {app} --config {result.best_config_path})")
@@ -769,21 +667,16 @@ def compare(app: str, varied: tuple[str, ...], int8: bool, preset: str | None,
     from kerasdl.comparison import compare as run_comparison, parse_vary
     from kerasdl.registry import get_app
 
+    given = dict(preset=preset, config_file=config_file, sets=sets, overrides=options)
     if resume:
-        if _config_given(options, sets, preset, config_file) or varied:
-            raise KerasdlError("--resume continues with the comparison's saved config and "
-                               "variants: give no config options or --vary.")
+        settings.check_resume("the comparison's saved config and variants", **given, also={"vary": varied})
         config, parsed = None, []
     else:
         if not varied:
             raise click.UsageError("Missing option '--vary' (e.g. --vary model=cnn,resnet).")
-        config_class = get_app(app).config_class
-        parsed = [parse_vary(config_class, spec) for spec in varied]
-        explicit = set(_overrides(**options)) | {s.partition("=")[0].strip().replace("-", "_") for s in sets}
-        both = [f for f, _ in parsed if f in explicit]
-        if both:
-            raise KerasdlError(f"`{both[0]}` is both set and varied: drop one of the two.")
-        config = _resolve_config(app, preset, config_file, sets, options)
+        parsed = [parse_vary(get_app(app).config_class, spec) for spec in varied]
+        settings.check_not_varied([field for field, _ in parsed], sets=sets, overrides=options)
+        config = settings.resolve_app_config(app, **given)
     try:
         result = run_comparison(app, config, parsed, compare_dir=compare_dir, runs_dir=runs_dir,
                                 name=name, resume=resume, int8=int8, verbose=2 if verbose else 0,
@@ -842,27 +735,6 @@ def serve(models_dir: str, port: int, host: str, poll_seconds: float, verbose: b
         server.serve()
     except KeyboardInterrupt:
         click.echo("Stopped.")
-
-
-def _trials_table(rows: list[dict[str, Any]], objective: str) -> str:
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k in row if k not in columns and k != "error"]
-    columns = [objective if c == "score" else c for c in columns]
-
-    def cell(row: dict[str, Any], column: str) -> str:
-        value = row.get("score" if column == objective else column)
-        if value is None:
-            return "-"
-        if isinstance(value, float):
-            return f"{value:.4g}"
-        return str(value)
-
-    table = [columns] + [[cell(r, c) for c in columns] for r in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() for line in table]
-    failed = [f"trial {r['trial']} {r['status']}: {r['error']}" for r in rows if r.get("error")]
-    return "\n".join(lines + failed)
 
 
 def main() -> None:

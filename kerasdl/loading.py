@@ -57,7 +57,7 @@ def load_any_model(path: str | Path) -> tuple["App[Any]", dict[str, Any], Any]:
     Raises:
         KerasdlError: for a missing or damaged file, or one kerasdl did not write.
     """
-    from kerasdl.export.saved_model import MODEL_INPUT_ENDPOINT, is_saved_model, read_saved_model_metadata
+    from kerasdl.saved_model_format import MODEL_INPUT_ENDPOINT, is_saved_model, read_saved_model_metadata
 
     path = Path(path)
     if path.suffix == ".tflite":

@@ -1,4 +1,4 @@
-"""The static map of app names to their classes.
+"""The static map of app names to their classes: adding an app is one entry here.
 
 It is a plain dictionary so that `kerasdl apps`, `--help` and the "unknown app" error
 work without importing TensorFlow or any app module.
@@ -49,6 +49,7 @@ APPS: dict[str, AppEntry] = {
 
 
 def app_names() -> list[str]:
+    """Every registered app's name, sorted: the one list commands, docs and tests use."""
     return sorted(APPS)
 
 
@@ -65,4 +66,9 @@ def get_app(name: str) -> "App":
         )
     module_name, class_name = entry.import_path.split(":")
     module = importlib.import_module(module_name)
-    return getattr(module, class_name)()
+    app: "App" = getattr(module, class_name)()
+    missing = [r for r in app.requires if r not in APPS]
+    if missing:
+        raise KerasdlError(f"The {name} app needs the {', '.join(missing)} app, which is not registered "
+                           f"(registered: {', '.join(app_names())}).")
+    return app

@@ -1,5 +1,6 @@
 """The one test every app passes, like keras-hub's `run_task_test`: a sixth app is a
-folder of its own (plus its codec in the edge package) that passes it."""
+folder of its own and one registry line (its task kind's codec in the edge package
+reads its inputs) that passes it (tests/test_new_app.py)."""
 
 from __future__ import annotations
 
@@ -38,10 +39,13 @@ def run_app_contract(
     from kerasdl.training.setup import compile_for_training, prepare_fit
     from kerasdl_edge.codecs import codec_class
 
-    codec_class(app.name)  # every app has its device I/O
+    from kerasdl_edge.facts import parse_facts
+
+    codec = codec_class(app.task)  # every app has its device I/O, by its task kind
     data = app.load_datasets(config)
     app.prepare(config, data)
     json.dumps(data.info)  # saved in run.json
+    parse_facts(codec.facts_class, data.info)  # the app writes what its kind's codec reads
     fit = prepare_fit(app, config, data, output_dir=tmp_path)
     x, _ = next(iter(evaluation_pipeline(data.validation, 4)))
     results: dict[str, Any] = {}
@@ -66,7 +70,7 @@ def _learns_and_exports(app: App[Any], config: TrainConfig, tmp_path: Path,
                         learned: Callable[[dict[str, Any]], bool], inputs: Sequence[Any],
                         tolerance: float) -> dict[str, Any]:
     from kerasdl.export.tflite import convert
-    from kerasdl.training.trainer import train_run
+    from kerasdl.training.workflow import train_run
     from kerasdl_edge import EdgeModel
     from kerasdl_edge.codecs import Generating, codec_for
 
@@ -88,9 +92,10 @@ def _learns_and_exports(app: App[Any], config: TrainConfig, tmp_path: Path,
         values, parameters = candidate_scores(app, summary.run)
         assert np.mean(values) == pytest.approx(summary.metrics["validation"][headline], rel=1e-5, abs=1e-7)
         assert parameters == summary.model.count_params()
-    model = app.export_model(summary.model)
-    edge = EdgeModel(convert(app.tflite_model(model, config, info), "float32"))
-    codec = codec_for(app.name, info)
+    spec = app.export_spec(config, info)
+    model = spec.exported_model(summary.model)
+    edge = EdgeModel(convert(spec.tflite_model(model), "float32"))
+    codec = codec_for(app.task, info)
     if isinstance(codec, Generating):
         batch = codec.noise(4, seed=0)
     else:

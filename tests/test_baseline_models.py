@@ -48,7 +48,7 @@ def _check_baseline_model(app: App[Any], config: TrainConfig, baseline_name: str
 
     report = export_run(summary.run.path, formats=("tflite",), quantizations=("float32",),
                         out_dir=tmp_path / "export", check=False)
-    task = app.task_input(info)
+    task = app.export_spec(config, info).task_input()
     edge = EdgeModel(report.tflite["float32"])
     np.testing.assert_allclose(edge(task.convert(images) if task else images), keras_out, atol=1e-4)
 

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from kerasdl.cli import cli
+from kerasdl.registry import app_names
 
 TINY = ["--preset", "tiny", "--epochs", "3", "--batch-size", "16"]
 
@@ -44,7 +45,7 @@ def test_apps_lists_vision_and_models() -> None:
     result = invoke("apps")
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert [line.split()[0] for line in lines if not line.startswith(" ")] == ["dcgan", "forecast", "sentiment", "speech", "vision"]
+    assert [line.split()[0] for line in lines if not line.startswith(" ")] == app_names()
     assert "--model mobilenet" in result.output and "--model nbsvm" in result.output
     assert "--model ds-cnn" in result.output
 
@@ -162,7 +163,7 @@ def test_tensorflow_start_up_noise_stays_out_unless_verbose(trained_run: Path, t
 
 
 def test_native_noise_pattern_keeps_real_messages() -> None:
-    from kerasdl.cli import _NATIVE_NOISE
+    from kerasdl.runtime import NATIVE_NOISE as _NATIVE_NOISE
 
     noise = ["WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
              "E0000 00:00:1795956061.954469    3132 cuda_platform.cc:52] failed call to cuInit: INTERNAL",
@@ -188,3 +189,30 @@ def test_library_settings_are_worded_as_the_command_s_options() -> None:
     with click.Context(cli.commands["tune"]):
         assert "--objective" in flag_wording(message)
     assert flag_wording(message) == message  # outside a command: unchanged
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "vision", "--resume", "--epochs", "2"],
+     "--resume continues with the run's saved config: give no other options."),
+    (["train", "vision", "--resume", "--set", "image_size=24"],
+     "--resume continues with the run's saved config: give no other options."),
+    (["tune", "vision", "--resume", "--fix", "model"],
+     "--resume continues with the search's saved config and space: give no config options or --fix."),
+    (["compare", "vision", "--resume", "--preset", "tiny"],
+     "--resume continues with the comparison's saved config and variants: give no config options or --vary."),
+])
+def test_resume_refuses_new_config_values_in_every_command(tmp_path: Path, args: list[str], message: str) -> None:
+    # One library check (kerasdl.settings.check_resume), worded as each command's options.
+    result = invoke(*args, "--runs-dir", str(tmp_path))
+    assert_one_line_error(result, message)
+    assert not any(tmp_path.rglob("run.json"))
+
+
+@pytest.mark.parametrize("threads, message", [("a,2", "--threads takes integers like 1,2"),
+                                              ("0", "--threads takes positive integers")])
+def test_benchmark_refuses_bad_thread_counts_before_loading_anything(tmp_path: Path, threads: str,
+                                                                     message: str) -> None:
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"not read")
+    result = invoke("benchmark", str(model), "--threads", threads)
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output

@@ -88,9 +88,9 @@ def test_interrupted_comparison_resumes_without_retraining_finished_runs(
     config = VisionConfig(dataset=str(colour_folder), epochs=1, batch_size=32, width=4, model="mlp")
     varied = [("dropout", ["0", "0.2", "0.4"])]
     dirs = {"compare_dir": tmp_path / "compare", "runs_dir": tmp_path / "runs"}
-    from kerasdl.training import trainer
+    from kerasdl.training import workflow
 
-    real_train, trained = trainer.train_run, []
+    real_train, trained = workflow.train_run, []
 
     def interrupted(app_name, config=None, **kwargs):
         if len(trained) == 1:
@@ -98,7 +98,7 @@ def test_interrupted_comparison_resumes_without_retraining_finished_runs(
         trained.append(kwargs["name"])
         return real_train(app_name, config, **kwargs)
 
-    monkeypatch.setattr(trainer, "train_run", interrupted)
+    monkeypatch.setattr(workflow, "train_run", interrupted)
     with pytest.raises(KeyboardInterrupt):
         compare("vision", config, varied, name="drop", int8=False, **dirs)
     manifest = json.loads((tmp_path / "compare" / "vision" / "drop" / "comparison.json").read_text())
@@ -110,7 +110,7 @@ def test_interrupted_comparison_resumes_without_retraining_finished_runs(
         trained.append(kwargs["name"])
         return real_train(app_name, config, **kwargs)
 
-    monkeypatch.setattr(trainer, "train_run", counting)
+    monkeypatch.setattr(workflow, "train_run", counting)
     result = compare("vision", None, name="drop", resume=True, **dirs)
     assert trained == ["drop--dropout-0", "drop--dropout-0p2", "drop--dropout-0p4"]
     assert (first / "run.json").stat().st_mtime_ns == stamp
@@ -123,7 +123,7 @@ def test_interrupted_comparison_resumes_without_retraining_finished_runs(
     (result.folder / "comparison.json").write_text(json.dumps(manifest))
     Run(tmp_path / "runs" / "vision" / "drop--dropout-0p4").write_meta(status="running")
     calls = []
-    monkeypatch.setattr(trainer, "train_run", lambda app_name, config=None, **kw: calls.append(kw))
+    monkeypatch.setattr(workflow, "train_run", lambda app_name, config=None, **kw: calls.append(kw))
     compare("vision", None, name="drop", resume=True, **dirs)
     assert calls == [{"runs_dir": str(tmp_path / "runs"), "name": "drop--dropout-0p4", "resume": True,
                       "verbose": 0}]

@@ -10,16 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from kerasdl.registry import APPS, app_names
+
 ROOT = Path(__file__).resolve().parents[1]
 
-PAIRS = [
-    ("README.md", "README.zh-CN.md"),
-    ("apps/vision/README.md", "apps/vision/README.zh-CN.md"),
-    ("apps/sentiment/README.md", "apps/sentiment/README.zh-CN.md"),
-    ("apps/speech/README.md", "apps/speech/README.zh-CN.md"),
-    ("apps/forecast/README.md", "apps/forecast/README.zh-CN.md"),
-    ("apps/dcgan/README.md", "apps/dcgan/README.zh-CN.md"),
-]
+# Every registered app's guide (its folder under apps/ is the package its entry imports).
+APP_FOLDERS = [APPS[name].import_path.split(":")[0].split(".")[2] for name in app_names()]
+PAIRS = [("README.md", "README.zh-CN.md"),
+         *((f"apps/{folder}/README.md", f"apps/{folder}/README.zh-CN.md") for folder in APP_FOLDERS)]
 IDS = [english for english, _ in PAIRS]
 
 COMMAND_PREFIXES = ("kerasdl ", "kerasdl-edge ", "python ", "pip ")

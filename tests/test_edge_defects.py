@@ -103,7 +103,7 @@ def test_long_paths_keep_their_file_names_and_texts_their_beginning(tmp_path: Pa
     deep.mkdir(parents=True)
     review = deep / "img_0123.txt"
     review.write_text("good")
-    sentiment, vision = codec_for("sentiment", SENTIMENT_INFO), codec_for("vision", {"image_shape": [8, 8, 3]})
+    sentiment, vision = codec_for("text_classification", SENTIMENT_INFO), codec_for("image_classification", {"image_shape": [8, 8, 3], "class_names": ["a", "b"]})
     for codec in (sentiment, vision):
         source = codec.format({"input": str(review), **row}).split(": pos")[0]
         assert source.startswith("...") and source.endswith("/test/5/img_0123.txt") and len(source) <= 60, source
@@ -203,10 +203,10 @@ def test_info_describes_the_real_input_tensor(tmp_path: Path, capsys: pytest.Cap
     app = get_app("speech")
     info = {"class_names": ["no", "yes"], "sample_rate": 8000, "clip_samples": 8000, "features": {}}
     task_info = {**info, "waveform": "float32"}  # what the exporter gives a task-ready variant
-    mobile = app.mobile_task(None, task_info)
+    mobile = app.export_spec(app.config_class(), task_info).mobile_task()
     model = keras.Sequential([keras.Input((8000,)), keras.layers.Dense(2, activation="softmax")])
     content = write_metadata(convert(model, "float32"), {"app": "speech", "info": task_info,
-                                                         "preprocessing": app.preprocessing_metadata(info)})
+                                                         "preprocessing": app.export_spec(app.config_class(), info).preprocessing_metadata()})
     content = write_standard_metadata(content, StandardMetadata("m", "d", "1", "a", "l", inputs=(mobile.input,),
                                                                 outputs=(mobile.output,)))
     path = tmp_path / "speech.tflite"

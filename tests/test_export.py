@@ -102,7 +102,7 @@ def test_tflite_runs_without_tensorflow(exported, trained_run: Path, colour_fold
 
     report, _ = exported
     files = sorted(colour_folder.glob("*/00[0-4].png"))
-    inputs = codec_for("vision", {"image_shape": [16, 16, 3]}).read(files)
+    inputs = codec_for("image_classification", {"image_shape": [16, 16, 3], "class_names": ["a", "b"]}).read(files)
     np.save(tmp_path / "inputs.npy", inputs)
     script = tmp_path / "edge.py"
     script.write_text(EDGE_SCRIPT)
@@ -191,3 +191,24 @@ def test_mixed_precision_run_exports_as_float32(colour_folder: Path, tmp_path: P
     report = export_run(run, quantizations=("float32",), out_dir=tmp_path / "out")
     rows = {r["variant"]: r for r in report.rows}
     assert rows["tflite-float32"]["max_abs_diff"] < 1e-2  # float16 training, float32 export
+
+
+def test_float_export_without_check_needs_no_data(tmp_path: Path) -> None:
+    """The metadata comes from the run's info: a float export, unchecked, runs on a
+    machine without the training data (int8 calibration and the checks read it)."""
+    import shutil
+
+    from conftest import write_colour_folder
+    from kerasdl import api
+    from kerasdl.apps.vision.config import VisionConfig
+    from kerasdl.errors import KerasdlError
+    from kerasdl.export.exporter import export_run
+
+    folder = write_colour_folder(tmp_path / "colours", per_class=40, size=8)
+    run = api.train("vision", VisionConfig(dataset=str(folder), epochs=1, width=4), runs_dir=tmp_path / "runs",
+                    name="r", verbose=0).run.path
+    shutil.rmtree(folder)
+    report = export_run(run, quantizations=("float32", "float16"), check=False, out_dir=tmp_path / "out")
+    assert set(report.tflite) == {"float32", "float16"} and report.saved_model.is_dir()
+    with pytest.raises(KerasdlError):
+        export_run(run, quantizations=("int8",), check=False, out_dir=tmp_path / "out")

@@ -226,7 +226,7 @@ def test_int8_forecast_keeps_instance_normalization_float(drifting_run: Path, tm
     # All int8, the test windows' level is clipped to the training windows' range (MSE
     # 4.24 against Keras's 0.0036 here); with instance normalization float (the app's
     # `int8_float_layers`), the output's Add of the level included, it scores as Keras.
-    assert set(INSTANCE_NORM_LAYERS) <= set(ForecastApp.export.int8_float_layers)
+    assert set(INSTANCE_NORM_LAYERS) <= set(ForecastApp.export_spec_class.settings.int8_float_layers)
     report = export_run(drifting_run, formats=("tflite",), quantizations=("int8",), out_dir=tmp_path / "b")
     row = report.rows[0]
     assert row["metric"] < 1.05 * row["keras_metric"] and not row["worse"], row

@@ -93,7 +93,7 @@ def test_single_column_series_gets_no_covariate_candidates_or_advice(tmp_path: P
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from kerasdl.errors import TrainingError
     from kerasdl.runs import Run
-    from kerasdl.training import auto, trainer
+    from kerasdl.training import auto
 
     app = ForecastApp()
     single = ForecastConfig(dataset=str(write_series(tmp_path / "one.csv", dt.timedelta(days=1), columns=1)),
@@ -110,7 +110,7 @@ def test_single_column_series_gets_no_covariate_candidates_or_advice(tmp_path: P
     def refuse(*args: object, **kwargs: object) -> None:
         raise TrainingError("not trained in this test")
 
-    monkeypatch.setattr(trainer, "train_run", refuse)
+    monkeypatch.setattr(auto, "train_new_run", refuse)
     with pytest.raises(TrainingError) as error:
         auto.train_candidates(app, single, Run.create(tmp_path / "runs", "forecast", "auto"))
     assert "linear-no-norm: failed" in str(error.value) and "linear-all" not in str(error.value)
@@ -139,7 +139,7 @@ def test_edge_forecast_rows_are_labelled_with_the_next_timestamps(tmp_path: Path
 
     path = tmp_path / "in.csv"
     path.write_text(f"{header},y\n" + "".join(f"{t},{i}\n" for i, t in enumerate(times)))
-    codec = codec_for("forecast", codec_info(header, input_length=len(times)))
+    codec = codec_for("forecasting", codec_info(header, input_length=len(times)))
     (row,) = codec.predict(lambda batch: np.zeros((len(batch), 2, 1), np.float32), [str(path)])
     assert row["times"] == expected
     lines = codec.format(row).splitlines()
@@ -154,7 +154,7 @@ def test_edge_rows_without_a_time_column_keep_step_numbers_and_every_column_one_
             "scaler": {"mean": [0.0, 0.0], "std": [1.0, 1.0]}}
     path.write_text("y,z\n1,5\n2,6\n3,7\n")
     outputs = np.array([[[0.012345, 1234.5678], [0.0234, 2345.6]]], np.float32)
-    codec = codec_for("forecast", info)
+    codec = codec_for("forecasting", info)
     (row,) = codec.predict(lambda batch: outputs, [str(path)])
     assert "times" not in row
     lines = codec.format(row).splitlines()
@@ -163,7 +163,7 @@ def test_edge_rows_without_a_time_column_keep_step_numbers_and_every_column_one_
     # A one-row window shows no spacing: the training data's (its info) steps the time.
     path.write_text("date,y\n2024-05-01 10:00:00,1\n")
     info = codec_info("date", input_length=1, time_step={"amount": 1800.0, "unit": "second"})
-    (row,) = codec_for("forecast", info).predict(lambda batch: np.zeros((1, 2, 1)), [str(path)])
+    (row,) = codec_for("forecasting", info).predict(lambda batch: np.zeros((1, 2, 1)), [str(path)])
     assert row["times"] == ["2024-05-01 10:30:00", "2024-05-01 11:00:00"]
 
 

@@ -97,7 +97,7 @@ def test_image_readers(tmp_path: Path) -> None:
         good = buffer.getvalue()
         suffix = "." + fmt.lower()
         assert check_reader(read_image, good, suffix, tmp_path, (EdgeError,), seed) > 0
-        codec = codec_for("vision", {"image_shape": [16, 16, 3]})  # decode, convert, resize
+        codec = codec_for("image_classification", {"image_shape": [16, 16, 3], "class_names": ["a", "b"]})  # decode, convert, resize
         assert check_reader(lambda p: codec.read([p]), good, suffix, tmp_path, (EdgeError,), seed) > 0
 
 

@@ -115,7 +115,7 @@ def test_vision_codec_reads_files_with_one_line_errors(tmp_path: Path, colour_fo
     from kerasdl_edge import EdgeError
     from kerasdl_edge.codecs import codec_for
 
-    codec = codec_for("vision", {"image_shape": [8, 8, 1]})
+    codec = codec_for("image_classification", {"image_shape": [8, 8, 1], "class_names": ["a", "b"]})
     batch = codec.read([colour_folder / "red" / "000.png"])
     assert batch.shape == (1, 8, 8, 1) and batch.dtype == np.uint8
     (tmp_path / "x.png").write_text("text")

@@ -87,7 +87,7 @@ def test_qat_int8_agrees_with_its_keras_model(trained_run: Path, tmp_path: Path,
     int8 = EdgeModel(export.tflite["int8"])
     assert int8.metadata["quantization_aware"] is True
     qat = load_quantization_aware_model(report.run.path / "checkpoints" / QAT_MODEL)
-    images = codec_for("vision", {"image_shape": [16, 16, 3]}).read(sorted(colour_folder.glob("*/01[0-9].png")))
+    images = codec_for("image_classification", {"image_shape": [16, 16, 3], "class_names": ["a", "b"]}).read(sorted(colour_folder.glob("*/01[0-9].png")))
     expected = qat(images, training=False).numpy()
     assert np.abs(int8(images) - expected).max() < 0.1
     assert (int8(images).argmax(1) == expected.argmax(1)).mean() >= 0.95

@@ -78,7 +78,7 @@ def test_every_layer_is_finite_on_texts_without_known_words(model: str, review_c
     config = SentimentConfig(dataset=str(review_csv), model=model, **TINY)
     data = app.load_datasets(config)
     built = app.build_model(config, {**data.info, **data.initial_weights})
-    ids = codec_for("sentiment", data.info).read(WORDLESS_TEXTS)
+    ids = codec_for("text_classification", data.info).read(WORDLESS_TEXTS)
     assert not ids[[0, 1, 3]].any() and set(ids[2][ids[2] > 0]) == {1}
     layers = [layer for layer in built.layers if not isinstance(layer, keras.layers.InputLayer)]
     probe = keras.Model(built.input, [layer.output for layer in layers])

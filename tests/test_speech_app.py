@@ -359,7 +359,7 @@ def test_export_wav_savedmodel_and_int8_tflite(speech_run: Path, tmp_path: Path)
 
     info = json.loads((speech_run / "run.json").read_text())["data"]
     paths = [str(tmp_path / f"{i}.wav") for i in range(2)]
-    pcm = codec_for("speech", info).read(paths)
+    pcm = codec_for("audio_classification", info).read(paths)
     keras_out = np.asarray(load_model(speech_run / "checkpoints" / "best.keras")(pcm))
     np.testing.assert_allclose(out["probabilities"].numpy(), keras_out, atol=1e-4)
     # Task-ready files (MediaPipe's AudioClassifier) take float32 waveforms in [-1, 1]; the

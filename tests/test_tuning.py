@@ -39,6 +39,28 @@ def test_objective_and_duration_parsing() -> None:
         parse_objective("val_loss:down", ("val_loss", "min"))
 
 
+def test_the_result_table_names_the_objective_and_lists_failures_below() -> None:
+    from kerasdl.tuning.search import TuneResult
+
+    rows = [{"trial": "2", "status": "completed", "score": 0.875, "seconds": 3.25, "model": "cnn",
+             "learning_rate": 0.00123456},
+            {"trial": "0", "status": "completed", "score": 0.5, "seconds": None, "model": "mlp",
+             "learning_rate": 0.01, "epochs_trained": 3},
+            {"trial": "1", "status": "failed", "score": None, "seconds": 1.0, "model": "resnet",
+             "learning_rate": 5.0, "error": "The loss became NaN at epoch 1."}]
+    table = TuneResult(Path("s"), "val_accuracy", "max", rows, None).table().splitlines()
+    assert table[0].split() == ["trial", "status", "val_accuracy", "seconds", "model", "learning_rate",
+                                "epochs_trained"]
+    assert table[1].split() == ["2", "completed", "0.875", "3.25", "cnn", "0.001235", "-"]
+    assert table[2].split() == ["0", "completed", "0.5", "-", "mlp", "0.01", "3"]
+    assert table[3].split() == ["1", "failed", "-", "1", "resnet", "5", "-"]
+    assert table[4] == "trial 1 failed: The loss became NaN at epoch 1."
+    assert len(table) == 5
+    # Columns line up: each column starts where its header does.
+    start = table[0].index("model")
+    assert [line[start:].split()[0] for line in table[1:4]] == ["cnn", "mlp", "resnet"]
+
+
 @pytest.mark.parametrize("app_name", app_names())
 def test_every_point_of_each_search_space_is_a_valid_config(app_name: str) -> None:
     """40 random points of the app's space each make a config that validates."""

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from kerasdl.app import App, CompilesItself, Datasets
+from kerasdl.app_export import ExportSpec
 from kerasdl.errors import DataError, KerasdlError
 
 from kerasdl.apps.dcgan.config import IMAGE_SIZES, DcganConfig
+from kerasdl.apps.dcgan.noise import GRID_SIZE, fixed_noise
 
 if TYPE_CHECKING:
     import keras
@@ -20,13 +22,29 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-GRID_SIZE = 64  # images in each epoch's sample grid
-GRID_SEED = 2015
+class DcganExport(ExportSpec[DcganConfig]):
+    """An image generator's export: the generator alone, noise in, images out."""
 
+    def exported_model(self, model: "keras.Model") -> "keras.Model":
+        return model.generator
 
-def fixed_noise(count: int, latent_dim: int, seed: int = GRID_SEED) -> np.ndarray:
-    """The same noise batch for a seed, so epochs (and runs) show the same latent points."""
-    return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
+    def serving_endpoints(self, model: "keras.Model") -> dict[str, Any]:
+        """`serving_default` takes noise [batch, latent_dim] and returns uint8 images."""
+        import tensorflow as tf
+
+        def generate(noise: tf.Tensor) -> dict[str, tf.Tensor]:
+            pixels = tf.clip_by_value(tf.round(model(noise, training=False)), 0.0, 255.0)
+            return {"images": tf.cast(pixels, tf.uint8)}
+
+        return {"serving_default": (generate, [tf.TensorSpec([None, self.info["latent_dim"]], tf.float32,
+                                                             name="noise")])}
+
+    def preprocessing_metadata(self) -> dict[str, Any]:
+        return {
+            "input": f"float32 noise [batch, {self.info['latent_dim']}], standard normal",
+            "output": f"float32 images [batch, {', '.join(map(str, self.info['image_shape']))}], "
+                      "pixels 0-255: round and clip to uint8",
+        }
 
 
 class DcganApp(App[DcganConfig], CompilesItself):
@@ -42,6 +60,8 @@ class DcganApp(App[DcganConfig], CompilesItself):
     """
 
     name: ClassVar[str] = "dcgan"
+    task: ClassVar[str] = "image_generation"
+    requires: ClassVar[tuple[str, ...]] = ("vision",)  # its data sources and scoring classifier
     description: ClassVar[str] = "Image generation."
     config_class = DcganConfig
     models: ClassVar[dict[str, str]] = {
@@ -49,6 +69,7 @@ class DcganApp(App[DcganConfig], CompilesItself):
                  "convolutional discriminator.",
     }
     default_model: ClassVar[str] = "dcgan"
+    export_spec_class: ClassVar[type[ExportSpec]] = DcganExport
     monitor = ("fid", "min")
     headline_metric = "fid"
     # The two players' losses show the minimax balance; "loss" is only their sum.
@@ -273,24 +294,3 @@ class DcganApp(App[DcganConfig], CompilesItself):
         from kerasdl.apps.dcgan.gan import GAN
 
         return {"kerasdl>GAN": GAN}
-
-    def export_model(self, model: "keras.Model") -> "keras.Model":
-        """The generator: noise in, images out."""
-        return model.generator
-
-    def serving_endpoints(self, model: "keras.Model", info: dict[str, Any]) -> dict[str, Any]:
-        """`serving_default` takes noise [batch, latent_dim] and returns uint8 images."""
-        import tensorflow as tf
-
-        def generate(noise: tf.Tensor) -> dict[str, tf.Tensor]:
-            pixels = tf.clip_by_value(tf.round(model(noise, training=False)), 0.0, 255.0)
-            return {"images": tf.cast(pixels, tf.uint8)}
-
-        return {"serving_default": (generate, [tf.TensorSpec([None, info["latent_dim"]], tf.float32, name="noise")])}
-
-    def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "input": f"float32 noise [batch, {info['latent_dim']}], standard normal",
-            "output": f"float32 images [batch, {', '.join(map(str, info['image_shape']))}], "
-                      "pixels 0-255: round and clip to uint8",
-        }

@@ -12,7 +12,7 @@ from kerasdl.errors import TrainingError
 from kerasdl.evaluation.generative import diversity
 from kerasdl.evaluation.plots import image_grid, save_animation, save_image
 
-from kerasdl.apps.dcgan.app import GRID_SIZE, fixed_noise
+from kerasdl.apps.dcgan.noise import GRID_SIZE, fixed_noise
 
 
 class GanMonitor(keras.callbacks.Callback):

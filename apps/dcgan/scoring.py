@@ -72,7 +72,7 @@ def classifier_run(config: DcganConfig, image_shape: list[int]) -> Path:
     trained now if need be."""
     from kerasdl.registry import get_app
     from kerasdl.runs import Run
-    from kerasdl.training.trainer import train_run
+    from kerasdl.training.workflow import train_run
 
     if config.classifier:
         run = Run.open(config.classifier)

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from kerasdl.app import Datasets, ExportSettings, SupervisedApp
+from kerasdl.app import AutoSelectable, Datasets, SupervisedApp
+from kerasdl.app_export import ExportSettings, ExportSpec
 from kerasdl.errors import ConfigError, DataError
 
 from kerasdl.apps.forecast.config import ForecastConfig
@@ -26,7 +27,42 @@ logger = logging.getLogger(__name__)
 SAMPLE = Path(__file__).parent / "sample" / "exchange_rate.csv"
 
 
-class ForecastApp(SupervisedApp[ForecastConfig]):
+class ForecastExport(ExportSpec[ForecastConfig]):
+    """A forecaster's export: `serving_default` takes raw windows [batch, input_length,
+    columns] in the data's own units and returns the forecast in those units (scaling is
+    inside); TFLite files take z-scored windows (the metadata holds the scaler)."""
+
+    # Instance normalization stays float in int8 (`INSTANCE_NORM_LAYERS` says why).
+    settings = ExportSettings(fixed_batch_models=RECURRENT, int8_float_layers=INSTANCE_NORM_LAYERS)
+
+    def serving_endpoints(self, model: "keras.Model") -> dict[str, Any]:
+        import tensorflow as tf
+
+        info = self.info
+        mean = tf.constant(info["scaler"]["mean"], tf.float32)
+        std = tf.constant(info["scaler"]["std"], tf.float32)
+        targets = len(info["targets"])
+
+        def forecast(window: tf.Tensor) -> dict[str, tf.Tensor]:
+            scaled = model((window - mean) / std, training=False)
+            return {"forecast": scaled * std[:targets] + mean[:targets]}
+
+        return {"serving_default": (forecast, [tf.TensorSpec(
+            [None, info["input_length"], len(info["columns"])], tf.float32, name="window")])}
+
+    def preprocessing_metadata(self) -> dict[str, Any]:
+        info = self.info
+        return {
+            "input": f"float32 [batch, {info['input_length']}, {len(info['columns'])}]: the last "
+                     f"{info['input_length']} rows of the columns {info['columns']}, z-scored",
+            "normalization": {"inside_model": False, "mean": info["scaler"]["mean"],
+                              "std": info["scaler"]["std"], "formula": "(value - mean) / std"},
+            "output": f"[batch, {info['horizon']}, {len(info['targets'])}]: the next rows of "
+                      f"{info['targets']}, z-scored: value = output * std + mean (the targets' entries)",
+        }
+
+
+class ForecastApp(SupervisedApp[ForecastConfig], AutoSelectable):
     """Forecasting the next rows of a table of series.
 
     Example:
@@ -38,6 +74,7 @@ class ForecastApp(SupervisedApp[ForecastConfig]):
     """
 
     name: ClassVar[str] = "forecast"
+    task: ClassVar[str] = "forecasting"
     description: ClassVar[str] = "Multivariate time-series forecasting."
     config_class = ForecastConfig
     models: ClassVar[dict[str, str]] = MODELS
@@ -97,8 +134,7 @@ class ForecastApp(SupervisedApp[ForecastConfig]):
     headline_metric = "mse"
     # time_step: another file of the same columns may be sampled at another rate.
     provenance_keys = ("source", "sizes", "rows", "time_step")
-    # Instance normalization stays float in int8 (`INSTANCE_NORM_LAYERS` says why).
-    export = ExportSettings(fixed_batch_models=RECURRENT, int8_float_layers=INSTANCE_NORM_LAYERS)
+    export_spec_class: ClassVar[type[ExportSpec]] = ForecastExport
 
     def load_datasets(self, config: ForecastConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.timeseries import Scaler, infer_time_step, split_borders, window_starts, windows_dataset
@@ -253,33 +289,6 @@ class ForecastApp(SupervisedApp[ForecastConfig]):
         from kerasdl.evaluation.forecasting import format_forecast_metrics
 
         return format_forecast_metrics(metrics)
-
-    def serving_endpoints(self, model: "keras.Model", info: dict[str, Any]) -> dict[str, Any]:
-        """`serving_default` takes raw windows [batch, input_length, columns] in the
-        data's own units and returns the forecast in those units; scaling is inside."""
-        import tensorflow as tf
-
-        scaler = info["scaler"]
-        mean = tf.constant(scaler["mean"], tf.float32)
-        std = tf.constant(scaler["std"], tf.float32)
-        targets = len(info["targets"])
-
-        def forecast(window: tf.Tensor) -> dict[str, tf.Tensor]:
-            scaled = model((window - mean) / std, training=False)
-            return {"forecast": scaled * std[:targets] + mean[:targets]}
-
-        return {"serving_default": (forecast, [tf.TensorSpec(
-            [None, info["input_length"], len(info["columns"])], tf.float32, name="window")])}
-
-    def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "input": f"float32 [batch, {info['input_length']}, {len(info['columns'])}]: the last "
-                     f"{info['input_length']} rows of the columns {info['columns']}, z-scored",
-            "normalization": {"inside_model": False, "mean": info["scaler"]["mean"],
-                              "std": info["scaler"]["std"], "formula": "(value - mean) / std"},
-            "output": f"[batch, {info['horizon']}, {len(info['targets'])}]: the next rows of "
-                      f"{info['targets']}, z-scored: value = output * std + mean (the targets' entries)",
-        }
 
 
 def _read_series(config: ForecastConfig) -> tuple[Path, Any]:

@@ -8,7 +8,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 
-from kerasdl.app import ClassifierApp, Datasets, ExportSettings, MobileTask, named_probabilities
+from kerasdl.app import ClassifierApp, Datasets
+from kerasdl.app_export import ClassifierExportSpec, ExportSettings, ExportSpec, MobileTask, named_probabilities
 
 from kerasdl.apps.sentiment import preprocessing
 from kerasdl.apps.sentiment.config import SentimentConfig
@@ -28,6 +29,49 @@ CHINESE_SAMPLE_DIR = Path(__file__).parent / "sample_zh"
 MODEL_STATISTICS = {"bag": (preprocessing.IDF_KEY,), "nbsvm": (preprocessing.NB_KEY,)}
 
 
+class SentimentExport(ClassifierExportSpec[SentimentConfig]):
+    """A text classifier's export: the SavedModel takes raw strings (the tokenizer is
+    inside it), TFLite files take token ids (builtin ops cannot tokenize), and
+    MediaPipe's TextClassifier runs the ones whose tokenizer its regex reproduces."""
+
+    # The mean over a text divides by its token count: in int8, a count of 1 on a long
+    # sequence_length quantizes to zero and TFLite's int8 DIV refuses it (a one-word
+    # text crashed the int8 bag model); the division stays float.
+    # The linear models' division by the features' norm stays float for the same reason.
+    settings = ExportSettings(fixed_batch_models=RECURRENT, int8_float_layers=("mean_over_text", "linear_logits"))
+
+    def tflite_model(self, model: "keras.Model") -> "keras.Model":
+        """nbsvm's two lookups fused into one table (see `fuse_nbsvm`); recurrent
+        models as a batch-1 copy."""
+        from kerasdl.apps.sentiment.models import fuse_nbsvm
+
+        if self.app.model_name(self.config) == "nbsvm":
+            return fuse_nbsvm(model)
+        return super().tflite_model(model)
+
+    def serving_endpoints(self, model: "keras.Model") -> dict[str, Any]:
+        """`serving_default` takes raw strings and returns probabilities, the top class
+        label and its score."""
+        import tensorflow as tf
+
+        tokenize, vectorizer = preprocessing.serving_tokenizer(self.info)
+        named_outputs = named_probabilities(self.info["class_names"])
+
+        def from_text(text: tf.Tensor) -> dict[str, tf.Tensor]:
+            return named_outputs(model(tokenize(text), training=False))
+
+        return {
+            "serving_default": (from_text, [tf.TensorSpec([None], tf.string, name="text")], [vectorizer]),
+        }
+
+    def mobile_task(self) -> MobileTask:
+        ids, note = preprocessing.mobile_input(self.info)
+        return MobileTask(ids, self.probabilities_tensor(), None if note else "TextClassifier", note)
+
+    def preprocessing_metadata(self) -> dict[str, Any]:
+        return preprocessing.metadata(self.info)
+
+
 class SentimentApp(ClassifierApp[SentimentConfig]):
     """Text classification (sentiment, topics, any labels).
 
@@ -41,6 +85,7 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
     """
 
     name: ClassVar[str] = "sentiment"
+    task: ClassVar[str] = "text_classification"
     description: ClassVar[str] = "Text classification."
     config_class = SentimentConfig
     models: ClassVar[dict[str, str]] = MODELS
@@ -66,11 +111,7 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
                "epochs": 1} for kind in LINEAR_MODELS}
     sample_dir = SAMPLE_DIR
     named_samples = {"zh": CHINESE_SAMPLE_DIR}
-    # The mean over a text divides by its token count: in int8, a count of 1 on a long
-    # sequence_length quantizes to zero and TFLite's int8 DIV refuses it (a one-word
-    # text crashed the int8 bag model); the division stays float.
-    # The linear models' division by the features' norm stays float for the same reason.
-    export = ExportSettings(fixed_batch_models=RECURRENT, int8_float_layers=("mean_over_text", "linear_logits"))
+    export_spec_class: ClassVar[type[ExportSpec]] = SentimentExport
 
     def load_datasets(self, config: SentimentConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.text import load_text_datasets
@@ -139,73 +180,3 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
             len(info["class_names"]), config, batch_size=batch_size, keras_module=keras_module,
             statistics={k: info[k] for k in (preprocessing.IDF_KEY, preprocessing.NB_KEY, "linear") if k in info},
         )
-
-    def tflite_model(self, model: "keras.Model", config: SentimentConfig, info: dict[str, Any]) -> "keras.Model":
-        """nbsvm's two lookups fused into one table (see `fuse_nbsvm`); recurrent
-        models as a batch-1 copy."""
-        from kerasdl.apps.sentiment.models import fuse_nbsvm
-
-        if self.model_name(config) == "nbsvm":
-            return fuse_nbsvm(model)
-        return super().tflite_model(model, config, info)
-
-    def serving_endpoints(self, model: "keras.Model", info: dict[str, Any]) -> dict[str, Any]:
-        """`serving_default` takes raw strings and returns probabilities, the top class
-        label and its score; the tokenizer is inside the SavedModel."""
-        import tensorflow as tf
-
-        from kerasdl.data.tokenizer import tokenizer_function
-
-        tokenize, vectorizer = tokenizer_function(preprocessing.tokenizer_spec(info))
-        tokenize(tf.constant([""]))  # builds it: the export tracks built layers only
-        named_outputs = named_probabilities(info["class_names"])
-
-        def from_text(text: tf.Tensor) -> dict[str, tf.Tensor]:
-            return named_outputs(model(tokenize(text), training=False))
-
-        return {
-            "serving_default": (from_text, [tf.TensorSpec([None], tf.string, name="text")], [vectorizer]),
-        }
-
-    def mobile_task(self, config: SentimentConfig, info: dict[str, Any]) -> MobileTask:
-        """MediaPipe's TextClassifier tokenizes with a regex (cut at delimiters, no
-        lower-casing): it runs models whose tokenizer it reproduces exactly, unigram
-        ones with `standardize=split_punctuation` or `none`."""
-        from kerasdl_edge.standard_metadata import (PAD_TOKEN, START_TOKEN, UNKNOWN_TOKEN,
-                                                      RegexTokenizerInput, TensorInfo)
-        from kerasdl_edge.text import OOV_ID, PAD_ID, Tokenizer
-
-        spec = preprocessing.tokenizer_spec(info)
-        output = self.probabilities_tensor(info)
-        description = f"int32 token ids [1, {spec.sequence_length}], 0 = padding."
-        try:
-            delimiter = Tokenizer.from_spec(spec.to_dict()).regex_delimiter()
-            special = sorted({PAD_TOKEN, UNKNOWN_TOKEN, START_TOKEN} & set(spec.vocabulary))
-            if special:
-                raise ValueError(f"its vocabulary holds {', '.join(special)}, which the regex tokenizer "
-                                 "reads as special tokens")
-        except ValueError as e:
-            remedy = ("run it with kerasdl-edge or the TFLite interpreter" if spec.split != "whitespace"
-                      else "train with `ngrams=1`, `binary=false`, `standardize=split_punctuation`, "
-                           "`normalize=ascii` for one it runs")
-            return MobileTask(TensorInfo(preprocessing.INPUT_NAME, description), output, None,
-                              f"MediaPipe's TextClassifier cannot reproduce this tokenizer: {e}; {remedy}")
-        vocabulary = {PAD_TOKEN: PAD_ID, UNKNOWN_TOKEN: OOV_ID}
-        vocabulary.update({token: i for i, token in enumerate(spec.vocabulary) if i > OOV_ID})
-        ids = TensorInfo(preprocessing.INPUT_NAME, description,
-                         tokenizer=RegexTokenizerInput(delimiter, vocabulary))
-        return MobileTask(ids, output, "TextClassifier")
-
-    def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
-        spec = preprocessing.tokenizer_spec(info)
-        return {
-            "input": f"int32 token ids [batch, {spec.sequence_length}], 0 = padding",
-            "tokenizer": "info.tokenizer: TextVectorization settings and vocabulary; "
-                         "kerasdl_edge.text.Tokenizer reproduces its ids without TensorFlow",
-            "standardize": spec.standardize,
-            "split": spec.split,
-            "normalize": spec.normalize,
-            "ngrams": spec.ngrams,
-            "sequence_length": spec.sequence_length,
-            "binary": spec.binary,
-        }

@@ -170,7 +170,7 @@ def build_linear(kind: str, length: int, vocab: int, classes: int, k: ModuleType
                  statistics: Any = None, batch_size: int | None = None) -> Any:
     """The Keras model of a `LinearFit` (`statistics["linear"]`), on int32 ids
     [batch, length]. Nothing in it trains: its weights are the closed fit's."""
-    from kerasdl.apps.sentiment.models import token_input
+    from kerasdl.apps.sentiment.preprocessing import token_input
 
     ids = token_input(length, k, batch_size)
     scores = k.layers.Embedding(vocab, classes, trainable=False, name="linear_scores")(ids)

@@ -26,7 +26,7 @@ from kerasdl.layers.position_embedding import position_embedding_class
 
 from kerasdl.apps.sentiment.config import SentimentConfig
 from kerasdl.apps.sentiment.linear import LINEAR_MODELS, build_linear
-from kerasdl.apps.sentiment.preprocessing import INPUT_NAME
+from kerasdl.apps.sentiment.preprocessing import token_input
 
 Statistics = Mapping[str, Any]
 
@@ -40,10 +40,6 @@ MODELS: dict[str, str] = {
     "tfidf-lr": "The classic baseline: TF-IDF of the words, bigrams and trigrams + logistic regression.",
     "nb-lr": "The classic baseline: NB-weighted binary 1-3 grams + logistic regression (two classes).",
 }
-
-
-def token_input(sequence_length: int, k: ModuleType, batch_size: int | None = None) -> Any:
-    return k.Input(shape=(sequence_length,), batch_size=batch_size, dtype="int32", name=INPUT_NAME)
 
 
 def build_bag(length: int, vocab: int, classes: int, config: SentimentConfig, k: ModuleType,

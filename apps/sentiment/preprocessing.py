@@ -1,15 +1,18 @@
 """The sentiment app's one preprocessing definition: text to token ids.
 
 The tokenizer is learned from the training split (`fit`) and stored in the run's data
-info as a `TokenizerSpec`. From that one spec come the tf.data pipelines (`vectorize`),
-the SavedModel's string signature (`tokenizer_function`) and, for TFLite clients, the
-TensorFlow-free `kerasdl_edge.text.Tokenizer` (the sentiment codec's), which a test
-holds to the same ids. Models take the ids, never strings: TFLite's builtins cannot tokenize.
+info as a `TokenizerSpec`. From that one spec come the models' input (`token_input`), the
+tf.data pipelines (`vectorize`), the SavedModel's string signature (`serving_tokenizer`),
+the standard metadata's tokenizer for MediaPipe (`mobile_input`), the edge metadata
+(`metadata`) and, for TFLite clients, the TensorFlow-free `kerasdl_edge.text.Tokenizer`
+(the text classification codec's), which a test holds to the same ids. Models take the
+ids, never strings: TFLite's builtins cannot tokenize.
 """
 
 from __future__ import annotations
 
 import logging
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -28,6 +31,12 @@ IDF_KEY = "idf"
 NB_KEY = "nb_ratios"
 CUT_KEY = "cut_texts"
 VECTORIZE_BATCH = 256
+
+
+def token_input(sequence_length: int, k: ModuleType, batch_size: int | None = None) -> Any:
+    """Every sentiment model's input: token ids [batch, sequence_length] (`k`: Keras 3 or
+    tf_keras)."""
+    return k.Input(shape=(sequence_length,), batch_size=batch_size, dtype="int32", name=INPUT_NAME)
 
 
 def fit(data: "tf.data.Dataset", num_classes: int, *, max_tokens: int, ngrams: int,
@@ -104,3 +113,59 @@ def vectorize(ds: "tf.data.Dataset", info: dict[str, Any]) -> "tf.data.Dataset":
     ids = ds.batch(VECTORIZE_BATCH).map(to_ids, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
     known = int(ds.cardinality())
     return ids.apply(tf.data.experimental.assert_cardinality(known)) if known >= 0 else ids
+
+
+# ---- the SavedModel's and the mobile runtimes' view of the same tokenizer --------------
+
+def serving_tokenizer(info: dict[str, Any]) -> tuple[Any, Any]:
+    """(a function from a string batch to token ids, the layer it uses) for the
+    SavedModel's string signature: the run's tokenizer, built so the export tracks it."""
+    import tensorflow as tf
+
+    tokenize, vectorizer = tokenizer_function(tokenizer_spec(info))
+    tokenize(tf.constant([""]))  # builds it: the export tracks built layers only
+    return tokenize, vectorizer
+
+
+def mobile_input(info: dict[str, Any]) -> tuple[Any, str]:
+    """(the standard metadata's token-id input, "" or why MediaPipe's TextClassifier
+    cannot run the model). Its tokenizer cuts at a regex's delimiters and does not
+    lower-case: it reproduces exactly the unigram tokenizers with
+    `standardize=split_punctuation` or `none`."""
+    from kerasdl_edge.standard_metadata import PAD_TOKEN, START_TOKEN, UNKNOWN_TOKEN, RegexTokenizerInput, TensorInfo
+    from kerasdl_edge.text import OOV_ID, PAD_ID, Tokenizer
+
+    spec = tokenizer_spec(info)
+    description = f"int32 token ids [1, {spec.sequence_length}], 0 = padding."
+    try:
+        delimiter = Tokenizer.from_spec(spec.to_dict()).regex_delimiter()
+        special = sorted({PAD_TOKEN, UNKNOWN_TOKEN, START_TOKEN} & set(spec.vocabulary))
+        if special:
+            raise ValueError(f"its vocabulary holds {', '.join(special)}, which the regex tokenizer "
+                             "reads as special tokens")
+    except ValueError as e:
+        remedy = ("run it with kerasdl-edge or the TFLite interpreter" if spec.split != "whitespace"
+                  else "train with `ngrams=1`, `binary=false`, `standardize=split_punctuation`, "
+                       "`normalize=ascii` for one it runs")
+        return (TensorInfo(INPUT_NAME, description),
+                f"MediaPipe's TextClassifier cannot reproduce this tokenizer: {e}; {remedy}")
+    vocabulary = {PAD_TOKEN: PAD_ID, UNKNOWN_TOKEN: OOV_ID}
+    vocabulary.update({token: i for i, token in enumerate(spec.vocabulary) if i > OOV_ID})
+    return TensorInfo(INPUT_NAME, description, tokenizer=RegexTokenizerInput(delimiter, vocabulary)), ""
+
+
+def metadata(info: dict[str, Any]) -> dict[str, Any]:
+    """How a client turns a text into the model's input (the export's `preprocessing`
+    entry, for edge runtimes)."""
+    spec = tokenizer_spec(info)
+    return {
+        "input": f"int32 token ids [batch, {spec.sequence_length}], 0 = padding",
+        "tokenizer": "info.tokenizer: TextVectorization settings and vocabulary; "
+                     "kerasdl_edge.text.Tokenizer reproduces its ids without TensorFlow",
+        "standardize": spec.standardize,
+        "split": spec.split,
+        "normalize": spec.normalize,
+        "ngrams": spec.ngrams,
+        "sequence_length": spec.sequence_length,
+        "binary": spec.binary,
+    }

@@ -7,9 +7,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
-from kerasdl.app import ClassifierApp, Datasets, ExportSettings, MobileTask, TaskInput, named_probabilities
+from kerasdl.app import ClassifierApp, Datasets
+from kerasdl.app_export import ClassifierExportSpec, ExportSettings, ExportSpec, MobileTask, TaskInput, named_probabilities
 
 from kerasdl.apps.speech import preprocessing
 from kerasdl.apps.speech.baselines import LOG_MEL_LR, STATISTICS_LAYERS, fit_log_mel_lr, log_mel_settings
@@ -26,6 +25,54 @@ logger = logging.getLogger(__name__)
 SAMPLE_DIR = Path(__file__).parent / "sample"
 
 
+class SpeechExport(ClassifierExportSpec[SpeechConfig]):
+    """An audio classifier's export: `serving_default` takes WAV files' bytes,
+    `serve_pcm` int16 clips already at the model's rate and length; task-ready TFLite
+    files take float32 waveforms and run in MediaPipe's AudioClassifier."""
+
+    # A power spectrum spans many decades: in 8 bits its quiet bands round to zero and
+    # the int8 model fell to chance (18.7 % on FSDD); the front end stays float32.
+    # The waveform's conversion to PCM and the front end stay float in full-int8 files,
+    # and so do log-mel-lr's band statistics (a quiet band's deviation is small).
+    settings = ExportSettings(int8_float_layers=("waveform_to_pcm", *preprocessing.FRONT_END_LAYERS,
+                                                 *STATISTICS_LAYERS), dynamic_with_litert=True)
+
+    def serving_endpoints(self, model: "keras.Model") -> dict[str, Any]:
+        """Probabilities, the top class label and its score, from WAV bytes (16-bit PCM
+        at the model's sample rate; stereo mixed down, cut or padded to the clip length)
+        or from PCM clips."""
+        import tensorflow as tf
+
+        decode = preprocessing.wav_decoder(self.info)
+        length = self.info["clip_samples"]
+        named_outputs = named_probabilities(self.info["class_names"])
+
+        def from_wav(wav_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+            clips = tf.map_fn(decode, wav_bytes, fn_output_signature=tf.TensorSpec([length], tf.int16))
+            return named_outputs(model(clips, training=False))
+
+        def from_pcm(audio: tf.Tensor) -> dict[str, tf.Tensor]:
+            return named_outputs(model(audio, training=False))
+
+        return {
+            "serving_default": (from_wav, [tf.TensorSpec([None], tf.string, name="wav_bytes")]),
+            "serve_pcm": (from_pcm, [tf.TensorSpec([None, length], tf.int16, name=preprocessing.INPUT_NAME)]),
+        }
+
+    def task_input(self) -> TaskInput | None:
+        return preprocessing.waveform_task_input()
+
+    def mobile_task(self) -> MobileTask:
+        tensor = preprocessing.input_tensor(self.info)
+        if tensor.audio is not None:
+            return MobileTask(tensor, self.probabilities_tensor(), "AudioClassifier")
+        return MobileTask(tensor, self.probabilities_tensor(), None, "MediaPipe's AudioClassifier hands "
+                          "float32 waveforms: export without --native-input")
+
+    def preprocessing_metadata(self) -> dict[str, Any]:
+        return preprocessing.metadata(self.info)
+
+
 class SpeechApp(ClassifierApp[SpeechConfig]):
     """Spoken command recognition (keyword spotting) on fixed-length clips.
 
@@ -39,6 +86,7 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
     """
 
     name: ClassVar[str] = "speech"
+    task: ClassVar[str] = "audio_classification"
     description: ClassVar[str] = "Spoken command recognition."
     config_class = SpeechConfig
     models: ClassVar[dict[str, str]] = MODELS
@@ -57,12 +105,7 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
 
         return fit_baselines(data)
     provenance_keys = ("source", "sizes", "noise_files")
-    # A power spectrum spans many decades: in 8 bits its quiet bands round to zero and
-    # the int8 model fell to chance (18.7 % on FSDD); the front end stays float32.
-    # The waveform's conversion to PCM and the front end stay float in full-int8 files,
-    # and so do log-mel-lr's band statistics (a quiet band's deviation is small).
-    export = ExportSettings(int8_float_layers=("waveform_to_pcm", *preprocessing.FRONT_END_LAYERS,
-                                               *STATISTICS_LAYERS), dynamic_with_litert=True)
+    export_spec_class: ClassVar[type[ExportSpec]] = SpeechExport
 
     def load_datasets(self, config: SpeechConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.audio import load_audio_datasets
@@ -125,81 +168,3 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
             min_snr_db=config.noise_snr_db, noise_probability=config.noise_probability,
             seed=config.seed,
         )
-
-    def serving_endpoints(self, model: "keras.Model", info: dict[str, Any]) -> dict[str, Any]:
-        """`serving_default` takes WAV files' bytes (16-bit PCM at the model's sample
-        rate; stereo mixed down, cut or padded to the clip length) and returns
-        probabilities, the top class label and its score; `serve_pcm` takes int16 clips
-        already at the model's rate and length."""
-        import tensorflow as tf
-
-        from kerasdl.data.audio import PCM_SCALE, fix_length_tf
-        from kerasdl_edge.audio import MIN_CLIP_FRACTION
-
-        rate, length = info["sample_rate"], info["clip_samples"]
-        named_outputs = named_probabilities(info["class_names"])
-        shortest = int(np.ceil(MIN_CLIP_FRACTION * length))
-
-        def decode(wav: tf.Tensor) -> tf.Tensor:
-            audio, file_rate = tf.audio.decode_wav(wav)
-            tf.debugging.assert_equal(
-                file_rate, rate, message=f"WAV files must be recorded at {rate} Hz for this model")
-            tf.debugging.assert_greater_equal(
-                tf.shape(audio)[0], shortest,
-                message=f"A WAV clip must hold at least {shortest} samples ({MIN_CLIP_FRACTION:.0%} of the "
-                        f"{length / rate:.2f} s the model listens to): a truncated or empty recording?")
-            pcm = tf.round(tf.reduce_mean(audio, axis=-1) * PCM_SCALE)
-            pcm = tf.cast(tf.clip_by_value(pcm, -32768.0, 32767.0), tf.int16)
-            return fix_length_tf(pcm, length)
-
-        def from_wav(wav_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-            clips = tf.map_fn(decode, wav_bytes, fn_output_signature=tf.TensorSpec([length], tf.int16))
-            return named_outputs(model(clips, training=False))
-
-        def from_pcm(audio: tf.Tensor) -> dict[str, tf.Tensor]:
-            return named_outputs(model(audio, training=False))
-
-        return {
-            "serving_default": (from_wav, [tf.TensorSpec([None], tf.string, name="wav_bytes")]),
-            "serve_pcm": (from_pcm, [tf.TensorSpec([None, length], tf.int16, name="audio")]),
-        }
-
-    def task_input(self, info: dict[str, Any]) -> TaskInput | None:
-        """A float32 waveform in [-1, 1] (what MediaPipe's AudioClassifier hands the
-        model), turned back into the int16 PCM the model takes by `WaveformToPcm`."""
-        from kerasdl_edge.audio import pcm16_to_waveform
-
-        def wrap(model: "keras.Model") -> "keras.Model":
-            import keras
-
-            from kerasdl.layers.task_inputs import waveform_to_pcm_class
-
-            waveform = keras.Input(model.inputs[0].shape[1:], batch_size=model.inputs[0].shape[0],
-                                   dtype="float32", name="waveform")
-            return keras.Model(waveform, model(waveform_to_pcm_class(keras)(name="waveform_to_pcm")(waveform)),
-                               name=f"{model.name}_waveform")
-
-        return TaskInput(wrap=wrap, convert=pcm16_to_waveform, info={"waveform": "float32"})
-
-    def mobile_task(self, config: SpeechConfig, info: dict[str, Any]) -> MobileTask:
-        from kerasdl_edge.standard_metadata import AudioInput, TensorInfo
-
-        rate, length = info["sample_rate"], info["clip_samples"]
-        output = self.probabilities_tensor(info)
-        if info.get("waveform") == "float32":
-            waveform = TensorInfo("waveform", f"{length} mono samples at {rate} Hz, float32 in [-1, 1].",
-                                  audio=AudioInput(rate, 1), value_range=(-1.0, 1.0))
-            return MobileTask(waveform, output, "AudioClassifier")
-        pcm = TensorInfo("audio", f"{length} mono samples at {rate} Hz, int16 PCM.")
-        return MobileTask(pcm, output, None, "MediaPipe's AudioClassifier hands float32 waveforms: "
-                          "export without --native-input")
-
-    def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "input": f"int16 PCM [batch, {info['clip_samples']}], mono at {info['sample_rate']} Hz",
-            "read": "kerasdl_edge.audio.read_wav(path, sample_rate, length): any WAV, mixed "
-                    "down, resampled, loudest part kept or padded with silence",
-            "sample_rate": info["sample_rate"],
-            "clip_samples": info["clip_samples"],
-            "features": {"inside_model": True, **info["features"]},
-        }

@@ -5,6 +5,8 @@ data's sample rate; scaling to [-1, 1] and the log-mel / MFCC features are its f
 layers, so training, the SavedModel and every TFLite file share them (the feature layer
 converts to TFLite builtins). Reading, resampling and cutting a WAV file to the clip
 length is `kerasdl_edge.audio`, used by the data loader, `predict` and devices alike.
+The SavedModel's WAV decoding, the task input a mobile runtime hands the model and the
+metadata are at the end of this file.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+from kerasdl.app_export import TaskInput
 from kerasdl.data.audio import PCM_SCALE
 from kerasdl.layers.audio_features import log_mel_class
 from kerasdl.layers.blocks import BN_MOMENTUM, keras_or
@@ -58,3 +61,76 @@ def features(waveforms: Any, config: SpeechConfig, sample_rate: int, *,
     # Per-band normalization learned from the data: log energies sit far from zero.
     x = k.layers.BatchNormalization(momentum=BN_MOMENTUM, name="feature_norm")(x)
     return k.layers.Reshape((x.shape[1], x.shape[2], 1), name="feature_map")(x)
+
+
+# ---- the SavedModel's and the mobile runtimes' view of the same input ------------------
+
+def wav_decoder(info: dict[str, Any]) -> Any:
+    """A function from one WAV file's bytes to the model's int16 clip, for the
+    SavedModel: mono, at the model's rate (another rate is refused: the graph does not
+    resample), cut or padded to the clip length as the data loader does."""
+    import numpy as np
+    import tensorflow as tf
+
+    from kerasdl.data.audio import fix_length_tf
+    from kerasdl_edge.audio import MIN_CLIP_FRACTION
+
+    rate, length = info["sample_rate"], info["clip_samples"]
+    shortest = int(np.ceil(MIN_CLIP_FRACTION * length))
+
+    def decode(wav: tf.Tensor) -> tf.Tensor:
+        audio, file_rate = tf.audio.decode_wav(wav)
+        tf.debugging.assert_equal(
+            file_rate, rate, message=f"WAV files must be recorded at {rate} Hz for this model")
+        tf.debugging.assert_greater_equal(
+            tf.shape(audio)[0], shortest,
+            message=f"A WAV clip must hold at least {shortest} samples ({MIN_CLIP_FRACTION:.0%} of the "
+                    f"{length / rate:.2f} s the model listens to): a truncated or empty recording?")
+        pcm = tf.round(tf.reduce_mean(audio, axis=-1) * PCM_SCALE)
+        pcm = tf.cast(tf.clip_by_value(pcm, -32768.0, 32767.0), tf.int16)
+        return fix_length_tf(pcm, length)
+
+    return decode
+
+
+def waveform_task_input() -> TaskInput:
+    """A float32 waveform in [-1, 1] (what MediaPipe's AudioClassifier hands the
+    model), turned back into the int16 PCM the model takes by `WaveformToPcm`."""
+    from kerasdl_edge.audio import pcm16_to_waveform
+
+    def wrap(model: Any) -> Any:
+        import keras
+
+        from kerasdl.layers.task_inputs import waveform_to_pcm_class
+
+        waveform = keras.Input(model.inputs[0].shape[1:], batch_size=model.inputs[0].shape[0],
+                               dtype="float32", name="waveform")
+        return keras.Model(waveform, model(waveform_to_pcm_class(keras)(name="waveform_to_pcm")(waveform)),
+                           name=f"{model.name}_waveform")
+
+    return TaskInput(wrap=wrap, convert=pcm16_to_waveform, info={"waveform": "float32"})
+
+
+def input_tensor(info: dict[str, Any]) -> Any:
+    """The standard metadata of the input: a float32 waveform (a task-ready file, info
+    `waveform`) or int16 PCM."""
+    from kerasdl_edge.standard_metadata import AudioInput, TensorInfo
+
+    rate, length = info["sample_rate"], info["clip_samples"]
+    if info.get("waveform") == "float32":
+        return TensorInfo("waveform", f"{length} mono samples at {rate} Hz, float32 in [-1, 1].",
+                          audio=AudioInput(rate, 1), value_range=(-1.0, 1.0))
+    return TensorInfo(INPUT_NAME, f"{length} mono samples at {rate} Hz, int16 PCM.")
+
+
+def metadata(info: dict[str, Any]) -> dict[str, Any]:
+    """How a client turns a recording into the model's input (the export's
+    `preprocessing` entry, for edge runtimes)."""
+    return {
+        "input": f"int16 PCM [batch, {info['clip_samples']}], mono at {info['sample_rate']} Hz",
+        "read": "kerasdl_edge.audio.read_wav(path, sample_rate, length): any WAV, mixed "
+                "down, resampled, loudest part kept or padded with silence",
+        "sample_rate": info["sample_rate"],
+        "clip_samples": info["clip_samples"],
+        "features": {"inside_model": True, **info["features"]},
+    }

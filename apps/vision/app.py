@@ -7,10 +7,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
-from kerasdl.app import ClassifierApp, Datasets, MobileTask, TaskInput, named_probabilities
-from kerasdl.errors import DataError
+from kerasdl.app import Datasets
+from kerasdl.tasks.image_classifier import ImageClassifierApp
 
 from kerasdl.apps.vision.baselines import PIXELS, fit_pixels
 from kerasdl.apps.vision.config import VisionConfig
@@ -26,8 +24,9 @@ logger = logging.getLogger(__name__)
 SAMPLE_DIR = Path(__file__).parent / "sample"
 
 
-class VisionApp(ClassifierApp[VisionConfig]):
-    """Image classification.
+class VisionApp(ImageClassifierApp[VisionConfig]):
+    """Image classification with kerasdl's own models (data, export and preprocessing
+from `ImageClassifierApp`).
 
     Example:
     >>> from kerasdl.apps.vision.app import VisionApp
@@ -59,22 +58,7 @@ class VisionApp(ClassifierApp[VisionConfig]):
         return fit_baselines(data)
 
     def load_datasets(self, config: VisionConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
-        from kerasdl.data.images import load_image_datasets
-
-        data = load_image_datasets(
-            config.dataset,
-            sample_dir=SAMPLE_DIR,
-            image_size=config.image_size,
-            channels=config.channels,
-            validation_split=config.validation_split,
-            seed=config.seed,
-        )
-        if len(data.class_names) < 2:
-            raise DataError(
-                f"{data.source.split(':', 1)[-1]} holds one class ({data.class_names[0]!r}); a "
-                "classifier needs at least two. To learn to make pictures of one kind, use the "
-                "dcgan app.")
-        datasets = Datasets(train=data.train, validation=data.validation, test=data.test, info=data.info())
+        datasets = super().load_datasets(config, fitted=fitted)
         if fitted is None and config.model == PIXELS:
             # Fitted here, in closed form, as sentiment's linear models: training has nothing left to learn.
             fit = fit_pixels(datasets)
@@ -124,75 +108,3 @@ class VisionApp(ClassifierApp[VisionConfig]):
             return tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8), labels
 
         return augment
-
-    def serving_endpoints(self, model: "keras.Model", info: dict[str, Any]) -> dict[str, Any]:
-        """`serving_default` takes encoded images (JPEG, PNG, BMP, GIF bytes) and returns
-        probabilities, the top class label and its score; `serve_pixels` takes a uint8
-        batch already at the model's size."""
-        import tensorflow as tf
-
-        from kerasdl.data.images import decode_image
-
-        height, width, channels = info["image_shape"]
-        named_outputs = named_probabilities(info["class_names"])
-
-        def from_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-            images = tf.map_fn(
-                lambda b: decode_image(b, (height, width), channels), image_bytes,
-                fn_output_signature=tf.TensorSpec([height, width, channels], tf.uint8),
-            )
-            return named_outputs(model(images, training=False))
-
-        def from_pixels(image: tf.Tensor) -> dict[str, tf.Tensor]:
-            return named_outputs(model(image, training=False))
-
-        return {
-            "serving_default": (from_bytes, [tf.TensorSpec([None], tf.string, name="image_bytes")]),
-            "serve_pixels": (from_pixels, [tf.TensorSpec([None, height, width, channels], tf.uint8, name="image")]),
-        }
-
-    def task_input(self, info: dict[str, Any]) -> TaskInput | None:
-        """A grey model takes RGB frames (MediaPipe's ImageClassifier hands RGB), made
-        grey inside by `RgbToGrey`; a colour model takes them as it is."""
-        if info["image_shape"][2] != 1:
-            return None
-
-        def wrap(model: "keras.Model") -> "keras.Model":
-            import keras
-
-            from kerasdl.layers.task_inputs import rgb_to_grey_class
-
-            height, width, _ = info["image_shape"]
-            rgb = keras.Input((height, width, 3), dtype="uint8", name=model.inputs[0].name)
-            return keras.Model(rgb, model(rgb_to_grey_class(keras)(name="rgb_to_grey")(rgb)),
-                               name=f"{model.name}_rgb")
-
-        return TaskInput(wrap=wrap, convert=lambda images: np.repeat(images, 3, axis=-1),
-                         info={"input_channels": 3})
-
-    def mobile_task(self, config: VisionConfig, info: dict[str, Any]) -> MobileTask:
-        from kerasdl_edge.standard_metadata import ImageInput, TensorInfo
-
-        channels = info.get("input_channels", info["image_shape"][2])
-        space = "RGB" if channels == 3 else "GRAYSCALE"
-        image = TensorInfo("image", f"uint8 {space} image, raw pixels 0-255 (scaled inside the model).",
-                           image=ImageInput(space, (0.0,) * channels, (1.0,) * channels),
-                           value_range=(0.0, 255.0))
-        output = self.probabilities_tensor(info)
-        if channels == 3:
-            return MobileTask(image, output, "ImageClassifier")
-        return MobileTask(image, output, None, "MediaPipe's ImageClassifier takes RGB: export "
-                          "without --native-input for a file that takes RGB")
-
-    def preprocessing_metadata(self, info: dict[str, Any]) -> dict[str, Any]:
-        from kerasdl.apps.vision.preprocessing import SCALE
-        from kerasdl.data.images import RESIZE_METHOD
-
-        height, width, channels = info["image_shape"]
-        return {
-            "input": "uint8 image [batch, height, width, channels], raw pixels 0-255",
-            "decode": "PNG/JPEG/BMP/GIF; grey converted to RGB or RGB to grey (ITU-R 601-2 luma) as needed",
-            "resize": {"height": height, "width": width, "method": RESIZE_METHOD, "antialias": True},
-            "channels": channels,
-            "normalization": {"inside_model": True, "scale": SCALE, "offset": 0.0},
-        }

@@ -24,7 +24,7 @@ import numpy as np
 from kerasdl.app import Datasets
 from kerasdl.evaluation.baselines import Baseline, ridge_fit, timed
 
-from kerasdl.apps.vision.preprocessing import SCALE
+from kerasdl.tasks.image_classifier import SCALE
 
 if TYPE_CHECKING:
     import tensorflow as tf

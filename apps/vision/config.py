@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from kerasdl.config import ClassifierConfig, LayerStyle, _check_positive_int
+from kerasdl.config import LayerStyle, _check_positive_int
+from kerasdl.tasks.image_classifier import ImageClassifierConfig
 from kerasdl.errors import ConfigError
 
 # What each model uses when `activation` / `norm` are "auto": the designs as published
@@ -17,15 +18,13 @@ MODEL_STYLE: dict[str, tuple[str, str]] = {
 
 
 @dataclass
-class VisionConfig(ClassifierConfig, LayerStyle):
+class VisionConfig(ImageClassifierConfig, LayerStyle):
     """Image classification.
 
     Attributes:
         model: mlp, lenet, cnn, resnet, mobilenet, or pixels (the classic baseline:
             ridge on the pixels, fitted in closed form).
-        image_size: resize every image to this square size; None keeps the data's own
-            size (which must then be the same for every image).
-        channels: 1 (grey) or 3 (colour); None keeps the data's own.
+        image_size, channels: as `ImageClassifierConfig`.
         width: filters of the first convolution (units of the first MLP layer / 8);
             later stages double it.
         augment_flip: with `augment`, also mirror images left-right (right for
@@ -46,8 +45,6 @@ class VisionConfig(ClassifierConfig, LayerStyle):
     learning_rate: float = 2e-3
     schedule: str = "cosine"
     dropout: float = 0.2
-    image_size: int | None = None
-    channels: int | None = None
     width: int = 32
     augment_flip: bool = True
     augment_shift: float = 0.1
@@ -71,14 +68,6 @@ class VisionConfig(ClassifierConfig, LayerStyle):
         super().__post_init__()
         _check_positive_int(self, "width")
         self.check_style()
-        if self.image_size is not None:
-            _check_positive_int(self, "image_size")
-            if self.image_size < 8:
-                raise ConfigError(
-                    f"`image_size` must be at least 8. Received: image_size={self.image_size}"
-                )
-        if self.channels not in (None, 1, 3):
-            raise ConfigError(f"`channels` must be 1 or 3. Received: channels={self.channels!r}")
         if not 0.0 <= self.augment_shift < 0.5:
             raise ConfigError(
                 f"`augment_shift` must be in [0, 0.5). Received: augment_shift={self.augment_shift!r}"

@@ -21,7 +21,7 @@ from kerasdl.layers.blocks import (
 )
 
 from kerasdl.apps.vision.config import VisionConfig
-from kerasdl.apps.vision.preprocessing import image_input, scale_pixels
+from kerasdl.tasks.image_classifier import image_input, scale_pixels
 
 MODELS: dict[str, str] = {
     "mlp": "Multi-layer perceptron on the flattened pixels (no convolutions).",

@@ -277,7 +277,7 @@ def _run_variants(app: Any, planned: list[tuple[Variant, TrainConfig]], rows: li
 def _train_variant(app: Any, variant: Variant, config: TrainConfig, runs_dir: str | Path,
                    verbose: Any, row: dict[str, Any]) -> Run | None:
     """Trains (or finishes) a variant's run; None when its training diverged."""
-    from kerasdl.training.trainer import train_run
+    from kerasdl.training.workflow import train_run
 
     path = Path(runs_dir) / app.name / variant.run_name
     try:

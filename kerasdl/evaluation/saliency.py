@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -23,6 +24,21 @@ import numpy as np
 
 from kerasdl.errors import KerasdlError
 from kerasdl.evaluation.plots import pyplot, save
+
+
+@dataclass
+class Explanation:
+    """The PNG files `kerasdl.api.explain` wrote: per image, its Grad-CAM overlay and
+    its first-layer activation maps; once, the first convolution's filters."""
+
+    grad_cam: list[Path]
+    activations: list[Path]
+    filters: Path
+
+    @property
+    def paths(self) -> list[Path]:
+        """Every file written, in the order above."""
+        return [*self.grad_cam, *self.activations, self.filters]
 
 
 def last_conv_layer(model: Any) -> Any:

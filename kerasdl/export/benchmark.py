@@ -7,6 +7,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from kerasdl.errors import KerasdlError
+
 
 def example_input(shape: tuple[int | None, ...], dtype: Any, seed: int = 0) -> np.ndarray:
     """A random batch of one in the model's input shape and dtype."""
@@ -55,7 +57,7 @@ def keras_latency(model: Any, *, runs: int = 200) -> dict[str, float]:
 def saved_model_latency(path: str, *, runs: int = 200) -> dict[str, float]:
     import tensorflow as tf
 
-    from kerasdl.export.saved_model import MODEL_INPUT_ENDPOINT
+    from kerasdl.saved_model_format import MODEL_INPUT_ENDPOINT
 
     loaded = tf.saved_model.load(path)
     endpoint = loaded.signatures[MODEL_INPUT_ENDPOINT]
@@ -69,8 +71,7 @@ def benchmark_models(paths: list[str], threads: list[int], *, runs: int = 200) -
     models (run directories) and SavedModels at TensorFlow's own thread count."""
     from pathlib import Path
 
-    from kerasdl.errors import KerasdlError
-    from kerasdl.export.saved_model import is_saved_model
+    from kerasdl.saved_model_format import is_saved_model
 
     rows = []
     for p in paths:
@@ -93,3 +94,39 @@ def benchmark_models(paths: list[str], threads: list[int], *, runs: int = 200) -
                 f"{path} is not a .tflite file, a SavedModel folder or a run directory."
             )
     return rows
+
+
+def parse_thread_counts(text: str) -> list[int]:
+    """Thread counts written "1,2" as [1, 2].
+
+    Raises:
+        KerasdlError: for anything but positive integers.
+    """
+    try:
+        counts = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise KerasdlError(f"`threads` takes integers like 1,2. Received: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise KerasdlError(f"`threads` takes positive integers like 1,2. Received: {text!r}")
+    return counts
+
+
+def benchmark_table(rows: list[dict[str, Any]]) -> str:
+    """`benchmark_models`' rows as a table, with the fastest named last.
+
+    Example:
+    >>> print(benchmark_table([{"model": "m.tflite", "format": "tflite", "threads": 1, "p50_ms": 0.5,
+    ...                          "p90_ms": 0.6, "per_second": 2000.0}]))
+    model     format      threads    p50 ms    p90 ms     per s
+    m.tflite  tflite            1     0.500     0.600      2000
+    Fastest here: m.tflite (tflite, 1 threads), p50 0.500 ms
+    """
+    width = max(len("model"), *(len(r["model"]) for r in rows))
+    lines = [f"{'model':<{width}}  {'format':<11} {'threads':>7}  {'p50 ms':>8}  {'p90 ms':>8}  {'per s':>8}"]
+    for r in rows:
+        lines.append(f"{r['model']:<{width}}  {r['format']:<11} {r['threads']:>7}  "
+                     f"{r['p50_ms']:>8.3f}  {r['p90_ms']:>8.3f}  {r['per_second']:>8.0f}")
+    best = min(rows, key=lambda r: r["p50_ms"])
+    lines.append(f"Fastest here: {best['model']} ({best['format']}, {best['threads']} threads), "
+                 f"p50 {best['p50_ms']:.3f} ms")
+    return "\n".join(lines)

@@ -73,7 +73,8 @@ def check_same_interface(root: Path, name: str, labels: Sequence[Any] | None, mo
     Raises:
         InterfaceChanged: naming what differs, with the fix (another name).
     """
-    from kerasdl.export.saved_model import endpoint_inputs, read_saved_model_metadata, signature_inputs
+    from kerasdl.export.saved_model import endpoint_inputs, signature_inputs
+    from kerasdl.saved_model_format import read_saved_model_metadata
 
     served = latest_saved_model(root, name)
     if served is None:
@@ -210,45 +211,49 @@ def export_run(
     root = Path(out_dir)
     name = check_model_name(name or app.name)
     version = next_version(root, name)
-    model = _float32(app, config, info, app.export_model(opened.load_model()))
-    check_same_interface(root, name, info.get("class_names"), model, app.serving_endpoints(model, info))
+    spec = app.export_spec(config, info)
+    model = _float32(app, config, info, spec.exported_model(opened.load_model()))
+    check_same_interface(root, name, info.get("class_names"), model, spec.serving_endpoints(model))
     metadata = {
         "kerasdl_version": __version__,
         "app": app.name,
+        "task": app.task,  # picks the codec on a device (`kerasdl_edge.codecs.TASKS`)
         "name": name,
         "version": version,
         "run": str(run.path),
         "created": dt.datetime.now().isoformat(timespec="seconds"),
         "model": model.name,
         "info": exported_info(info),
-        "preprocessing": app.preprocessing_metadata(info),
+        "preprocessing": spec.preprocessing_metadata(),
     }
     report = ExportReport(name=name, version=version, metric=app.headline_for(info))
-    data = None
-    if "tflite" in formats or check:
-        data = app.load_datasets(config, fitted=info)
+    # The data is read again only to calibrate int8 and to check the variants: the
+    # metadata comes from the run's info.
+    calibrate = "tflite" in formats and ("int8" in quantizations or any(r.startswith("static")
+                                                                       for r in litert_recipes))
+    data = app.load_datasets(config, fitted=info) if check or calibrate else None
 
     if "saved_model" in formats:
         from kerasdl.export.saved_model import export_saved_model
 
         report.saved_model = export_saved_model(
-            model, app.serving_endpoints(model, info), metadata, root / name / str(version)
+            model, spec.serving_endpoints(model), metadata, root / name / str(version)
         )
         write_models_config(root)
         logger.info("SavedModel written to %s", report.saved_model)
 
-    task_input = app.task_input(info) if task_ready else None
+    task_input = spec.task_input() if task_ready else None
     wrapped: set[str] = set()  # the TFLite variants that take the task input
     if "tflite" in formats:
         from kerasdl.export.tflite import convert, convert_qat
         from kerasdl_edge import write_metadata
         from kerasdl_edge.standard_metadata import write_standard_metadata
 
-        representative = _representative_batches(data.train, representative_examples)
-        convertible = app.tflite_model(model, config, info)
+        representative = _representative_batches(data.train, representative_examples) if calibrate else None
+        convertible = spec.tflite_model(model)
         if task_input is not None:
             convertible = task_input.wrap(convertible)
-            representative = [task_input.convert(batch) for batch in representative]
+            representative = [task_input.convert(batch) for batch in representative or []] or None
         qat_model = (run.meta.get("optimization") or {}).get("qat_model")
         float_content: bytes | None = None  # the converter's float32 file, before metadata
         variants = [*quantizations, *(f"{LITERT_PREFIX}{r}" for r in litert_recipes)]
@@ -260,8 +265,8 @@ def export_run(
             try:
                 if quantization_aware:
                     logger.info("Converting the quantization-aware model to TFLite (int8)")
-                    content = convert_qat(run.checkpoints / qat_model, int8_output=app.int8_output)
-                elif q.startswith(LITERT_PREFIX) or (q == "dynamic" and app.export.dynamic_with_litert):
+                    content = convert_qat(run.checkpoints / qat_model, int8_output=spec.int8_output)
+                elif q.startswith(LITERT_PREFIX) or (q == "dynamic" and spec.settings.dynamic_with_litert):
                     from kerasdl.export.quantizer import quantize_tflite
 
                     recipe = q.removeprefix(LITERT_PREFIX) if q != "dynamic" else "dynamic_wi8_afp32"
@@ -270,11 +275,11 @@ def export_run(
                     logger.info("Quantizing with LiteRT Quantizer (%s)", recipe)
                     made_with = f"LiteRT Quantizer {recipe}"
                     content = quantize_tflite(float_content, recipe, representative,
-                                              float_layers=app.export.int8_float_layers)
+                                              float_layers=spec.settings.int8_float_layers)
                 else:
                     logger.info("Converting to TFLite (%s)", q)
                     content = convert(convertible, q, representative if q == "int8" else None,
-                                      float_layers=app.export.int8_float_layers, int8_output=app.int8_output)
+                                      float_layers=spec.settings.int8_float_layers, int8_output=spec.int8_output)
                     if q == "float32":
                         float_content = content
             except KerasdlError as e:  # ExportError, QuantizerError
@@ -282,7 +287,7 @@ def export_run(
                     raise
                 report.failed[q] = str(e)
                 continue
-            mobile = _single_subgraph_task(app.mobile_task(config, variant_info), content)
+            mobile = _single_subgraph_task(spec.for_info(variant_info).mobile_task(), content)
             content = write_metadata(content, {**metadata, "info": exported_info(variant_info), "quantization": q,
                                                "quantization_aware": quantization_aware,
                                                "quantizer": made_with, "mediapipe_task": mobile.task})

@@ -1,4 +1,8 @@
-"""SavedModel export in TF Serving's layout, with the app's client-format signatures."""
+"""SavedModel export in TF Serving's layout, with the app's client-format signatures.
+
+What a reader of the folder needs (the `model_input` signature's name, where kerasdl's
+metadata lies) is in `kerasdl.saved_model_format`, below `loading` and this package.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-MODEL_INPUT_ENDPOINT = "model_input"
-METADATA_FILE = "assets.extra/kerasdl.json"
+from kerasdl.saved_model_format import METADATA_FILE, MODEL_INPUT_ENDPOINT
 
 
 def export_saved_model(
@@ -105,11 +108,3 @@ def signature_inputs(version_dir: Path) -> dict[str, dict[str, str]]:
             for key, info in signature.inputs.items()}
     return described
 
-
-def read_saved_model_metadata(path: Path) -> dict[str, Any]:
-    file = path / METADATA_FILE
-    return json.loads(file.read_text()) if file.exists() else {}
-
-
-def is_saved_model(path: Path) -> bool:
-    return (path / "saved_model.pb").is_file()

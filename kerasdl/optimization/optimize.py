@@ -109,7 +109,7 @@ def optimize_run(
     from kerasdl.loading import open_run
     from kerasdl.optimization import techniques
     from kerasdl.optimization.twin import build_twin, check_same_outputs, copy_weights
-    from kerasdl.training.setup import prepare_fit
+    from kerasdl.training.setup import fine_tuning_config, prepare_fit, prepare_model
 
     opened = open_run(run_path)
     base, app, config, info = opened.run, opened.app, opened.config, opened.info
@@ -138,7 +138,15 @@ def optimize_run(
         twin = techniques.strip(wrapped.model, weight_stage)
         stages.append({"technique": weight_stage, "wrapped": wrapped.wrapped, "left": wrapped.left})
 
-    optimized = app.build_model(config, info)
+    # The Keras 3 model the twin's weights go to, made by `prepare_model` with the
+    # stages' config, for which most of what it does for a new run does not apply: the
+    # weights come from the trained run (which already holds what `init_from` or a
+    # teacher gave it; copying from them again would be overwritten, and needs those runs
+    # kept); the stages are compiled and fitted on the tf_keras twin, which Keras 3's
+    # L1/L2 regularizers and distillation loss do not reach (and the stages drop the
+    # penalties on purpose); and the model that is saved and exported is float32 on one
+    # device, however the run trained. Left uncompiled: it is only saved and scored.
+    optimized = prepare_model(app, fine_tuning_config(config, learning_rate=lr, epochs=options.epochs), info)
     copy_weights(twin, optimized)
     check_same_outputs(twin, optimized, sample)
 

@@ -71,16 +71,18 @@ def predict_remote(
     >>> rows[0]["label"]  # doctest: +SKIP
     'sneaker'
     """
+    from kerasdl.registry import APPS, app_names, get_app
     from kerasdl_edge import EdgeError
-    from kerasdl_edge.codecs import CODECS, codec_for
+    from kerasdl_edge.codecs import codec_for
 
     if not inputs:
         raise KerasdlError("Nothing to predict: give at least one input.")
     app_name = app_name or model
-    if app_name not in CODECS:
+    if app_name not in APPS:
         raise KerasdlError(f"Which app made the model '{model}'? Give `app` "
-                           f"({', '.join(CODECS)}).")
-    codec = codec_for(app_name, {})  # the server holds the model's own data info
+                           f"({', '.join(app_names())}).")
+    # The app's task kind picks the codec; the server holds the model's own data info.
+    codec = codec_for(get_app(app_name).task, {})
     try:
         instances = codec.serving_instances(inputs)
         answer = post_json(model_url(server, model, version) + ":predict", {"instances": instances},

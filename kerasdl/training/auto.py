@@ -11,6 +11,12 @@ a validation difference that is noise does not buy a bigger model. The test spli
 no part. The winner's files become the auto run, so `config.toml` holds the winning
 recipe, and `auto.json` lists every candidate's score, gap and standard error.
 
+The default run (`kerasdl train APP`, no --model) uses the same machinery with another
+rule (`NEVER_WORSE`): the default model trains as any run, then the app's classic
+baseline models train beside it and one replaces it only when better on validation.
+Every model here is trained by `kerasdl.training.trainer`, one run at a time;
+`kerasdl.training.workflow.train_run` sends a run here or straight to the trainer.
+
 Example:
 >>> record = {"metric": "accuracy", "winner": "a", "best": "a", "candidates": [
 ...     {"label": "a", "validation": 0.9, "parameters": 10, "gap": 0.0, "standard_error": 0.0,
@@ -32,8 +38,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from kerasdl import io as kio
+from kerasdl.config import TrainConfig
 from kerasdl.errors import ConfigError, KerasdlError, TrainingError
 from kerasdl.runs import Run
+from kerasdl.training.trainer import TrainSummary, evaluate_result, train_app, train_new_run
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +54,9 @@ RULE = "one standard error"
 # baseline model scores better on validation, so the default run is never worse on
 # validation than the best of them.
 NEVER_WORSE = "never worse than the baseline models"
+# The status of a default run between its default model's last epoch and the choice
+# among it and the baseline models (`--resume` fits the baseline models again).
+BASELINE_MODELS_STATUS = "training baseline models"
 
 
 def candidate_scores(app: Any, candidate: Run) -> tuple[np.ndarray, int]:
@@ -138,14 +149,12 @@ def train_candidates(app: Any, config: Any, run: Run, *, verbose: Any = "auto",
         ConfigError: for an app without candidates.
         TrainingError: when no candidate trained.
     """
-    from kerasdl.training.trainer import train_run
-
-    from kerasdl.app import App
+    from kerasdl.app import AutoSelectable
 
     if not app.auto_recipes:
         raise ConfigError(f"The {app.name} app has no --model auto candidates; choose one of "
                           f"{', '.join(app.models)}.")
-    if type(app).per_example_metric is App.per_example_metric:
+    if not isinstance(app, AutoSelectable):
         raise ConfigError(f"The {app.name} app cannot score single examples (`per_example_metric`), "
                           "which --model auto compares candidates with; choose a model.")
     recipes = app.auto_candidates(config)
@@ -176,12 +185,10 @@ def _train_candidate(app: Any, config: Any, run: Run, record: dict[str, Any], ve
     diverged one fails, one that does not apply to the data (a `ConfigError`: naive
     Bayes on three classes) is skipped, saying why, unless it is the first (then the
     error is the user's to fix)."""
-    from kerasdl.training.trainer import train_run
-
     label = record["label"]
     try:
-        summary = train_run(app.name, config, runs_dir=run.path / CANDIDATES, name=label,
-                            verbose=verbose, baselines=False)
+        summary = train_new_run(app, config, runs_dir=run.path / CANDIDATES, name=label,
+                                verbose=verbose, baselines=False)
     except TrainingError as e:  # a diverged candidate loses; others may still win
         record["status"] = f"failed: {e}"
         return
@@ -237,6 +244,92 @@ def ship_never_worse(app: Any, config: Any, run: Run, default: dict[str, Any],
     kio.write_json(run.path / AUTO_FILE, record)
     Run(run.path).write_meta(name=run.name, status="completed", auto=record, baseline_models=list(baseline_models))
     return record, configs[choice["winner"]]
+
+
+def train_auto(app: Any, config: TrainConfig, runs_dir: str | Path, name: str | None, *, verbose: Any = "auto",
+               baselines: bool = True, time_budget: float | None = None) -> TrainSummary:
+    """`--model auto`: the app's candidates trained inside one new run
+    `runs_dir/<app>/<name>`, the winner (by validation) kept as the run, then evaluated
+    beside the baselines (with `baselines`).
+
+    Raises:
+        ConfigError: for an app without candidates.
+        TrainingError: when no candidate trained.
+    """
+    run = Run.create(runs_dir, app.name, name)
+    try:
+        record, winner_config = train_candidates(app, config, run, verbose=verbose, time_budget=time_budget)
+    except BaseException:
+        if not any(run.path.rglob("run.json")):
+            shutil.rmtree(run.path, ignore_errors=True)  # nothing trained worth keeping
+        raise
+    return _candidates_summary(app, run, record, winner_config, baselines)
+
+
+def train_never_worse(app: Any, config: TrainConfig, run: Run, baseline_models: dict[str, dict[str, Any]], *,
+                      resume: bool = False, verbose: Any = "auto") -> TrainSummary:
+    """The default run: `config`'s model trained into `run` as any run (resumable), then
+    the app's `baseline_models` (label -> config overrides) under `candidates/`, the
+    default shipped unless one of them is better on validation (`ship_never_worse`).
+
+    Raises:
+        KerasdlError: for bad input; the message says what to fix.
+        KeyboardInterrupt: left to the caller; `resume` continues where it stopped.
+    """
+    if not (resume and run.meta.get("status") == BASELINE_MODELS_STATUS):
+        try:
+            result = train_app(app, config, run, resume=resume, verbose=verbose)
+        except BaseException:
+            if not resume and not run.config_path.exists():
+                shutil.rmtree(run.path, ignore_errors=True)  # nothing worth keeping was written
+            raise
+        kio.write_json(run.metrics_path, evaluate_result(app, config, result))
+        run.write_meta(status=BASELINE_MODELS_STATUS)
+    metrics = kio.read_json(run.metrics_path)
+    default = {"label": app.model_name(config), "overrides": {}, "status": "trained",
+               "seconds": metrics["training"]["seconds"], "test": metrics.get(app.headline_for(run.meta["data"]))}
+    record, winner_config = ship_never_worse(app, config, run, default, baseline_models, verbose=verbose)
+    return _candidates_summary(app, run, record, winner_config, True)
+
+
+def _candidates_summary(app: Any, run: Run, record: dict[str, Any], winner_config: TrainConfig,
+                        baselines: bool) -> TrainSummary:
+    """An auto or default run after its choice: the winner's metrics beside the
+    baselines, the candidates' table and the line saying what was shipped."""
+    from kerasdl.evaluation.baselines import best_baseline, format_baseline_metrics
+    from kerasdl.training.evaluation import compare_with_baselines, validation_metrics
+    from kerasdl.training.saving import load_app_model
+
+    info = run.meta["data"]
+    metric = app.headline_for(info)
+    metrics = kio.read_json(run.metrics_path)
+    metrics["auto"] = record
+    report = app.format_metrics(metrics)
+    data = app.load_datasets(winner_config, fitted=info)
+    if not baselines:
+        metrics["validation"] = {metric: validation_metrics(run, app=app, data=data).get(metric)}
+    else:
+        metrics.update(compare_with_baselines(
+            run, app=app, config=winner_config, data=data,
+            advice="No candidate beat it on this data: the baseline is the better model here, "
+                   "or the data is too small for the deep ones."))
+        if metrics.get("baselines"):
+            report += "\n" + format_baseline_metrics(metrics, metric)
+    kio.write_json(run.metrics_path, metrics)
+    report = format_candidates(record, best_baseline(metrics.get("baselines", []), metric, app.headline_mode)) \
+        + "\n" + report
+    history = run.read_history()
+    winner = next(c for c in record["candidates"] if c["label"] == record["winner"])
+    trained = [c for c in record["candidates"] if c.get("seconds") is not None]
+    all_seconds = sum(c["seconds"] for c in trained)
+    chosen = chosen_line(record)
+    if len(trained) > 1:
+        chosen += f" {len(trained)} candidates trained in {all_seconds:.1f} s."
+    # The summary's time and speed are the shipped model's own, as for any run.
+    return TrainSummary(run=run, model=load_app_model(app, run.model_path()), metrics=metrics, history=history,
+                        epochs_completed=len(history), seconds=float(winner.get("seconds") or 0.0),
+                        examples_per_second=float(metrics.get("training", {}).get("examples_per_second", 0.0)),
+                        report=report + "\n" + chosen)
 
 
 def format_number(value: float) -> str:

@@ -1,29 +1,37 @@
-"""What every fit needs, made in one place for `train`, `tune` and `optimize`.
+"""What every fit needs, made in one place for `train`, `tune`, `lr-find` and `optimize`.
 
 The data's pipelines (shuffled, augmented training batches; cached validation batches),
 the steps per epoch, the compiled optimizer with its schedule, and the callbacks every
-fit runs (the NaN guard, the app's own, early stopping): a tuning trial and an
-optimization stage train exactly as `kerasdl train` does.
+fit runs (the NaN guard, the app's own, early stopping) (`prepare_fit`); the model as
+training builds it: under the strategy and precision policy, started from `init_from`'s
+weights, compiled, with the L1/L2 penalties and the distillation teacher attached
+(`prepare_model`). A tuning trial, a range test and an optimization stage train exactly
+as `kerasdl train` does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from kerasdl.config import TrainConfig
 from kerasdl.data.pipeline import count_examples, evaluation_pipeline, training_pipeline
 from kerasdl.data.splits import check_split_sizes
-from kerasdl.errors import KerasdlError
+from kerasdl.errors import ConfigError, KerasdlError
 
 if TYPE_CHECKING:
+    import keras
     import tensorflow as tf
 
     from kerasdl.app import App, Datasets
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -144,10 +152,113 @@ def compile_for_training(app: "App", model: Any, config: TrainConfig, info: dict
                   metrics=app.metrics(config, info, keras_module=keras_module))
 
 
+def precision_policy_name(config: TrainConfig, strategy: Any) -> str:
+    """The Keras dtype policy `config.mixed_precision` asks for under `strategy`."""
+    if not config.mixed_precision:
+        return "float32"
+    import tensorflow as tf
+
+    # TPUs compute in bfloat16; float16 needs loss scaling and suits GPUs.
+    return "mixed_bfloat16" if isinstance(strategy, tf.distribute.TPUStrategy) else "mixed_float16"
+
+
+@contextlib.contextmanager
+def precision_policy(config: TrainConfig, strategy: Any) -> Iterator[None]:
+    """Keras' global dtype policy set to `config`'s while the block runs. Layers take the
+    policy when they are built and keep it; the process gets its own back afterwards."""
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision_policy_name(config, strategy))
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def source_data_info(app: "App", config: TrainConfig) -> dict[str, Any] | None:
+    """The data info of the run `config` starts from (`init_from`) or learns from
+    (`teacher`), whose fitted preprocessing (a vocabulary) a new model must reuse so
+    that its inputs mean what they meant to that run; None without either.
+
+    Raises:
+        ConfigError: for a source that is not a finished run of `app`.
+    """
+    teacher = getattr(config, "teacher", None)
+    if not (config.init_from or teacher):
+        return None
+    from kerasdl.training.transfer import source_run
+
+    return source_run(app, config.init_from or teacher,
+                      what="init_from" if config.init_from else "teacher").meta.get("data")
+
+
+def prepare_model(app: "App", config: TrainConfig, info: dict[str, Any], *,
+                  initial_weights: dict[str, Any] | None = None, steps_per_epoch: int | None = None,
+                  strategy: Any = None, checkpoint: Path | None = None) -> "keras.Model":
+    """`app`'s model for `config`, made as `kerasdl train` makes it: under `strategy`'s
+    scope and `config`'s precision policy, built (or loaded from `checkpoint`), started
+    from `config.init_from`'s weights with `config.freeze`'s layers frozen (before
+    compiling: Keras reads `trainable` then), compiled for `steps_per_epoch`, with the
+    L1/L2 penalties attached and, with `teacher`, the distillation loss.
+
+    Args:
+        info: the data info (`Datasets.info`).
+        initial_weights: values the model starts from that are computed from the data
+            (`Datasets.initial_weights`), passed to `build_model` with `info`.
+        steps_per_epoch: the batches per epoch the schedule counts; None leaves the
+            model uncompiled.
+        strategy: the tf.distribute strategy (`training.distribution.resolve_strategy`);
+            None builds in the current one (the default strategy outside any scope).
+        checkpoint: a saved model to continue from (a resumed run) instead of a new
+            one: it already holds `init_from`'s start, so no weights are copied.
+
+    Raises:
+        ConfigError: for a source run that does not fit the model, or a teacher under
+            the multi-worker custom loop.
+    """
+    import tensorflow as tf
+
+    from kerasdl.training.distribution import uses_custom_loop
+    from kerasdl.training.saving import load_app_model
+
+    strategy = strategy if strategy is not None else tf.distribute.get_strategy()
+    teacher_path = getattr(config, "teacher", None)
+    with precision_policy(config, strategy), strategy.scope():
+        if checkpoint is not None:
+            model = load_app_model(app, checkpoint, compile=steps_per_epoch is not None)
+        else:
+            model = app.build_model(config, {**info, **(initial_weights or {})})
+            if config.init_from:
+                from kerasdl.training.transfer import transfer_weights
+
+                transfer_weights(model, app, config.init_from, config.freeze)
+        # New, or saved without its compile settings (a GAN).
+        if steps_per_epoch is not None and not model.compiled:
+            compile_for_training(app, model, config, info, steps_per_epoch)
+        apply_weight_penalties(model, config)
+        if teacher_path:
+            from kerasdl.training.distillation import attach_teacher
+            from kerasdl.training.transfer import source_run
+
+            if uses_custom_loop(strategy):
+                raise ConfigError("Distillation trains with Keras' fit; the multiworker custom loop does not "
+                                  "support it: drop --teacher or use another --strategy.")
+            teacher = load_app_model(app, source_run(app, teacher_path, what="teacher").model_path())
+            attach_teacher(model, teacher, temperature=config.distill_temperature, weight=config.distill_weight)
+            logger.info("Distilling from %s (T=%g, soft-target weight %g).", teacher_path,
+                        config.distill_temperature, config.distill_weight)
+    return model
+
+
 def fine_tuning_config(config: TrainConfig, *, learning_rate: float, epochs: int) -> TrainConfig:
     """The config of a short fine-tuning (an optimization stage): Adam from
     `learning_rate` down to zero by cosine decay, no weight decay. The run being tuned
     ended at a tiny learning rate, and the tuned model should end as settled as it
-    (no weight decay or L1/L2 penalty pulls the weights away)."""
+    (no weight decay or L1/L2 penalty pulls the weights away). It starts from the run's
+    own weights, in float32: no `init_from` or teacher, no mixed precision."""
+    fields = {f.name for f in dataclasses.fields(config)}
+    started = {"teacher": None} if "teacher" in fields else {}
     return dataclasses.replace(config, optimizer="adam", learning_rate=learning_rate, schedule="cosine",
-                               epochs=epochs, weight_decay=0.0, l1=0.0, l2=0.0, early_stopping=0)
+                               epochs=epochs, weight_decay=0.0, l1=0.0, l2=0.0, early_stopping=0,
+                               init_from=None, freeze="", mixed_precision=False, **started)

@@ -3,8 +3,10 @@
 The app declares its search space once (`App.search_space`): a function from Keras
 Tuner's `hp` to config values. The HyperModel turns each trial's values into an
 ordinary, validated config, then builds, compiles and fits exactly as `kerasdl train`
-does (the app's model, optimizer and schedule, tf.data pipelines, callbacks), so the
-best trial's config trains the same model again.
+does (`training.setup.prepare_model` and `prepare_fit`: the app's model under the
+strategy and precision policy, started from `init_from`'s weights, with the L1/L2
+penalties and the distillation teacher; the optimizer and schedule, tf.data pipelines,
+callbacks), so the best trial's config trains the same model again.
 """
 
 from __future__ import annotations
@@ -82,6 +84,9 @@ class AppHyperModel(keras_tuner.HyperModel):
         self.output_dir: Path | None = None
         self._data_key: str | None = None
         self._data: "Datasets | None" = None
+        # One per strategy name, made at the first trial: a TPU or a set of GPUs is
+        # connected to once per process, not once per trial.
+        self._strategies: dict[str, Any] = {}
 
     def trial_config(self, hp: keras_tuner.HyperParameters) -> TrainConfig:
         """The base config with the values the app's search space picks for `hp`."""
@@ -100,24 +105,32 @@ class AppHyperModel(keras_tuner.HyperModel):
         key = json.dumps({k: v for k, v in config.to_dict().items() if k not in TRAINING_ONLY_FIELDS},
                          sort_keys=True, default=str)
         if key != self._data_key:
+            from kerasdl.training.setup import source_data_info
+
             self._data = None  # released before the next one loads
-            self._data, self._data_key = self.app.load_datasets(config), key
+            # A trial started from another run (init_from, teacher) reads its inputs with
+            # that run's preprocessing (a vocabulary), as `kerasdl train` does.
+            self._data = self.app.load_datasets(config, fitted=source_data_info(self.app, config))
+            self._data_key = key
             self.app.prepare(config, self._data)
         assert self._data is not None
         return self._data
 
     def build(self, hp: keras_tuner.HyperParameters) -> Any:
+        """The trial's model, made and compiled as `kerasdl train` makes it
+        (`training.setup.prepare_model`)."""
         import keras
 
-        from kerasdl.training.setup import compile_for_training, prepare_fit
+        from kerasdl.training.setup import prepare_fit, prepare_model
 
         config = self.trial_config(hp)
         data = self.datasets(config)
         keras.utils.set_random_seed(config.seed)
-        model = self.app.build_model(config, {**data.info, **data.initial_weights})
+        # The pipelines before the model after the seed, in `kerasdl train`'s order, so
+        # that both draw from the seeded generators alike.
         steps = prepare_fit(self.app, config, data, output_dir=self._output_dir(), app_callbacks=False).steps_per_epoch
-        compile_for_training(self.app, model, config, data.info, steps)
-        return model
+        return prepare_model(self.app, config, data.info, initial_weights=data.initial_weights,
+                             steps_per_epoch=steps, strategy=self._strategy(config.strategy))
 
     def fit(self, hp: keras_tuner.HyperParameters, model: Any, *args: Any,
             callbacks: list[Any] | None = None, epochs: int | None = None, **kwargs: Any) -> Any:
@@ -132,6 +145,13 @@ class AppHyperModel(keras_tuner.HyperModel):
         return model.fit(fit.train, validation_data=fit.validation, epochs=epochs or config.epochs,
                          callbacks=[*fit.callbacks(_CheckObjective(self.objective)), *(callbacks or [])],
                          verbose=self.verbose, shuffle=False, **kwargs)
+
+    def _strategy(self, name: str) -> Any:
+        if name not in self._strategies:
+            from kerasdl.training.distribution import resolve_strategy
+
+            self._strategies[name] = resolve_strategy(name)
+        return self._strategies[name]
 
     def _output_dir(self) -> Path:
         return self.output_dir or Path(".")

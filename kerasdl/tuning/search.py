@@ -60,6 +60,40 @@ class TuneResult:
     def best_config_path(self) -> Path:
         return self.directory / "best.toml"
 
+    def table(self) -> str:
+        """The trials as aligned text columns, best first: the objective's column is
+        named after it, floats have 4 significant digits, a value a trial lacks is "-";
+        each failed trial's error follows the table on a line of its own.
+
+        Example:
+        >>> from pathlib import Path
+        >>> rows = [{"trial": "1", "status": "completed", "score": 0.91234, "lr": 0.001},
+        ...         {"trial": "0", "status": "failed", "score": None, "lr": 10.0, "error": "NaN loss"}]
+        >>> print(TuneResult(Path("s"), "val_accuracy", "max", rows, None).table())
+        trial  status     val_accuracy  lr
+        1      completed  0.9123        0.001
+        0      failed     -             10
+        trial 0 failed: NaN loss
+        """
+        columns: list[str] = []
+        for row in self.trials:
+            columns += [k for k in row if k not in columns and k != "error"]
+        columns = [self.objective if c == "score" else c for c in columns]
+
+        def cell(row: dict[str, Any], column: str) -> str:
+            value = row.get("score" if column == self.objective else column)
+            if value is None:
+                return "-"
+            if isinstance(value, float):
+                return f"{value:.4g}"
+            return str(value)
+
+        table = [columns] + [[cell(r, c) for c in columns] for r in self.trials]
+        widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+        lines = ["  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() for line in table]
+        failed = [f"trial {r['trial']} {r['status']}: {r['error']}" for r in self.trials if r.get("error")]
+        return "\n".join(lines + failed)
+
 
 def parse_objective(objective: str | None, monitor: tuple[str, str]) -> tuple[str, str]:
     """(metric, "min" or "max") from "NAME" or "NAME:min|max"; None is the app's monitor.
@@ -367,7 +401,7 @@ def tune(
         tmp.write_text(to_toml(best_config))
     result = TuneResult(folder, metric, direction, rows, best_config, role=role)
     if retrain:
-        from kerasdl.training.trainer import train_run
+        from kerasdl.training.workflow import train_run
 
         logger.info("Training the best config (%s) as a run.", folder / "best.toml")
         result.best_run = train_run(app.name, best_config, runs_dir=runs_dir,

@@ -5,8 +5,9 @@
     kerasdl-edge stream MODEL.tflite RECORDING.wav... [--hop 0.1] [--smoothing 3] [--threshold 0.7]
     kerasdl-edge generate MODEL.tflite [--n 16] [--seed 0] --out grid.png
 
-Inputs are what the export's app reads: image files (vision), texts or text files
-(sentiment), WAV files (speech), CSV files whose last rows are the window (forecast).
+Inputs are what the export's task reads: image files (image classifiers), texts or text
+files (text classifiers), WAV files (audio classifiers), CSV files whose last rows are the
+window (forecasters).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kerasdl-edge", description="Run kerasdl's TFLite exports on a device, without TensorFlow.")
     commands = parser.add_subparsers(dest="command", required=True)
-    info = commands.add_parser("info", help="what an export is: app, classes, input, preprocessing")
+    info = commands.add_parser("info", help="what an export is: app, task, classes, input, preprocessing")
     info.add_argument("model")
     predict = commands.add_parser("predict", help="run the model on inputs")
     predict.add_argument("model")
@@ -70,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         predictor = Predictor(args.model, num_threads=args.threads)
         if args.command == "info":
             meta = predictor.model.metadata
-            print(json.dumps({"app": meta["app"], "name": meta.get("name"), "version": meta.get("version"),
+            print(json.dumps({"app": meta.get("app"), "task": predictor.task, "name": meta.get("name"), "version": meta.get("version"),
                               "quantization": meta.get("quantization"), "bytes": predictor.model.size_bytes,
                               # The file's own input tensor: the export's preprocessing text
                               # names the model's input, not a task-ready variant's.

@@ -1,7 +1,7 @@
 """A kerasdl .tflite export with its app's codec: inputs in, described answers out.
 
-`Predictor` reads the export's metadata (app, class names, tokenizer, sample rate,
-scaler ...), picks the app's codec (`kerasdl_edge.codecs`) and runs the model with
+`Predictor` reads the export's metadata (task kind, class names, tokenizer, sample rate,
+scaler ...), picks the task's codec (`kerasdl_edge.codecs`) and runs the model with
 ai-edge-litert, with numpy only.
 
 Example:
@@ -18,13 +18,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from kerasdl_edge.codecs import CODECS, Generating, Streaming, codec_for
+from kerasdl_edge.codecs import Generating, Streaming, codec_for, task_of
 from kerasdl_edge.errors import EdgeError
 from kerasdl_edge.model import EdgeModel
 
 
 class Predictor:
-    """A kerasdl .tflite export, its app's input reading and output description.
+    """A kerasdl .tflite export, its task's input reading and output description.
 
     Args:
         model: the .tflite path.
@@ -45,14 +45,15 @@ class Predictor:
         except OSError as e:
             raise EdgeError(f"Cannot read {path}: {e.strerror}") from None
         self.app = self.model.metadata.get("app")
-        if self.app not in CODECS or not isinstance(self.model.metadata.get("info"), dict):
-            raise EdgeError(f"{path} has no kerasdl metadata naming its app: export it with "
+        self.task = task_of(self.model.metadata)
+        if self.task is None or not isinstance(self.model.metadata.get("info"), dict):
+            raise EdgeError(f"{path} has no kerasdl metadata naming its task: export it with "
                             "`kerasdl export`.")
         self.info: dict[str, Any] = self.model.metadata["info"]
-        self.codec = codec_for(self.app, self.info)
+        self.codec = codec_for(self.task, self.info)
 
     def read(self, inputs: Sequence[Any]) -> np.ndarray:
-        """The model's input batch for `inputs` (what the app reads)."""
+        """The model's input batch for `inputs` (what the task reads)."""
         return self.codec.read(inputs)
 
     def predict(self, inputs: Sequence[Any], *, top_k: int = 3) -> list[dict[str, Any]]:
@@ -64,12 +65,12 @@ class Predictor:
         """The events along a long input (speech: commands in a WAV recording, with
         their times); `options` go to `kerasdl_edge.streaming.detect_commands`."""
         if not isinstance(self.codec, Streaming):
-            raise EdgeError(f"{self.app} models have no streaming mode; it is for speech.")
+            raise EdgeError(f"{self.app} models have no streaming mode; it is for audio classifiers.")
         return self.codec.stream(self.model, path, **options)
 
     def generate(self, count: int, seed: int = 0) -> np.ndarray:
-        """uint8 images [count, height, width, channels] from a dcgan generator, from the
+        """uint8 images [count, height, width, channels] from an image generator, from the
         same noise `kerasdl generate --seed` draws."""
         if not isinstance(self.codec, Generating):
-            raise EdgeError(f"{self.app} models do not generate images; a dcgan generator does.")
+            raise EdgeError(f"{self.app} models do not generate images; an image generator does.")
         return self.codec.outputs(self.model, self.codec.noise(count, seed))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import base64
+import functools
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Sequence
 
@@ -17,16 +18,31 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 
 
 class Codec(abc.ABC):
-    """An app's prediction I/O for one model.
+    """A task kind's prediction I/O for one model.
 
     Args:
         info: the model's data info (from its run or its export's metadata).
     """
 
-    app: ClassVar[str]
+    # The task kind an export's metadata names (`TASKS`), e.g. "image_classification".
+    task: ClassVar[str]
+    # The typed facts of the data info this kind reads (`kerasdl_edge.facts`).
+    facts_class: ClassVar[type]
 
     def __init__(self, info: dict[str, Any]) -> None:
         self.info = info
+
+    @functools.cached_property
+    def facts(self) -> Any:
+        """The data info's facts this codec reads, parsed on first use (a serving
+        client's codec, whose server holds the data info, never parses any).
+
+        Raises:
+            EdgeError: naming a missing or malformed entry.
+        """
+        from kerasdl_edge.facts import parse_facts
+
+        return parse_facts(self.facts_class, self.info)
 
     @abc.abstractmethod
     def read(self, inputs: Sequence[Any]) -> np.ndarray:
@@ -58,7 +74,7 @@ class Codec(abc.ABC):
     def serving_instances(self, inputs: Sequence[str]) -> list[Any]:
         """One row-format instance of `serving_default`'s input per user input (bytes as
         {"b64": ...})."""
-        raise EdgeError(f"`predict --server` cannot send {self.app} inputs; post TF Serving "
+        raise EdgeError(f"`predict --server` cannot send {self.task.replace('_', ' ')} inputs; post TF Serving "
                         "requests to the model's serving_default yourself (see the README).")
 
     def describe_served(self, predictions: list[Any]) -> list[dict[str, Any]]:
@@ -70,7 +86,7 @@ class ClassifierCodec(Codec):
     """Class probabilities out: the label, its probability and the runners-up."""
 
     def describe(self, outputs: np.ndarray, *, top_k: int = 3) -> list[dict[str, Any]]:
-        return describe_probabilities(outputs, self.info["class_names"], top_k=top_k)
+        return describe_probabilities(outputs, self.facts.class_names, top_k=top_k)
 
     def input_is_path(self, name: str) -> bool:
         """Whether a row's `input` names a file (shortened from its start, keeping the
@@ -88,14 +104,14 @@ class ClassifierCodec(Codec):
         for p in predictions:
             if not isinstance(p, dict) or not {"classes", "scores"} <= set(p):
                 raise EdgeError("The server's answer has no 'classes' and 'scores': is the "
-                                f"model a kerasdl {self.app} export?")
+                                f"model a kerasdl {self.task.replace('_', ' ')} export?")
             top = {"label": p["classes"], "probability": float(p["scores"])}
             described.append({**top, "top": [top], "probabilities": p.get("probabilities")})
         return described
 
 
 class Streaming(abc.ABC):
-    """A codec whose model can scan a long input for events (speech: commands)."""
+    """A codec whose model can scan a long input for events (spoken commands)."""
 
     @abc.abstractmethod
     def stream(self, model: Model, path: str, **options: Any) -> list[dict[str, Any]]:
@@ -103,7 +119,7 @@ class Streaming(abc.ABC):
 
 
 class Generating(abc.ABC):
-    """A codec whose model makes outputs from noise (dcgan: images)."""
+    """A codec whose model makes outputs from noise (images)."""
 
     @abc.abstractmethod
     def noise(self, count: int, seed: int) -> np.ndarray:

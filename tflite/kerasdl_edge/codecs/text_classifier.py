@@ -1,4 +1,4 @@
-"""sentiment: texts (or text files) in, class probabilities out."""
+"""Text classification: texts (or text files) in, class probabilities out."""
 
 from __future__ import annotations
 
@@ -7,17 +7,19 @@ from typing import Any, Sequence
 import numpy as np
 
 from kerasdl_edge.codecs.base import ClassifierCodec
+from kerasdl_edge.facts import TextFacts
 from kerasdl_edge.text import Tokenizer, names_text_file, read_text_argument
 
 
-class SentimentCodec(ClassifierCodec):
+class TextClassifierCodec(ClassifierCodec):
     """Each input is a text file's path (read whole) or, failing that, the text itself;
     texts become token ids with the model's own vocabulary (`kerasdl_edge.text`)."""
 
-    app = "sentiment"
+    task = "text_classification"
+    facts_class = TextFacts
 
     def read(self, inputs: Sequence[Any]) -> np.ndarray:
-        return Tokenizer.from_spec(self.info["tokenizer"])([read_text_argument(i) for i in inputs])
+        return Tokenizer.from_spec(dict(self.facts.tokenizer))([read_text_argument(i) for i in inputs])
 
     def input_is_path(self, name: str) -> bool:
         """The rule `read_text_argument` reads by: a text file's path, else a text."""

@@ -1,4 +1,4 @@
-"""dcgan: noise in, images out."""
+"""Image generation: noise in, images out."""
 
 from __future__ import annotations
 
@@ -8,30 +8,32 @@ import numpy as np
 
 from kerasdl_edge.codecs.base import BATCH, Codec, Generating, Model
 from kerasdl_edge.errors import EdgeError
+from kerasdl_edge.facts import GeneratorFacts
 
 
-class DcganCodec(Codec, Generating):
+class ImageGeneratorCodec(Codec, Generating):
     """A generator reads no inputs: it makes uint8 images from standard normal noise,
     the same noise for the same seed everywhere (`kerasdl generate`, `kerasdl-edge
     generate`)."""
 
-    app = "dcgan"
+    task = "image_generation"
+    facts_class = GeneratorFacts
 
     def read(self, inputs: Sequence[Any]) -> np.ndarray:
-        raise EdgeError("A dcgan generator makes images from noise and reads no inputs: use "
+        raise EdgeError("An image generator makes images from noise and reads no inputs: use "
                         "`kerasdl generate` (on a device, `kerasdl-edge generate`).")
 
     def describe(self, outputs: np.ndarray, *, top_k: int = 3) -> list[dict[str, Any]]:
-        raise EdgeError("A dcgan generator makes images: use `kerasdl generate`.")
+        raise EdgeError("An image generator makes images: use `kerasdl generate`.")
 
     def format(self, row: dict[str, Any]) -> str:
-        raise EdgeError("A dcgan generator makes images: use `kerasdl generate`.")
+        raise EdgeError("An image generator makes images: use `kerasdl generate`.")
 
     def noise(self, count: int, seed: int) -> np.ndarray:
         """Standard normal float32 [count, latent_dim]."""
         if count < 1:
             raise EdgeError(f"The number of images must be at least 1. Received: {count}")
-        return latent_noise(count, int(self.info["latent_dim"]), seed)
+        return latent_noise(count, self.facts.latent_dim, seed)
 
     def walk(self, seed: int, to_seed: int, steps: int) -> np.ndarray:
         """Along the great circle (slerp) between the seeds' first points: Gaussian noise

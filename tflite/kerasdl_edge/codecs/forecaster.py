@@ -1,4 +1,4 @@
-"""forecast: a CSV whose last rows are the window in, the next rows in the data's units out."""
+"""Forecasting: a CSV whose last rows are the window in, the next rows in the data's units out."""
 
 from __future__ import annotations
 
@@ -9,26 +9,29 @@ import numpy as np
 
 from kerasdl_edge.codecs.base import Codec, Model
 from kerasdl_edge.errors import EdgeError
+from kerasdl_edge.facts import SeriesFacts
 from kerasdl_edge.series import TableError, forecast_times, read_window
 
 
-class ForecastCodec(Codec):
+class ForecasterCodec(Codec):
     """Each input is a CSV file with the training columns (`kerasdl_edge.series`);
     outputs are z-scores, described in the data's own units, each row labelled with
     its timestamp when the file has the time column (`times`)."""
 
-    app = "forecast"
+    task = "forecasting"
+    facts_class = SeriesFacts
 
     def read(self, inputs: Sequence[Any]) -> np.ndarray:
+        self.facts  # parsed first: a missing entry is named before any file is read
         try:
             return np.stack([read_window(i, self.info) for i in inputs])
         except TableError as e:
             raise EdgeError(str(e)) from None
 
     def describe(self, outputs: np.ndarray, *, top_k: int = 3) -> list[dict[str, Any]]:
-        targets = self.info["targets"]
-        mean = np.asarray(self.info["scaler"]["mean"])[: len(targets)]
-        std = np.asarray(self.info["scaler"]["std"])[: len(targets)]
+        targets = self.facts.targets
+        mean = np.asarray(self.facts.scaler["mean"])[: len(targets)]
+        std = np.asarray(self.facts.scaler["std"])[: len(targets)]
         return [{"forecast": {name: [float(v) for v in (row * std + mean)[:, j]] for j, name in enumerate(targets)}}
                 for row in np.asarray(outputs)]
 

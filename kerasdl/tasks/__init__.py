@@ -1,0 +1,1 @@
+"""Kinds of task that apps share: each module holds what every app of one kind has in\ncommon (its config fields, its one preprocessing definition, an app base class), so an\napp of an existing kind writes only its models. Generic code: it names no app."""
