@@ -11,14 +11,16 @@ import pkgutil
 import pytest
 
 import kerasdl
+import kerasdl.apps
 import kerasdl_edge
 
-MODULES = sorted(
-    info.name for package in (kerasdl, kerasdl_edge)
+# kerasdl.apps is named too: an editable install maps it from apps/, outside kerasdl/.
+MODULES = sorted({
+    info.name for package in (kerasdl, kerasdl.apps, kerasdl_edge)
     for info in pkgutil.walk_packages(package.__path__, prefix=package.__name__ + ".")
     # The `python -m` entry points and the generated flatbuffers code hold no examples.
     if not info.name.endswith(("__main__", "_generated"))
-)
+})
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -5,7 +5,6 @@ tokenizer and returns class probabilities, so a learner can set them side by sid
 
 Example:
 >>> from kerasdl.apps.sentiment.config import SentimentConfig
-from kerasdl.apps.sentiment.linear import LINEAR_MODELS, build_linear
 >>> from kerasdl.apps.sentiment.models import build_sentiment_model
 >>> model = build_sentiment_model("cnn", 64, 1000, 2, SentimentConfig(model="cnn"))
 >>> tuple(model.output.shape)
