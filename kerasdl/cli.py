@@ -151,6 +151,45 @@ def apps() -> None:
                        "validation.")
 
 
+@cli.command(context_settings=CONTEXT)
+def backbones() -> None:
+    """List the pretrained backbones and whether their weights are cached here."""
+    from kerasdl.backbones.image import IMAGE_BACKBONES
+    from kerasdl.backbones.weights import cache_dir, cached_file
+
+    width = max(len(name) for name in IMAGE_BACKBONES)
+    click.echo(f"Image backbones (vision --backbone NAME); weights cache: {cache_dir()}")
+    for name, spec in IMAGE_BACKBONES.items():
+        cached = "cached" if cached_file(spec.weights) else "not cached"
+        click.echo(f"  {name:<{width}} [{cached}] {spec.description}")
+
+
+@cli.command("fetch-weights", context_settings=CONTEXT)
+@click.argument("names", nargs=-1, required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Where the files go (default: the Keras cache, where training looks for them).")
+@_user_errors
+def fetch_weights(names: tuple[str, ...], out_dir: str | None) -> None:
+    """Download pretrained weights and check their hashes.
+
+    On a machine with internet access, for one without: copy the files into the other
+    machine's Keras cache ($KERAS_HOME/models, ~/.keras/models by default) or pass one
+    with --weights PATH.
+
+    \b
+    Example:
+      kerasdl fetch-weights mobilenet_v3_small efficientnet_b0 --out weights/
+    """
+    from pathlib import Path
+
+    from kerasdl.backbones import published_weights
+    from kerasdl.backbones.weights import fetch_weights as fetch
+
+    specs = [published_weights(name) for name in names]  # every name checked before any download
+    for spec, path in zip(specs, fetch(specs, Path(out_dir) if out_dir else None)):
+        click.echo(f"{spec.name}: {path} ({spec.hash_algorithm} {spec.file_hash} checked)")
+
+
 def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options that make a config, shared by `train` and `tune`."""
     for option in reversed([
@@ -166,7 +205,10 @@ def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--activation", help="Hidden layers' activation (vision, speech): relu, relu6, gelu, swish, tanh, sigmoid, leaky_relu, elu; auto = each model's own."),
         click.option("--norm", help="Normalization after each convolution or hidden layer (vision, speech): batch, layer, none; auto = each model's own."),
         click.option("--init-from", help="Start from this finished run's weights (same app; the matching layers, not the output layer) and preprocessing: transfer learning."),
-        click.option("--freeze", help="With --init-from: 'backbone' (every copied layer: all but the output layer) or layer-name prefixes, comma-separated, kept fixed while the rest trains."),
+        click.option("--freeze", help="With --init-from: 'backbone' (every copied layer: all but the output layer) or layer-name prefixes, comma-separated, kept fixed while the rest trains. With --backbone: 'backbone' keeps the pretrained backbone frozen (features only)."),
+        click.option("--backbone", help="Start from a pretrained backbone (vision: mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, efficientnet_v2_b0; `kerasdl backbones` lists them): a new head learns on it, then its top layers are fine-tuned."),
+        click.option("--weights", help="With --backbone: imagenet (the published weights: the Keras cache, else a checked download; the default), none (random) or a weights file's path."),
+        click.option("--fine-tune-layers", type=int, help="With --backbone: the backbone's top layers trained after the head's epochs (--set head_epochs=N, default half); 0 = none, -1 = all; batch norm stays frozen."),
         click.option("--histograms", is_flag=True, default=None, help="Write weight and gradient histograms and gradient norms to TensorBoard each epoch (slower)."),
         click.option("--teacher", help="Classifiers: a finished run to distil from (knowledge distillation); see --set distill_temperature, distill_weight."),
         click.option("--l1", type=float, help="L1 penalty on the weight matrices, added to the loss (0 = off)."),
@@ -208,6 +250,7 @@ def train(app: str, preset: str | None, config_file: str | None, sets: tuple[str
       kerasdl train vision
       kerasdl train vision --model resnet --optimizer nesterov --lr 0.05 --schedule one-cycle
       kerasdl train vision --dataset fashion_mnist --preset fashion-mnist
+      kerasdl train vision --dataset photos/ --backbone mobilenet_v3_small
       kerasdl train vision --name try1 --resume
       kerasdl train sentiment --model transformer --epochs 3
       kerasdl train forecast --dataset ETTh1.csv --preset etth1

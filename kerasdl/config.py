@@ -106,8 +106,9 @@ class TrainConfig:
         _check_range(self, "l1", 0.0, math.inf)
         if self.freeze.strip().lower() == "none":  # said out loud, as `--vary freeze=none,backbone` needs
             self.freeze = ""
-        if self.freeze and not self.init_from:
-            raise ConfigError("`freeze` keeps layers of a model started with `init_from`: give `init_from` too.")
+        if self.freeze and not (self.init_from or getattr(self, "backbone", "")):
+            raise ConfigError("`freeze` keeps layers of a model started with `init_from` or a pretrained "
+                              "`backbone`: give one of them too.")
         _check_range(self, "l2", 0.0, math.inf)
         _check_range(self, "dropout", 0.0, 1.0, high_open=True)
         _check_range(self, "validation_split", 0.0, 1.0, low_open=True, high_open=True)

@@ -88,4 +88,12 @@ def load_any_model(path: str | Path) -> tuple["App[Any]", dict[str, Any], Any]:
         return get_app(meta["app"]), meta["info"], call
 
     opened = open_run(path)
-    return opened.app, opened.info, opened.load_model()
+    model = opened.load_model()
+
+    def infer(x: Any, training: bool = False) -> Any:
+        # Always in inference mode: a reloaded model whose pretrained backbone is nested
+        # inside it was seen to run batch normalization on the batch's own statistics
+        # when called with `training` unset (Keras 3.15), so answers depended on the batch.
+        return model(x, training=False)
+
+    return opened.app, opened.info, infer

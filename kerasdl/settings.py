@@ -171,10 +171,13 @@ def runs_default_model(app_name: str, config: TrainConfig, overrides: Mapping[st
     (True, False)
     >>> runs_default_model("vision", VisionConfig(), {"model": "cnn"})  # named, though the default
     False
+    >>> runs_default_model("vision", VisionConfig(backbone="mobilenet_v3_small", weights="none"))
+    True
     """
     if given_values(overrides).get("model") is not None:
         return False
-    return config.model in ("", get_app(app_name).default_model)
+    # A pretrained backbone given alone makes the app's pretrained model its default.
+    return config.model in ("", get_app(app_name).default_model) or bool(getattr(config, "backbone", ""))
 
 
 @functools.lru_cache(maxsize=1)

@@ -218,3 +218,24 @@ def write_tone_folder(root: Path, *, train: int = 40, test: int = 10, seed: int 
 @pytest.fixture(scope="session")
 def tone_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tone_folder(tmp_path_factory.mktemp("tones"))
+
+
+def write_standin_weights(path: Path, backbone: str = "mobilenet_v3_small", size: int = 32) -> Path:
+    """A stand-in for a published weights file (none can be downloaded here): the
+    backbone's random weights with batch normalization statistics measured on random
+    images (at random initialization they are 0 and 1, which leaves every feature nearly
+    the same), in the legacy HDF5 layout of Keras Applications' files."""
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    from kerasdl.backbones.image import image_backbone
+
+    model = image_backbone(backbone).build(size)
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in norms:
+        layer.momentum = 0.0  # the moving statistics become this batch's
+    model(np.random.default_rng(0).uniform(0, 255, (16, size, size, 3)).astype("float32"), training=True)
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+    return path

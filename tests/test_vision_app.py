@@ -12,13 +12,14 @@ from kerasdl.apps.vision.config import VisionConfig
 
 @pytest.mark.parametrize("image_size, channels", [(None, None), (64, 1)])
 def test_contract_all_models(colour_folder: Path, tmp_path: Path, image_size, channels) -> None:
+    # The pretrained model at its smallest input, from random weights (none can be downloaded here).
     config = VisionConfig(dataset=str(colour_folder), width=4, augment=True, epochs=3, learning_rate=0.01,
-                          image_size=image_size, channels=channels)
+                          image_size=image_size, channels=channels, backbone_size=32, weights="none")
     first = [sorted((colour_folder / c).glob("*.png"))[0] for c in ("blue", "green", "red")]
     results = run_app_contract(VisionApp(), config, tmp_path, inputs=first,
                                learned=(lambda m: m["accuracy"] > 0.6) if image_size is None else None)
     results.pop("trained", None)
-    assert set(results) == {"mlp", "lenet", "cnn", "resnet", "mobilenet", "pixels"}
+    assert set(results) == {"mlp", "lenet", "cnn", "resnet", "mobilenet", "pixels", "pretrained"}
     for name, r in results.items():
         assert r["output_shape"] == (4, 3), name
 

@@ -11,7 +11,7 @@ from kerasdl.app import Datasets
 from kerasdl.tasks.image_classifier import ImageClassifierApp
 
 from kerasdl.apps.vision.baselines import PIXELS, fit_pixels
-from kerasdl.apps.vision.config import VisionConfig
+from kerasdl.apps.vision.config import PRETRAINED, VisionConfig
 from kerasdl.apps.vision.models import MODELS, build_vision_model
 
 if TYPE_CHECKING:
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
+# The key of a new pretrained model's starting weights in `Datasets.initial_weights`.
+BACKBONE_WEIGHTS = "backbone_weights"
 
 
 class VisionApp(ImageClassifierApp[VisionConfig]):
@@ -30,7 +32,7 @@ from `ImageClassifierApp`).
 
     Example:
     >>> from kerasdl.apps.vision.app import VisionApp
-    >>> from kerasdl.apps.vision.config import VisionConfig
+    >>> from kerasdl.apps.vision.config import PRETRAINED, VisionConfig
     >>> app = VisionApp()
     >>> data = app.load_datasets(VisionConfig())  # the bundled Fashion-MNIST sample
     >>> data.info["image_shape"]
@@ -46,9 +48,40 @@ from `ImageClassifierApp`).
     baseline_advice: ClassVar[str] = (
         "Ship the baseline itself with --model pixels, or train longer, try --model auto or resnet, "
         "or add --augment.")
-    auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {"cnn": {"model": "cnn"}, "resnet": {"model": "resnet"},
-                                                         PIXELS: {"model": PIXELS, "epochs": 1}}
-    baseline_models: ClassVar[dict[str, dict[str, Any]]] = {PIXELS: {"model": PIXELS, "epochs": 1}}
+    # kerasdl's own models name no backbone (a config given --backbone keeps it for the
+    # pretrained candidate alone).
+    auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {
+        "cnn": {"model": "cnn", "backbone": ""}, "resnet": {"model": "resnet", "backbone": ""},
+        PIXELS: {"model": PIXELS, "epochs": 1, "backbone": ""},
+        PRETRAINED: {"model": PRETRAINED},
+    }
+    baseline_models: ClassVar[dict[str, dict[str, Any]]] = {PIXELS: {"model": PIXELS, "epochs": 1, "backbone": ""}}
+
+    def auto_candidates(self, config: VisionConfig) -> dict[str, dict[str, Any]]:
+        """kerasdl's own models and the pixel baseline; the pretrained model too when its
+        weights are here (a file, or the published file in the cache: auto never
+        downloads)."""
+        from kerasdl.backbones.image import DEFAULT_IMAGE_BACKBONE, image_backbone
+        from kerasdl.backbones.weights import NO_WEIGHTS, PUBLISHED, cached_file
+
+        candidates = dict(self.auto_recipes)
+        spec = image_backbone(config.backbone or DEFAULT_IMAGE_BACKBONE)
+        choice = config.weights.strip().lower()
+        if choice == NO_WEIGHTS or (choice == PUBLISHED and cached_file(spec.weights) is None):
+            logger.info("No %s weights here (%s): --model auto leaves the pretrained candidate out; "
+                        "`kerasdl fetch-weights %s` brings them.", spec.name,
+                        "--weights none" if choice == NO_WEIGHTS else "not cached", spec.name)
+            del candidates[PRETRAINED]
+        else:
+            candidates[PRETRAINED] = {"model": PRETRAINED, "backbone": spec.name}
+        return candidates
+
+    def mixed_size(self, config: VisionConfig) -> int | None:
+        if config.model != PRETRAINED:
+            return None
+        from kerasdl.backbones.image import image_backbone
+
+        return config.backbone_size or image_backbone(config.backbone).input_size
 
     def fit_baselines(self, config: VisionConfig, data: Datasets) -> list[Any]:
         """A linear classifier on raw pixels: exactly the model `--model pixels` ships
@@ -58,7 +91,14 @@ from `ImageClassifierApp`).
         return fit_baselines(data)
 
     def load_datasets(self, config: VisionConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
+        # A new pretrained model's weights are found first: offline, that fails in seconds,
+        # before any image is read.
+        weights = self._backbone_weights(config) if fitted is None else None
         datasets = super().load_datasets(config, fitted=fitted)
+        if weights is not None:
+            datasets.initial_weights[BACKBONE_WEIGHTS] = weights
+            datasets.info["backbone"] = {"name": config.backbone, "input_size": config.backbone_size or
+                                         self._backbone_size(config), "weights": weights.describe()}
         if fitted is None and config.model == PIXELS:
             # Fitted here, in closed form, as sentiment's linear models: training has nothing left to learn.
             fit = fit_pixels(datasets)
@@ -66,10 +106,39 @@ from `ImageClassifierApp`).
             logger.info("Fitted %s in closed form (%s, chosen on the validation split).", PIXELS, fit.setting)
         return datasets
 
+    @staticmethod
+    def _backbone_size(config: VisionConfig) -> int:
+        from kerasdl.backbones.image import image_backbone
+
+        return config.backbone_size or image_backbone(config.backbone).input_size
+
+    @staticmethod
+    def _backbone_weights(config: VisionConfig) -> Any:
+        """The pretrained model's starting weights (`ResolvedWeights`), or None for other
+        models and for a run started from another run's weights (`init_from`)."""
+        if config.model != PRETRAINED or config.init_from:
+            return None
+        from kerasdl.backbones.image import image_backbone
+        from kerasdl.backbones.weights import resolve_weights
+
+        spec = image_backbone(config.backbone)
+        weights = resolve_weights(spec.weights, config.weights, what=f"the {spec.name} backbone")
+        logger.info("Backbone %s, weights: %s%s.", spec.name, weights.source,
+                    f" ({weights.path}, sha256 {weights.sha256[:12]}...)" if weights.path and weights.sha256 else "")
+        return weights
+
     def search_space(self, hp: Any, config: VisionConfig) -> dict[str, Any]:
-        """Architecture and width, regularization, and training."""
+        """Architecture and width, regularization, and training; for a pretrained
+        backbone, how much of it is fine-tuned and how fast."""
         from kerasdl.search_space import choice, training_space
 
+        if config.model == PRETRAINED:
+            return {
+                **training_space(hp, config),
+                "fine_tune_layers": choice(hp, "fine_tune_layers", [0, 20, 40, -1], config.fine_tune_layers),
+                "fine_tune_rate": choice(hp, "fine_tune_rate", [0.03, 0.1, 0.3], config.fine_tune_rate),
+                "label_smoothing": choice(hp, "label_smoothing", [0.0, 0.1], config.label_smoothing),
+            }
         return {
             **training_space(hp, config),
             "model": choice(hp, "model", ["cnn", "resnet", "mobilenet"], self.model_name(config)),
@@ -84,6 +153,7 @@ from `ImageClassifierApp`).
         return build_vision_model(
             self.model_name(config), tuple(info["image_shape"]), len(info["class_names"]),
             config, keras_module=keras_module, statistics=info.get(PIXELS),
+            backbone_weights=info.get(BACKBONE_WEIGHTS),
         )
 
     def augmentation(self, config: VisionConfig, info: dict[str, Any]) -> "Augment | None":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from kerasdl.backbones.config import BackboneConfig
 from kerasdl.config import LayerStyle, _check_positive_int
 from kerasdl.tasks.image_classifier import ImageClassifierConfig
 from kerasdl.errors import ConfigError
@@ -17,13 +18,18 @@ MODEL_STYLE: dict[str, tuple[str, str]] = {
 }
 
 
+# The model a pretrained backbone makes: backbone, pooling, dropout, a dense head.
+PRETRAINED = "pretrained"
+
+
 @dataclass
-class VisionConfig(ImageClassifierConfig, LayerStyle):
+class VisionConfig(ImageClassifierConfig, LayerStyle, BackboneConfig):
     """Image classification.
 
     Attributes:
-        model: mlp, lenet, cnn, resnet, mobilenet, or pixels (the classic baseline:
-            ridge on the pixels, fitted in closed form).
+        model: mlp, lenet, cnn, resnet, mobilenet, pixels (the classic baseline:
+            ridge on the pixels, fitted in closed form), or pretrained (`backbone` with
+            a new head; what `--backbone` alone trains).
         image_size, channels: as `ImageClassifierConfig`.
         width: filters of the first convolution (units of the first MLP layer / 8);
             later stages double it.
@@ -37,6 +43,9 @@ class VisionConfig(ImageClassifierConfig, LayerStyle):
         norm: the normalization after each convolution or hidden dense layer: auto
             (batch for cnn, resnet, mobilenet; none for mlp and lenet), batch, layer
             or none.
+        backbone, weights, backbone_size, head_epochs, fine_tune_layers,
+            fine_tune_rate: a pretrained backbone and how it is fine-tuned
+            (`kerasdl.backbones.config.BackboneConfig`).
     """
 
     model: str = "cnn"
@@ -68,6 +77,20 @@ class VisionConfig(ImageClassifierConfig, LayerStyle):
         super().__post_init__()
         _check_positive_int(self, "width")
         self.check_style()
+        self.check_backbone()
+        if self.backbone:
+            from kerasdl.backbones.image import image_backbone
+
+            image_backbone(self.backbone)
+            if self.model == "cnn":  # the default model: a backbone given alone means the pretrained model
+                self.model = PRETRAINED
+            elif self.model not in (PRETRAINED, "auto"):
+                raise ConfigError(f"`backbone` makes the {PRETRAINED} model; model={self.model!r} has no backbone: "
+                                  "give one of them.")
+        elif self.model == PRETRAINED:
+            from kerasdl.backbones.image import DEFAULT_IMAGE_BACKBONE
+
+            self.backbone = DEFAULT_IMAGE_BACKBONE
         if not 0.0 <= self.augment_shift < 0.5:
             raise ConfigError(
                 f"`augment_shift` must be in [0, 0.5). Received: augment_shift={self.augment_shift!r}"

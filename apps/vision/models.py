@@ -30,6 +30,7 @@ MODELS: dict[str, str] = {
     "resnet": "Small ResNet: residual blocks with identity and projection shortcuts.",
     "mobilenet": "MobileNet-style net of depthwise-separable convolutions, for phones.",
     "pixels": "The classic baseline: a linear classifier on raw pixels (ridge on one-hot labels, softmax).",
+    "pretrained": "A pretrained backbone (--backbone, ImageNet weights) with pooling, dropout and a new dense head.",
 }
 
 
@@ -145,6 +146,39 @@ def build_pixels(shape: tuple[int, int, int], classes: int, config: VisionConfig
     return model
 
 
+def build_pretrained(shape: tuple[int, int, int], classes: int, config: VisionConfig, k: ModuleType,
+                     weights: Any = None) -> Any:
+    """`config.backbone` with a new head: uint8 image -> RGB (a grey image's channel
+    repeated) -> resized to the backbone's input size -> the backbone (its own scaling
+    inside; with pretrained weights run in inference mode, so batch normalization keeps
+    its pretrained statistics) -> global average pooling -> dropout -> dense softmax. `weights` (a
+    `ResolvedWeights`) is loaded into the backbone; None leaves it random (a model
+    rebuilt for export takes its trained weights afterwards)."""
+    from kerasdl.backbones.image import image_backbone
+
+    spec = image_backbone(config.backbone)
+    size = config.backbone_size or spec.input_size
+    inputs = image_input(shape, keras_module=k)
+    x = k.layers.Rescaling(1.0, name="to_float")(inputs)  # uint8 -> float32 pixels, still 0-255
+    if shape[2] == 1:
+        x = k.layers.Concatenate(name="grey_to_rgb")([x, x, x])
+    if tuple(shape[:2]) != (size, size):
+        x = k.layers.Resizing(size, size, interpolation="bilinear", name="resize_to_backbone")(x)
+    backbone = spec.build(size, keras_module=k)
+    if weights is not None:
+        spec.load(backbone, weights)
+    if config.from_scratch:
+        from kerasdl.backbones.image import short_training_momentum
+
+        short_training_momentum(backbone)
+    # Pretrained, batch normalization keeps its statistics (inference mode); from random
+    # weights (`weights` none) the backbone is an ordinary network that learns them.
+    x = backbone(x) if config.from_scratch else backbone(x, training=False)
+    x = k.layers.GlobalAveragePooling2D(name="pool_global")(x)
+    outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
+    return k.Model(inputs, outputs, name=f"pretrained_{spec.name}")
+
+
 BUILDERS: dict[str, Callable[..., Any]] = {
     "mlp": build_mlp,
     "lenet": build_lenet,
@@ -152,6 +186,7 @@ BUILDERS: dict[str, Callable[..., Any]] = {
     "resnet": build_resnet,
     "mobilenet": build_mobilenet,
     "pixels": build_pixels,
+    "pretrained": build_pretrained,
 }
 
 
@@ -163,8 +198,10 @@ def build_vision_model(
     *,
     keras_module: ModuleType | None = None,
     statistics: dict[str, Any] | None = None,
+    backbone_weights: Any = None,
 ) -> Any:
-    """Builds the named vision model (`statistics`: the pixels model's fitted weights).
+    """Builds the named vision model (`statistics`: the pixels model's fitted weights;
+    `backbone_weights`: the pretrained model's starting weights, a `ResolvedWeights`).
 
     Example:
     >>> from kerasdl.apps.vision.config import VisionConfig
@@ -175,4 +212,6 @@ def build_vision_model(
     """
     if name == "pixels":
         return build_pixels(tuple(image_shape), num_classes, config, keras_or(keras_module), statistics)
+    if name == "pretrained":
+        return build_pretrained(tuple(image_shape), num_classes, config, keras_or(keras_module), backbone_weights)
     return BUILDERS[name](tuple(image_shape), num_classes, config, keras_or(keras_module))

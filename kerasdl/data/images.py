@@ -49,6 +49,7 @@ def load_image_datasets(
     channels: int | None = None,
     validation_split: float = 0.1,
     seed: int = 42,
+    mixed_size: int | None = None,
 ) -> ImageDatasets:
     """Loads an image classification data set from any supported source.
 
@@ -62,6 +63,9 @@ def load_image_datasets(
         channels: 1 (grey) or 3 (RGB); None keeps the data's own channel count.
         validation_split: fraction of train held out when there is no validation split.
         seed: seed of the train / validation split.
+        mixed_size: with `image_size` None, the square size images of different sizes
+            are resized to (a pretrained backbone's input size); None: images of
+            different sizes are an error that suggests an `image_size`.
 
     Raises:
         DataError: for a missing, empty or unreadable source.
@@ -76,7 +80,7 @@ def load_image_datasets(
     if dataset is None:
         return _from_idx_folder(Path(sample_dir), image_size, channels, validation_split, seed)
     if dataset.startswith("tfds:"):
-        return _from_tfds(dataset[5:], image_size, channels, validation_split)
+        return _from_tfds(dataset[5:], image_size, channels, validation_split, mixed_size)
     path = Path(dataset).expanduser()
     if path.exists():
         if not path.is_dir():
@@ -86,10 +90,10 @@ def load_image_datasets(
             )
         if idx.find_idx_files(path):
             return _from_idx_folder(path, image_size, channels, validation_split, seed)
-        return _from_class_folders(path, image_size, channels, validation_split, seed)
+        return _from_class_folders(path, image_size, channels, validation_split, seed, mixed_size)
     if "/" in dataset or dataset.startswith("."):
         raise DataError(f"No such folder: {path}")
-    return _from_tfds(dataset, image_size, channels, validation_split)
+    return _from_tfds(dataset, image_size, channels, validation_split, mixed_size)
 
 
 # ---- one resize for everything ----------------------------------------------------------
@@ -334,7 +338,8 @@ def _list_class_folder(root: Path) -> tuple[list[str], list[int], list[str]]:
 
 
 def _from_class_folders(
-    root: Path, image_size: int | None, channels: int | None, validation_split: float, seed: int
+    root: Path, image_size: int | None, channels: int | None, validation_split: float, seed: int,
+    mixed_size: int | None = None,
 ) -> ImageDatasets:
     import tensorflow as tf
 
@@ -359,7 +364,10 @@ def _from_class_folders(
     heights_widths = {s[:2] for s in shapes}
     native_channels = {s[2] for s in shapes}
     if image_size is None and len(heights_widths) > 1:
-        raise DataError(mixed_size_message(root, all_paths, shapes))
+        if mixed_size is None:
+            raise DataError(mixed_size_message(root, all_paths, shapes))
+        image_size = mixed_size
+        logger.info("Images under %s differ in size: each is resized to %dx%d.", root, image_size, image_size)
     if channels is None and len(native_channels) > 1:
         odd = next(p for p, s in zip(all_paths, shapes) if s[2] != shapes[0][2])
         raise DataError(
@@ -400,7 +408,8 @@ def _from_class_folders(
 
 
 def _from_tfds(
-    name: str, image_size: int | None, channels: int | None, validation_split: float
+    name: str, image_size: int | None, channels: int | None, validation_split: float,
+    mixed_size: int | None = None,
 ) -> ImageDatasets:
     import tensorflow as tf
 
@@ -414,6 +423,8 @@ def _from_tfds(
             "image classification data set."
         )
     native = tuple(features["image"].shape)
+    if image_size is None and (native[0] is None or native[1] is None) and mixed_size is not None:
+        image_size = mixed_size
     if image_size is None and (native[0] is None or native[1] is None):
         raise DataError(
             f"tfds data set '{name}' has images of varying size: pass `image_size=N` "

@@ -61,6 +61,24 @@ def _recipe(config_text: str) -> str:
     return re.sub(r'^(dataset = )"((?:[^"\\]|\\.)*)"$', short, config_text, flags=re.M)
 
 
+def pretrained_line(backbone: dict[str, Any]) -> str:
+    """Where a fine-tuned model's backbone started, for the card.
+
+    Example:
+    >>> pretrained_line({"name": "mobilenet_v3_small", "input_size": 224,
+    ...     "weights": {"source": "cache", "file": "w.h5", "sha256": "ab" * 32}})
+    'Started from the pretrained backbone `mobilenet_v3_small` (input 224x224), weights from the cache: `w.h5`, sha256 abababababababababababababababababababababababababababababababab.'
+    """
+    weights = backbone.get("weights", {})
+    where = {"cache": "from the cache", "download": "downloaded", "file": "from the user's file",
+             "none": "random (trained from scratch)"}.get(weights.get("source", ""), weights.get("source", "?"))
+    text = (f"Started from the pretrained backbone `{backbone.get('name')}` (input {backbone.get('input_size')}x"
+            f"{backbone.get('input_size')}), weights {where}")
+    if weights.get("file"):
+        text += f": `{weights['file']}`, sha256 {weights.get('sha256')}"
+    return text + "."
+
+
 def model_card(*, app: Any, metadata: dict[str, Any], run_meta: dict[str, Any], config_text: str,
                test_metrics: dict[str, Any] | None, report: Any) -> str:
     """The card's Markdown text."""
@@ -81,6 +99,8 @@ def model_card(*, app: Any, metadata: dict[str, Any], run_meta: dict[str, Any], 
     lines += ["", "## Training recipe", "", "```toml", _recipe(config_text).strip(), "```", "",
               f"{run_meta.get('epochs_completed', '?')} epochs, {run_meta.get('training_seconds', 0):.0f} s; "
               f"best checkpoint by {', '.join(f'{k} {v:.4f}' for k, v in (run_meta.get('best') or {}).items())}."]
+    if data.get("backbone"):
+        lines += ["", pretrained_line(data["backbone"])]
     lines += ["", "## Test metrics", ""]
     if test_metrics:
         shown = {k: v for k, v in test_metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

@@ -219,6 +219,11 @@ class ImageClassifierApp(ClassifierApp[ImageConfigT], Generic[ImageConfigT]):
     task: ClassVar[str] = "image_classification"
     export_spec_class: ClassVar[type[ExportSpec]] = ImageClassifierExport
 
+    def mixed_size(self, config: ImageConfigT) -> int | None:
+        """The size images of different sizes are resized to when `image_size` is not
+        set (a pretrained backbone's input size); None: such data is an error."""
+        return None
+
     def load_datasets(self, config: ImageConfigT, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.images import load_image_datasets
 
@@ -232,6 +237,7 @@ class ImageClassifierApp(ClassifierApp[ImageConfigT], Generic[ImageConfigT]):
             channels=config.channels,
             validation_split=config.validation_split,
             seed=config.seed,
+            mixed_size=self.mixed_size(config),
         )
         if len(data.class_names) < 2:
             raise DataError(

@@ -95,6 +95,14 @@ def prepare_fit(app: "App", config: TrainConfig, data: "Datasets", *, output_dir
     validation = evaluation_pipeline(data.validation, config.batch_size)
     monitor = app.monitor_for(data.info)
     first: list[Any] = [NaNGuard()]
+    from kerasdl.training.fine_tuning import fine_tunes, fine_tuning_callback
+
+    if fine_tunes(config):
+        def recompile(model: Any, tuned: TrainConfig) -> None:
+            compile_for_training(app, model, tuned, data.info, steps)
+            apply_weight_penalties(model, tuned)
+
+        first.append(fine_tuning_callback(config, recompile))
     if app_callbacks:
         first += app.training_callbacks(config, data.info, output_dir, validation)
     last: list[Any] = []
@@ -229,6 +237,9 @@ def prepare_model(app: "App", config: TrainConfig, info: dict[str, Any], *,
             model = load_app_model(app, checkpoint, compile=steps_per_epoch is not None)
         else:
             model = app.build_model(config, {**info, **(initial_weights or {})})
+            from kerasdl.training.fine_tuning import start_frozen
+
+            start_frozen(model, config)  # a pretrained backbone: frozen while the new head learns
             if config.init_from:
                 from kerasdl.training.transfer import transfer_weights
 

@@ -1,0 +1,26 @@
+"""Pretrained backbones and their weights: the image backbones' registry
+(`kerasdl.backbones.image`) and the one weights resolver every app uses
+(`kerasdl.backbones.weights`: the Keras cache, a user's file, a checked download).
+
+`published_weights` finds any backbone's published file by its name, for
+`kerasdl fetch-weights`.
+"""
+
+from __future__ import annotations
+
+from kerasdl.backbones.weights import WeightsFile
+from kerasdl.errors import ConfigError
+
+
+def published_weights(name: str) -> WeightsFile:
+    """The published weights file of the backbone `name`, of any kind.
+
+    Raises:
+        ConfigError: for a name no registry knows, listing the known ones.
+    """
+    from kerasdl.backbones.image import IMAGE_BACKBONES
+
+    files = {spec.name: spec.weights for spec in IMAGE_BACKBONES.values()}
+    if name not in files:
+        raise ConfigError(f"No backbone is called {name!r}. Known: {', '.join(sorted(files))}.")
+    return files[name]
