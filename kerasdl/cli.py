@@ -162,6 +162,7 @@ def backbones() -> None:
     for name, spec in IMAGE_BACKBONES.items():
         cached = "cached" if cached_file(spec.weights) else "not cached"
         click.echo(f"  {name:<{width}} [{cached}] {spec.description}")
+    click.echo("  hub:PRESET or a folder: a keras-hub image preset (kerasdl fetch-weights hub:PRESET --out DIR).")
 
 
 @cli.command("fetch-weights", context_settings=CONTEXT)
@@ -174,20 +175,27 @@ def fetch_weights(names: tuple[str, ...], out_dir: str | None) -> None:
 
     On a machine with internet access, for one without: copy the files into the other
     machine's Keras cache ($KERAS_HOME/models, ~/.keras/models by default) or pass one
-    with --weights PATH.
+    with --weights PATH. A keras-hub preset (hub:NAME) is saved as a folder under --out
+    (default presets/), to train with --backbone FOLDER.
 
     \b
     Example:
       kerasdl fetch-weights mobilenet_v3_small efficientnet_b0 --out weights/
+      kerasdl fetch-weights hub:resnet_18_imagenet --out presets/
     """
     from pathlib import Path
 
     from kerasdl.backbones import published_weights
+    from kerasdl.backbones.hub import HUB_PREFIX, fetch_hub_preset
     from kerasdl.backbones.weights import fetch_weights as fetch
 
-    specs = [published_weights(name) for name in names]  # every name checked before any download
+    presets = [name[len(HUB_PREFIX):] for name in names if name.startswith(HUB_PREFIX)]
+    specs = [published_weights(name) for name in names if not name.startswith(HUB_PREFIX)]  # all checked first
     for spec, path in zip(specs, fetch(specs, Path(out_dir) if out_dir else None)):
         click.echo(f"{spec.name}: {path} ({spec.hash_algorithm} {spec.file_hash} checked)")
+    for preset in presets:
+        folder = fetch_hub_preset(preset, Path(out_dir or "presets"))
+        click.echo(f"{HUB_PREFIX}{preset}: {folder} (train with --backbone {folder})")
 
 
 def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -206,7 +214,7 @@ def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--norm", help="Normalization after each convolution or hidden layer (vision, speech): batch, layer, none; auto = each model's own."),
         click.option("--init-from", help="Start from this finished run's weights (same app; the matching layers, not the output layer) and preprocessing: transfer learning."),
         click.option("--freeze", help="With --init-from: 'backbone' (every copied layer: all but the output layer) or layer-name prefixes, comma-separated, kept fixed while the rest trains. With --backbone: 'backbone' keeps the pretrained backbone frozen (features only)."),
-        click.option("--backbone", help="Start from a pretrained backbone (vision: mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, efficientnet_v2_b0; `kerasdl backbones` lists them): a new head learns on it, then its top layers are fine-tuned."),
+        click.option("--backbone", help="Start from a pretrained backbone (vision: mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, efficientnet_v2_b0, hub:PRESET or a keras-hub preset folder; `kerasdl backbones` lists them): a new head learns on it, then its top layers are fine-tuned."),
         click.option("--weights", help="With --backbone: imagenet (the published weights: the Keras cache, else a checked download; the default), none (random) or a weights file's path."),
         click.option("--fine-tune-layers", type=int, help="With --backbone: the backbone's top layers trained after the head's epochs (--set head_epochs=N, default half); 0 = none, -1 = all; batch norm stays frozen."),
         click.option("--histograms", is_flag=True, default=None, help="Write weight and gradient histograms and gradient norms to TensorBoard each epoch (slower)."),

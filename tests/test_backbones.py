@@ -304,3 +304,59 @@ def test_pretrained_model_end_to_end(tmp_path: Path, cache: Path, published_as: 
     card = report.model_card.read_text()
     assert BACKBONE in card and backbone_info["weights"]["sha256"][:12] in card
     json.dumps(backbone_info)  # JSON-able, as run.json needs
+
+
+# ---- keras-hub presets ----------------------------------------------------------------------
+
+
+def write_hub_preset(folder: Path) -> Path:
+    """A small randomly initialized keras-hub ResNet saved as a preset directory, with an
+    ImageNet-style image converter."""
+    import keras_hub
+
+    backbone = keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 16],
+        stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], block_type="basic_block")
+    converter = keras_hub.layers.ResNetImageConverter(
+        image_size=(SIZE, SIZE), scale=[1 / (255 * s) for s in (0.229, 0.224, 0.225)],
+        offset=[-m / s for m, s in ((0.485, 0.229), (0.456, 0.224), (0.406, 0.225))])
+    backbone.save_to_preset(str(folder))
+    converter.save_to_preset(str(folder))
+    return folder
+
+
+def test_keras_hub_preset_directory_end_to_end(tmp_path: Path) -> None:
+    from kerasdl import api
+    from kerasdl.apps.vision.config import VisionConfig
+    from kerasdl.export.exporter import export_run
+    from kerasdl.runs import Run
+
+    preset = write_hub_preset(tmp_path / "tiny_resnet")
+    folder = write_colour_folder(tmp_path / "colours", per_class=40, size=16)
+    config = VisionConfig(dataset=str(folder), backbone=str(preset), epochs=2, batch_size=16, learning_rate=0.01)
+    run = api.train("vision", config, runs_dir=tmp_path / "runs", name="hub", verbose=0, baselines=False).run
+    info = Run.open(run.path).meta["data"]["backbone"]
+    assert info["input_size"] == SIZE  # the preset's image converter's size
+    assert info["weights"]["source"] == "preset" and info["weights"]["file"] == "model.weights.h5"
+    report = export_run(run.path, formats=("tflite",), quantizations=("float32",), out_dir=tmp_path / "export",
+                        check=True)
+    assert not report.failed and report.rows
+    images = [str(p) for p in sorted(folder.rglob("*.png"))[::20]]
+    assert [r["label"] for r in api.predict(report.tflite["float32"], images)] == \
+        [r["label"] for r in api.predict(run.path, images)]  # reloaded with keras-hub's classes
+    with pytest.raises(Exception, match="tf_keras"):
+        from kerasdl.backbones.image import image_backbone
+
+        import tf_keras
+
+        image_backbone(str(preset)).build(SIZE, keras_module=tf_keras)
+
+
+def test_named_hub_preset_offline_is_one_line(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    result = CliRunner().invoke(cli, ["train", "vision", "--backbone", "hub:resnet_18_imagenet",
+                                      "--runs-dir", str(tmp_path / "runs"), "--preset", "tiny"])
+    assert time.perf_counter() - started < 60
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and "kerasdl fetch-weights hub:resnet_18_imagenet --out DIR" in last

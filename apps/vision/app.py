@@ -62,15 +62,12 @@ from `ImageClassifierApp`).
         weights are here (a file, or the published file in the cache: auto never
         downloads)."""
         from kerasdl.backbones.image import DEFAULT_IMAGE_BACKBONE, image_backbone
-        from kerasdl.backbones.weights import NO_WEIGHTS, PUBLISHED, cached_file
 
         candidates = dict(self.auto_recipes)
         spec = image_backbone(config.backbone or DEFAULT_IMAGE_BACKBONE)
-        choice = config.weights.strip().lower()
-        if choice == NO_WEIGHTS or (choice == PUBLISHED and cached_file(spec.weights) is None):
-            logger.info("No %s weights here (%s): --model auto leaves the pretrained candidate out; "
-                        "`kerasdl fetch-weights %s` brings them.", spec.name,
-                        "--weights none" if choice == NO_WEIGHTS else "not cached", spec.name)
+        if not spec.has_weights_here(config.weights):
+            logger.info("No %s weights here (weights=%s): --model auto leaves the pretrained candidate out; "
+                        "`kerasdl fetch-weights %s` brings them.", spec.name, config.weights, spec.name)
             del candidates[PRETRAINED]
         else:
             candidates[PRETRAINED] = {"model": PRETRAINED, "backbone": spec.name}
@@ -119,10 +116,9 @@ from `ImageClassifierApp`).
         if config.model != PRETRAINED or config.init_from:
             return None
         from kerasdl.backbones.image import image_backbone
-        from kerasdl.backbones.weights import resolve_weights
 
         spec = image_backbone(config.backbone)
-        weights = resolve_weights(spec.weights, config.weights, what=f"the {spec.name} backbone")
+        weights = spec.resolve(config.weights)
         logger.info("Backbone %s, weights: %s%s.", spec.name, weights.source,
                     f" ({weights.path}, sha256 {weights.sha256[:12]}...)" if weights.path and weights.sha256 else "")
         return weights

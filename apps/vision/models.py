@@ -21,7 +21,7 @@ from kerasdl.layers.blocks import (
 )
 
 from kerasdl.apps.vision.config import VisionConfig
-from kerasdl.tasks.image_classifier import image_input, scale_pixels
+from kerasdl.tasks.image_classifier import backbone_pixels, image_input, scale_pixels
 
 MODELS: dict[str, str] = {
     "mlp": "Multi-layer perceptron on the flattened pixels (no convolutions).",
@@ -159,11 +159,7 @@ def build_pretrained(shape: tuple[int, int, int], classes: int, config: VisionCo
     spec = image_backbone(config.backbone)
     size = config.backbone_size or spec.input_size
     inputs = image_input(shape, keras_module=k)
-    x = k.layers.Rescaling(1.0, name="to_float")(inputs)  # uint8 -> float32 pixels, still 0-255
-    if shape[2] == 1:
-        x = k.layers.Concatenate(name="grey_to_rgb")([x, x, x])
-    if tuple(shape[:2]) != (size, size):
-        x = k.layers.Resizing(size, size, interpolation="bilinear", name="resize_to_backbone")(x)
+    x = backbone_pixels(inputs, size, keras_module=k)
     backbone = spec.build(size, keras_module=k)
     if weights is not None:
         spec.load(backbone, weights)
@@ -176,7 +172,7 @@ def build_pretrained(shape: tuple[int, int, int], classes: int, config: VisionCo
     x = backbone(x) if config.from_scratch else backbone(x, training=False)
     x = k.layers.GlobalAveragePooling2D(name="pool_global")(x)
     outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
-    return k.Model(inputs, outputs, name=f"pretrained_{spec.name}")
+    return k.Model(inputs, outputs, name="pretrained")
 
 
 BUILDERS: dict[str, Callable[..., Any]] = {

@@ -90,6 +90,19 @@ class ImageBackbone:
             model._name = BACKBONE_LAYER
         return model
 
+    def resolve(self, weights: str) -> ResolvedWeights:
+        """Where a new model's backbone weights come from (`resolve_weights`)."""
+        from kerasdl.backbones.weights import resolve_weights
+
+        return resolve_weights(self.weights, weights, what=f"the {self.name} backbone")
+
+    def has_weights_here(self, weights: str) -> bool:
+        """Whether `weights` can be had without a download (for `--model auto`)."""
+        from kerasdl.backbones.weights import NO_WEIGHTS, PUBLISHED, cached_file
+
+        choice = weights.strip().lower()
+        return choice != NO_WEIGHTS and (choice != PUBLISHED or cached_file(self.weights) is not None)
+
     def load(self, model: Any, weights: ResolvedWeights) -> None:
         """Loads `weights` (the published file or the user's) into a built backbone.
 
@@ -193,12 +206,18 @@ IMAGE_BACKBONES: dict[str, ImageBackbone] = {
 DEFAULT_IMAGE_BACKBONE = "mobilenet_v3_small"
 
 
-def image_backbone(name: str) -> ImageBackbone:
-    """The registered backbone `name`.
+def image_backbone(name: str) -> Any:
+    """The registered backbone `name`, or the keras-hub preset it names (`hub:NAME` or
+    a preset directory: a `kerasdl.backbones.hub.HubImageBackbone`).
 
     Raises:
         ConfigError: for an unknown name, listing the known ones.
     """
-    if name not in IMAGE_BACKBONES:
-        raise ConfigError(f"`backbone` must be one of {', '.join(IMAGE_BACKBONES)}. Received: backbone={name!r}")
-    return IMAGE_BACKBONES[name]
+    from kerasdl.backbones.hub import HubImageBackbone, is_hub_backbone
+
+    if name in IMAGE_BACKBONES:
+        return IMAGE_BACKBONES[name]
+    if is_hub_backbone(name):
+        return HubImageBackbone(name)
+    raise ConfigError(f"`backbone` must be one of {', '.join(IMAGE_BACKBONES)}, hub:PRESET (a keras-hub preset) "
+                      f"or a keras-hub preset directory. Received: backbone={name!r}")

@@ -5,7 +5,9 @@ preprocessing definition and an app base class.
   classifier's.
 - `ImagePreprocessor`: the one preprocessing definition. The model takes what a client
   has, a uint8 image [height, width, channels]; scaling to [0, 1] is the model's first
-  layer, so training, the SavedModel, every TFLite file and kerasdl-edge share it.
+  layer (`scale_pixels`; for a pretrained backbone `backbone_pixels`: RGB, resized to the
+  backbone's size, its own scaling inside it), so training, the SavedModel, every TFLite
+  file and kerasdl-edge share it.
   Decoding and resizing a file is `kerasdl.data.images.decode_image` (the data pipeline
   and the SavedModel) and its numpy twin `kerasdl_edge.images.conform_image` (devices),
   tested equal. The preprocessor also writes the SavedModel endpoints, the task input a
@@ -84,6 +86,19 @@ def scale_pixels(image: Any, *, keras_module: ModuleType | None = None) -> Any:
     """uint8 pixels to float32 in [0, 1]: the model's first layer."""
     k = keras_or(keras_module)
     return k.layers.Rescaling(SCALE, name="scale_pixels")(image)
+
+
+def backbone_pixels(image: Any, size: int, *, keras_module: ModuleType | None = None) -> Any:
+    """uint8 pixels to what a pretrained backbone takes: float32 RGB still in [0, 255]
+    (a grey image's channel repeated), resized to `size` x `size` (bilinear). The
+    backbone scales them its own way inside (`kerasdl.backbones.image`)."""
+    k = keras_or(keras_module)
+    x = k.layers.Rescaling(1.0, name="to_float")(image)
+    if image.shape[-1] == 1:
+        x = k.layers.Concatenate(name="grey_to_rgb")([x, x, x])
+    if tuple(image.shape[1:3]) != (size, size):
+        x = k.layers.Resizing(size, size, interpolation="bilinear", name="resize_to_backbone")(x)
+    return x
 
 
 class ImagePreprocessor:

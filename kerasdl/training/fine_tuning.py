@@ -51,15 +51,26 @@ def fine_tunes(config: Any) -> bool:
     return isinstance(config, BackboneConfig) and bool(config.backbone)
 
 
+def leaf_layers(model: Any) -> list[Any]:
+    """The layers of `model` in order, a nested model (a keras-hub network inside the
+    backbone) replaced by its own layers."""
+    leaves = []
+    for layer in model.layers:
+        leaves += leaf_layers(layer) if hasattr(layer, "layers") and layer.layers else [layer]
+    return leaves
+
+
 def unfreeze_top(backbone: Any, count: int) -> int:
-    """Makes the top `count` layers of `backbone` trainable (batch normalization
-    excepted) and the others not; returns how many of them have weights."""
+    """Makes the top `count` layers of `backbone` (nested models counted by their own
+    layers) trainable, batch normalization excepted, and the others not; returns how
+    many of them have weights."""
     import keras
 
-    backbone.trainable = True
-    chosen = {id(layer) for layer in top_layers(backbone.layers, count)}
+    backbone.trainable = True  # every nested model too: a leaf's own flag then decides
+    leaves = leaf_layers(backbone)
+    chosen = {id(layer) for layer in top_layers(leaves, count)}
     trainable = 0
-    for layer in backbone.layers:
+    for layer in leaves:
         layer.trainable = id(layer) in chosen and not isinstance(layer, keras.layers.BatchNormalization)
         trainable += int(layer.trainable and bool(layer.weights))
     return trainable

@@ -27,10 +27,27 @@ def load_model(path: str | Path, *, compile: bool = False,
     path = Path(path)
     if not path.exists():
         raise KerasdlError(f"Model file not found: {path}")
+    if _uses_keras_hub(path):
+        try:
+            import keras_hub  # noqa: F401  (registers its layers for deserialization)
+        except ImportError:
+            raise KerasdlError(f"{path} holds a keras-hub backbone: `pip install keras-hub` to load it.") from None
     try:
         return keras.models.load_model(path, compile=compile, custom_objects=custom_objects)
     except (ValueError, OSError) as e:
         raise KerasdlError(f"Cannot load model {path}: {str(e).splitlines()[0]}") from None
+
+
+def _uses_keras_hub(path: Path) -> bool:
+    """Whether a `.keras` file's architecture names keras-hub classes (a pretrained
+    backbone from a keras-hub preset)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return b'"keras_hub' in archive.read("config.json")
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return False
 
 
 def load_app_model(app: Any, path: str | Path, *, compile: bool = False) -> Any:

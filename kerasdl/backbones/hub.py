@@ -1,0 +1,179 @@
+"""keras-hub image presets as backbones: `--backbone DIR` (a preset directory, what
+`save_to_preset` or `kerasdl fetch-weights hub:NAME --out DIR` writes) or `--backbone
+hub:NAME` (a named keras-hub preset, from keras-hub's own cache or downloaded by it).
+
+A preset holds the backbone's config (`config.json`), its weights (`model.weights.h5`) and
+its image converter (`image_converter.json`: the input size and the scale and offset of
+its pixels). kerasdl builds the backbone from the config, puts the converter's scaling in
+front of it (plain Keras layers, builtin TFLite ops) and loads the weights only when a new
+model starts; a trained model is a `.keras` file like any other.
+
+keras-hub is Keras 3 only: such a model has no tf_keras twin, so `kerasdl optimize`
+(tfmot) refuses it with one line; export, TFLite and serving work as for any model.
+
+Example:
+>>> from kerasdl.backbones.hub import is_hub_backbone
+>>> is_hub_backbone("hub:resnet_18_imagenet"), is_hub_backbone("mobilenet_v3_small")
+(True, False)
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from kerasdl.backbones.weights import NO_WEIGHTS, PUBLISHED, ResolvedWeights, WeightsError, file_digest
+from kerasdl.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+HUB_PREFIX = "hub:"
+PRESET_FILES = ("config.json", "metadata.json")
+WEIGHTS_FILE = "model.weights.h5"
+HUB_LAYER = "hub_backbone"
+
+
+def is_hub_backbone(name: str) -> bool:
+    """Whether `backbone` names a keras-hub preset: `hub:NAME`, or a preset directory."""
+    if name.startswith(HUB_PREFIX):
+        return True
+    folder = Path(name).expanduser()
+    return all((folder / f).is_file() for f in PRESET_FILES)
+
+
+def _keras_hub() -> Any:
+    try:
+        import keras_hub
+    except ImportError:
+        raise ConfigError("keras-hub presets need keras-hub: `pip install keras-hub`.") from None
+    return keras_hub
+
+
+class HubImageBackbone:
+    """A keras-hub image preset used like an `ImageBackbone` of the registry.
+
+    Args:
+        backbone: `hub:NAME` or a preset directory's path.
+    """
+
+    def __init__(self, backbone: str) -> None:
+        self.name = backbone
+        self.preset = backbone[len(HUB_PREFIX):] if backbone.startswith(HUB_PREFIX) \
+            else str(Path(backbone).expanduser().resolve())
+        self.weights = None  # no file of kerasdl's registry: the preset brings its own
+        self._converter: Any = None
+
+    def _from_preset(self, what: str, load: Any) -> Any:
+        try:
+            return load(self.preset)
+        except (ConfigError, KeyboardInterrupt):
+            raise
+        except Exception as e:  # keras-hub's and kagglehub's network and file errors
+            reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+            raise WeightsError(
+                f"Cannot load the {what} of keras-hub preset {self.preset!r} ({reason}). Offline, a named preset "
+                f"must be in keras-hub's cache: on a connected machine run `kerasdl fetch-weights "
+                f"{HUB_PREFIX}{self.preset} --out DIR` and pass --backbone DIR/{self.preset} here.") from None
+
+    def converter(self) -> Any:
+        """The preset's image converter (its size, scale and offset)."""
+        if self._converter is None:
+            hub = _keras_hub()
+            self._converter = self._from_preset("image converter", hub.layers.ImageConverter.from_preset)
+        return self._converter
+
+    @property
+    def input_size(self) -> int:
+        size = getattr(self.converter(), "image_size", None)
+        return int(size[0]) if size and size[0] else 224
+
+    @property
+    def description(self) -> str:
+        return f"keras-hub preset {self.preset}"
+
+    def build(self, size: int | None = None, *, keras_module: ModuleType | None = None) -> Any:
+        """The preset's backbone with random weights behind its own pixel scaling, taking
+        float RGB [0, 255] at `size`, named `backbone`.
+
+        Raises:
+            ConfigError: for tf_keras (no twin) or a backbone without a feature map.
+        """
+        import keras
+
+        if keras_module is not None and keras_module is not keras:
+            raise ConfigError(f"The keras-hub backbone {self.preset} is Keras 3 only: it has no tf_keras twin, "
+                              "so tfmot (kerasdl optimize) cannot work on it.")
+        from kerasdl.backbones.image import BACKBONE_LAYER
+
+        hub = _keras_hub()
+        converter = self.converter()
+        network = self._from_preset("backbone", lambda p: hub.models.Backbone.from_preset(p, load_weights=False))
+        network.name = HUB_LAYER
+        side = size or self.input_size
+        inputs = keras.Input((side, side, 3), name="pixels")
+        scale = converter.scale if converter.scale is not None else 1.0
+        offset = converter.offset if converter.offset is not None else 0.0
+        x = keras.layers.Rescaling(scale, offset, name="preset_scaling")(inputs)
+        features = network(x)
+        if len(features.shape) != 4:
+            raise ConfigError(f"The keras-hub preset {self.preset} gives features of shape {tuple(features.shape)}; "
+                              "kerasdl pools a feature map [batch, height, width, channels].")
+        return keras.Model(inputs, features, name=BACKBONE_LAYER)
+
+    def resolve(self, weights: str) -> ResolvedWeights:
+        """The weights file a new model starts from: the preset's own for "imagenet"
+        (its pretrained weights), a user's file, or none."""
+        choice = (weights or NO_WEIGHTS).strip()
+        if choice.lower() == NO_WEIGHTS:
+            return ResolvedWeights(NO_WEIGHTS)
+        if choice.lower() == PUBLISHED:
+            path = Path(self.preset) / WEIGHTS_FILE
+            if not path.is_file():
+                from keras_hub.src.utils.preset_utils import get_file
+
+                path = Path(self._from_preset("weights", lambda p: get_file(p, WEIGHTS_FILE)))
+            return ResolvedWeights("preset", path, file_digest(path))
+        path = Path(choice).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"`weights`: {path} is not a file. Give imagenet (the preset's own weights), none "
+                              "(random) or a weights file's path.")
+        return ResolvedWeights("file", path.resolve(), file_digest(path))
+
+    def has_weights_here(self, weights: str) -> bool:
+        """Whether `weights` can be had without a download (a preset directory's own)."""
+        choice = weights.strip().lower()
+        return choice != NO_WEIGHTS and (choice != PUBLISHED or (Path(self.preset) / WEIGHTS_FILE).is_file())
+
+    def load(self, model: Any, weights: ResolvedWeights) -> None:
+        """Loads `weights` into the keras-hub network inside a built backbone.
+
+        Raises:
+            ConfigError: when the file does not fit it.
+        """
+        if weights.path is None:
+            return
+        from kerasdl.backbones.image import load_weights_file
+
+        try:
+            load_weights_file(model.get_layer(HUB_LAYER), weights.path)
+        except Exception as e:
+            raise ConfigError(f"`weights`: {weights.path} does not fit the keras-hub preset {self.preset} "
+                              f"({str(e).splitlines()[0][:200]}).") from None
+
+
+def fetch_hub_preset(name: str, out_dir: Path) -> Path:
+    """Downloads the keras-hub preset `name` (through keras-hub) and saves it as the
+    directory `out_dir/name`, to copy to a machine without internet.
+
+    Raises:
+        WeightsError: when keras-hub cannot get it.
+    """
+    spec = HubImageBackbone(HUB_PREFIX + name)
+    hub = _keras_hub()
+    network = spec._from_preset("backbone", hub.models.Backbone.from_preset)
+    folder = Path(out_dir).expanduser() / name
+    network.save_to_preset(str(folder))
+    spec.converter().save_to_preset(str(folder))
+    return folder
