@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from kerasdl import io as kio
 from kerasdl.errors import DataError, KerasdlError
-from kerasdl.loading import load_any_model, open_run, run_config
+from kerasdl.loading import inference_mode, load_any_model, open_run, run_config
 from kerasdl.training.evaluation import evaluate_run
 from kerasdl.training.workflow import TrainSummary, train_run as train
 
@@ -84,7 +84,7 @@ def predict_with_codec(
     app, info, model = load_any_model(model_path)
     codec = codec_for(app.task, info)
     with _user_input_errors():
-        return codec, codec.predict(model, inputs, top_k=top_k)
+        return codec, codec.predict(inference_mode(model), inputs, top_k=top_k)
 
 
 def stream_with_codec(
@@ -101,7 +101,8 @@ def stream_with_codec(
     if not isinstance(codec, Streaming):
         raise KerasdlError(f"The {app.name} app has no streaming mode; `stream` is for speech.")
     with _user_input_errors():
-        return codec, [row for recording in recordings for row in codec.stream(model, recording, **options)]
+        return codec, [row for recording in recordings
+                       for row in codec.stream(inference_mode(model), recording, **options)]
 
 
 def generate(
@@ -135,7 +136,7 @@ def generate(
         else:
             noise = codec.walk(seed, interpolate_to, count)
             columns = columns or count
-    return save_image(image_grid(codec.outputs(model, noise), columns), out, scale=scale)
+    return save_image(image_grid(codec.outputs(inference_mode(model), noise), columns), out, scale=scale)
 
 
 def explain(

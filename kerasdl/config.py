@@ -108,7 +108,7 @@ class TrainConfig:
             self.freeze = ""
         if self.freeze and not (self.init_from or getattr(self, "backbone", "")):
             raise ConfigError("`freeze` keeps layers of a model started with `init_from` or a pretrained "
-                              "`backbone`: give one of them too.")
+                              "`backbone`: give `init_from` or `backbone` too.")
         _check_range(self, "l2", 0.0, math.inf)
         _check_range(self, "dropout", 0.0, 1.0, high_open=True)
         _check_range(self, "validation_split", 0.0, 1.0, low_open=True, high_open=True)

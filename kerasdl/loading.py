@@ -88,12 +88,19 @@ def load_any_model(path: str | Path) -> tuple["App[Any]", dict[str, Any], Any]:
         return get_app(meta["app"]), meta["info"], call
 
     opened = open_run(path)
-    model = opened.load_model()
+    return opened.app, opened.info, opened.load_model()
+
+
+def inference_mode(model: Any) -> Any:
+    """`model` called in inference mode, whatever calls it (the codecs call `model(x)`).
+    A reloaded Keras model with a backbone nested inside it (trained from random weights)
+    was seen to run batch normalization on the batch's own statistics when `training` was
+    left unset (Keras 3.15), so its answers depended on the batch; edge models and
+    SavedModel endpoints are returned as they are."""
+    if not hasattr(model, "layers"):
+        return model
 
     def infer(x: Any, training: bool = False) -> Any:
-        # Always in inference mode: a reloaded model whose pretrained backbone is nested
-        # inside it was seen to run batch normalization on the batch's own statistics
-        # when called with `training` unset (Keras 3.15), so answers depended on the batch.
         return model(x, training=False)
 
-    return opened.app, opened.info, infer
+    return infer

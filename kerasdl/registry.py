@@ -27,7 +27,7 @@ class AppEntry:
 APPS: dict[str, AppEntry] = {
     "vision": AppEntry(
         "kerasdl.apps.vision.app:VisionApp",
-        "Image classification: MLP, LeNet, CNN, ResNet and MobileNet-style nets.",
+        "Image classification: MLP, LeNet, CNN, ResNet, MobileNet-style nets, and pretrained backbones.",
     ),
     "sentiment": AppEntry(
         "kerasdl.apps.sentiment.app:SentimentApp",

@@ -305,6 +305,46 @@ def test_pretrained_model_end_to_end(tmp_path: Path, cache: Path, published_as: 
     assert BACKBONE in card and backbone_info["weights"]["sha256"][:12] in card
     json.dumps(backbone_info)  # JSON-able, as run.json needs
 
+    # --init-from a pretrained run: the whole backbone is copied by its layer name.
+    again = api.train("vision", dataclasses.replace(config, epochs=1, init_from=str(run.path)),
+                      runs_dir=tmp_path / "runs", name="again", verbose=0, baselines=False)
+    start = load_app_model(app, again.run.model_path()).get_layer("backbone")
+    assert "backbone" not in Run.open(again.run.path).meta["data"]  # no weights file resolved: the run's own
+    # The first convolution (named "conv" by Keras Applications), frozen in both runs: without
+    # the copy it would hold the new model's random start.
+    np.testing.assert_array_equal(start.get_layer("conv").get_weights()[0], trained.get_layer("conv").get_weights()[0])
+
+
+def test_auto_takes_the_pretrained_candidate_only_with_weights_here(tmp_path: Path, cache: Path) -> None:
+    from kerasdl.apps.vision.config import VisionConfig
+    from kerasdl.registry import get_app
+
+    app = get_app("vision")
+    assert "pretrained" not in app.auto_candidates(VisionConfig(model="auto"))  # not cached: auto never downloads
+    assert "pretrained" not in app.auto_candidates(VisionConfig(model="auto", weights="none"))
+    weights = tmp_path / "mine.h5"
+    weights.write_bytes(b"x")
+    chosen = app.auto_candidates(VisionConfig(model="auto", weights=str(weights)))
+    assert chosen["pretrained"] == {"model": "pretrained", "backbone": BACKBONE}
+    assert chosen["cnn"]["backbone"] == ""  # kerasdl's own models name no backbone
+
+
+def test_photo_augmentation_zooms(colour_folder: Path) -> None:
+    import tensorflow as tf
+
+    from kerasdl.apps.vision.config import VisionConfig
+    from kerasdl.registry import get_app
+
+    app = get_app("vision")
+    config = VisionConfig(dataset=str(colour_folder), augment=True, augment_flip=False, augment_shift=0.0,
+                          augment_zoom=0.3)
+    data = app.load_datasets(config)
+    images = tf.stack([x for x, _ in data.train.take(4)])
+    zoomed, _ = app.augmentation(config, data.info)(images, tf.zeros([4], tf.int32))
+    assert zoomed.shape == images.shape and not np.array_equal(zoomed.numpy(), images.numpy())
+    with pytest.raises(ConfigError, match="augment_zoom"):
+        VisionConfig(augment_zoom=0.5)
+
 
 # ---- keras-hub presets ----------------------------------------------------------------------
 

@@ -57,8 +57,9 @@ def test_pixels_model_is_the_printed_pixel_baseline(idx_folder: Path, tmp_path: 
     from kerasdl.apps.vision.app import VisionApp
     from kerasdl.apps.vision.baselines import fit_pixels, pixels_name
 
+    # No backbone: a run given --backbone still fits the pixel baseline on the raw pixels.
     assert VisionApp.baseline_models["pixels"] == VisionApp.auto_recipes["pixels"] == {"model": "pixels",
-                                                                                     "epochs": 1}
+                                                                                     "epochs": 1, "backbone": ""}
     config = VisionConfig(dataset=str(idx_folder), **{**VisionConfig.presets["tiny"], "model": "pixels"})
     # Grey images: the TFLite file takes RGB frames (MediaPipe's), made grey inside.
     _check_baseline_model(VisionApp(), config, pixels_name((12, 12, 1)), tmp_path, fit_pixels)

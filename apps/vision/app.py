@@ -165,6 +165,9 @@ from `ImageClassifierApp`).
             layers.append(keras.layers.RandomTranslation(
                 config.augment_shift, config.augment_shift, fill_mode="constant",
                 seed=config.seed + 1))
+        if config.augment_zoom:
+            layers.append(keras.layers.RandomZoom(
+                (-config.augment_zoom, config.augment_zoom), fill_mode="reflect", seed=config.seed + 2))
         if not layers:
             return None
         augmenter = keras.Sequential(layers, name="augmentation")

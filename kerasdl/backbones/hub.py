@@ -125,21 +125,16 @@ class HubImageBackbone:
     def resolve(self, weights: str) -> ResolvedWeights:
         """The weights file a new model starts from: the preset's own for "imagenet"
         (its pretrained weights), a user's file, or none."""
-        choice = (weights or NO_WEIGHTS).strip()
-        if choice.lower() == NO_WEIGHTS:
-            return ResolvedWeights(NO_WEIGHTS)
-        if choice.lower() == PUBLISHED:
-            path = Path(self.preset) / WEIGHTS_FILE
-            if not path.is_file():
-                from keras_hub.src.utils.preset_utils import get_file
+        from kerasdl.backbones.weights import resolve_weights
 
-                path = Path(self._from_preset("weights", lambda p: get_file(p, WEIGHTS_FILE)))
-            return ResolvedWeights("preset", path, file_digest(path))
-        path = Path(choice).expanduser()
+        if (weights or "").strip().lower() != PUBLISHED:
+            return resolve_weights(None, weights, what=f"the keras-hub preset {self.preset}")  # none, or a file
+        path = Path(self.preset) / WEIGHTS_FILE
         if not path.is_file():
-            raise ConfigError(f"`weights`: {path} is not a file. Give imagenet (the preset's own weights), none "
-                              "(random) or a weights file's path.")
-        return ResolvedWeights("file", path.resolve(), file_digest(path))
+            from keras_hub.src.utils.preset_utils import get_file
+
+            path = Path(self._from_preset("weights", lambda p: get_file(p, WEIGHTS_FILE)))
+        return ResolvedWeights("preset", path, file_digest(path))
 
     def has_weights_here(self, weights: str) -> bool:
         """Whether `weights` can be had without a download (a preset directory's own)."""
