@@ -400,3 +400,13 @@ def test_named_hub_preset_offline_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "Traceback" not in result.output
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("Error: ") and "kerasdl fetch-weights hub:resnet_18_imagenet --out DIR" in last
+
+
+def test_backbones_lists_each_and_says_if_cached(cache: Path, random_weights: Path, published_as: WeightsFile) -> None:
+    cache.mkdir(parents=True)
+    (cache / published_as.file_name).write_bytes(random_weights.read_bytes())
+    result = CliRunner().invoke(cli, ["backbones"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines()[1:] if line.startswith("  ")}
+    assert set(image_backbones.IMAGE_BACKBONES) <= set(lines)
+    assert "[cached]" in lines[BACKBONE] and "[not cached]" in lines["efficientnet_b0"]
