@@ -287,6 +287,12 @@ def test_pretrained_model_end_to_end(tmp_path: Path, cache: Path, published_as: 
     changed = {t.name for t, o in zip(trained.layers, original.layers)
                if any(not np.array_equal(a, b) for a, b in zip(t.get_weights(), o.get_weights()))}
     assert changed and changed <= tuned, changed - tuned  # the frozen layers and every BN kept the file's values
+    # What --resume reads back: the second phase's trainable layers and its own, fresh
+    # optimizer (one epoch of steps, not two).
+    resumed = load_app_model(app, run.last_model_path, compile=True)
+    assert len(resumed.trainable_weights) == len(model.trainable_weights) > 2  # more than the head's kernel and bias
+    steps_per_epoch = -(-Run.open(run.path).meta["data"]["sizes"]["train"] // config.batch_size)
+    assert int(resumed.optimizer.iterations) == steps_per_epoch  # phase 1's optimizer would count two epochs
     assert summary.metrics["accuracy"] > 0.6  # three solid colours, on random features with real statistics
 
     report = export_run(run.path, formats=("tflite", "saved_model"), quantizations=("float32", "int8"),
