@@ -70,8 +70,9 @@ def prepare_fit(app: "App", config: TrainConfig, data: "Datasets", *, output_dir
         output_dir: where the app's callbacks write files (a run's folder, a trial's).
         drop_remainder: drop the last partial batch (custom distributed loops need
             equal batches on every replica).
-        app_callbacks: include the app's own callbacks (an optimization stage trains a
-            tfmot twin, which they do not know).
+        app_callbacks: include the app's own callbacks and a pretrained backbone's
+            second phase (an optimization stage trains a tfmot twin, which they do not
+            know).
 
     Raises:
         DataError: for splits too small to learn from or to measure.
@@ -97,7 +98,7 @@ def prepare_fit(app: "App", config: TrainConfig, data: "Datasets", *, output_dir
     first: list[Any] = [NaNGuard()]
     from kerasdl.training.fine_tuning import fine_tunes, fine_tuning_callback
 
-    if fine_tunes(config):
+    if fine_tunes(config) and app_callbacks:  # not for an optimization stage's tf_keras twin
         def recompile(model: Any, tuned: TrainConfig) -> None:
             compile_for_training(app, model, tuned, data.info, steps)
             apply_weight_penalties(model, tuned)
