@@ -92,12 +92,18 @@ def closed_port() -> int:
 
 
 def test_none_and_a_users_file(tmp_path: Path, cache: Path) -> None:
+    import h5py
+
     assert resolve_weights(None, "none").path is None
     path = tmp_path / "mine.weights.h5"
-    path.write_bytes(b"weights")
+    with h5py.File(path, "w") as f:
+        f["kernel"] = np.ones(3)
     resolved = resolve_weights(None, str(path))
     assert (resolved.source, resolved.path) == ("file", path.resolve())
-    assert resolved.describe()["sha256"] == hashlib.sha256(b"weights").hexdigest()
+    assert resolved.describe()["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    (tmp_path / "notes.txt").write_text("not weights")
+    with pytest.raises(ConfigError, match="is not a Keras weights file"):  # before any data is read
+        resolve_weights(None, str(tmp_path / "notes.txt"))
     with pytest.raises(ConfigError, match="is not a file"):
         resolve_weights(None, str(tmp_path / "missing.h5"))
     with pytest.raises(ConfigError, match="no published weights"):

@@ -32,7 +32,7 @@ from `ImageClassifierApp`).
 
     Example:
     >>> from kerasdl.apps.vision.app import VisionApp
-    >>> from kerasdl.apps.vision.config import PRETRAINED, VisionConfig
+    >>> from kerasdl.apps.vision.config import VisionConfig
     >>> app = VisionApp()
     >>> data = app.load_datasets(VisionConfig())  # the bundled Fashion-MNIST sample
     >>> data.info["image_shape"]
@@ -74,11 +74,7 @@ from `ImageClassifierApp`).
         return candidates
 
     def mixed_size(self, config: VisionConfig) -> int | None:
-        if config.model != PRETRAINED:
-            return None
-        from kerasdl.backbones.image import image_backbone
-
-        return config.backbone_size or image_backbone(config.backbone).input_size
+        return self._backbone_size(config) if config.model == PRETRAINED else None
 
     def fit_baselines(self, config: VisionConfig, data: Datasets) -> list[Any]:
         """A linear classifier on raw pixels: exactly the model `--model pixels` ships
@@ -94,8 +90,8 @@ from `ImageClassifierApp`).
         datasets = super().load_datasets(config, fitted=fitted)
         if weights is not None:
             datasets.initial_weights[BACKBONE_WEIGHTS] = weights
-            datasets.info["backbone"] = {"name": config.backbone, "input_size": config.backbone_size or
-                                         self._backbone_size(config), "weights": weights.describe()}
+            datasets.info["backbone"] = {"name": config.backbone, "input_size": self._backbone_size(config),
+                                         "weights": weights.describe()}
         if fitted is None and config.model == PIXELS:
             # Fitted here, in closed form, as sentiment's linear models: training has nothing left to learn.
             fit = fit_pixels(datasets)
@@ -105,6 +101,7 @@ from `ImageClassifierApp`).
 
     @staticmethod
     def _backbone_size(config: VisionConfig) -> int:
+        """The resolution the pretrained model's images reach its backbone at."""
         from kerasdl.backbones.image import image_backbone
 
         return config.backbone_size or image_backbone(config.backbone).input_size

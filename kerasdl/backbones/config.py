@@ -8,7 +8,6 @@ rate, while batch normalization stays frozen and in inference mode (its statisti
 from millions of images; a few small batches of the user's would replace them with noise).
 
 Example:
->>> from dataclasses import dataclass
 >>> from kerasdl.backbones.config import BackboneConfig
 >>> BackboneConfig(head_epochs=None).head_epochs_of(10)
 5

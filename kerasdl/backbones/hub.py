@@ -24,7 +24,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from kerasdl.backbones.weights import NO_WEIGHTS, PUBLISHED, ResolvedWeights, WeightsError, file_digest
+from kerasdl.backbones.weights import (
+    NO_WEIGHTS,
+    PUBLISHED,
+    ResolvedWeights,
+    WeightsError,
+    file_digest,
+    resolve_weights,
+)
 from kerasdl.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -125,8 +132,6 @@ class HubImageBackbone:
     def resolve(self, weights: str) -> ResolvedWeights:
         """The weights file a new model starts from: the preset's own for "imagenet"
         (its pretrained weights), a user's file, or none."""
-        from kerasdl.backbones.weights import resolve_weights
-
         if (weights or "").strip().lower() != PUBLISHED:
             return resolve_weights(None, weights, what=f"the keras-hub preset {self.preset}")  # none, or a file
         path = Path(self.preset) / WEIGHTS_FILE

@@ -24,7 +24,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
-from kerasdl.backbones.weights import ResolvedWeights, WeightsFile, file_digest
+from kerasdl.backbones.weights import (
+    NO_WEIGHTS,
+    PUBLISHED,
+    ResolvedWeights,
+    WeightsFile,
+    cached_file,
+    file_digest,
+    resolve_weights,
+)
 from kerasdl.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -92,14 +100,10 @@ class ImageBackbone:
 
     def resolve(self, weights: str) -> ResolvedWeights:
         """Where a new model's backbone weights come from (`resolve_weights`)."""
-        from kerasdl.backbones.weights import resolve_weights
-
         return resolve_weights(self.weights, weights, what=f"the {self.name} backbone")
 
     def has_weights_here(self, weights: str) -> bool:
         """Whether `weights` can be had without a download (for `--model auto`)."""
-        from kerasdl.backbones.weights import NO_WEIGHTS, PUBLISHED, cached_file
-
         choice = weights.strip().lower()
         return choice != NO_WEIGHTS and (choice != PUBLISHED or cached_file(self.weights) is not None)
 

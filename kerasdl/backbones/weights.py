@@ -150,7 +150,8 @@ def resolve_weights(spec: WeightsFile | None, weights: str, *, download: bool = 
         what: the backbone, as error messages name it.
 
     Raises:
-        ConfigError: for a path that is no file, or "imagenet" where nothing is published.
+        ConfigError: for a path that is no HDF5 file, or "imagenet" where nothing is
+            published.
         WeightsError: for a cached or downloaded file with the wrong hash, or one that
             cannot be downloaded (offline): the message says how to get it.
     """
@@ -172,6 +173,11 @@ def resolve_weights(spec: WeightsFile | None, weights: str, *, download: bool = 
     if not path.is_file():
         raise ConfigError(f"`weights`: {path} is not a file. Give imagenet (the published weights), none "
                           "(random) or a weights file's path.")
+    import h5py
+
+    if not h5py.is_hdf5(path):  # checked before any data is read, not when the model is built
+        raise ConfigError(f"`weights`: {path} is not a Keras weights file (HDF5: what `save_weights` or "
+                          "`kerasdl fetch-weights` writes).")
     return ResolvedWeights("file", path.resolve(), file_digest(path))
 
 
