@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import keras
 
     from kerasdl.app import App
-    from kerasdl_edge.standard_metadata import TensorInfo
+    from kerasdl_edge.standard_metadata import BertTokenizerInput, TensorInfo
 
 ConfigT = TypeVar("ConfigT", bound=TrainConfig)
 
@@ -79,10 +79,18 @@ class MobileTask:
     """An export's tensors as the standard TFLite metadata describes them, and the
     MediaPipe task that runs the file (None, with `note` saying why, where none does)."""
 
-    input: "TensorInfo"
+    input: "TensorInfo | tuple[TensorInfo, ...]"
     output: "TensorInfo"
     task: str | None
     note: str = ""
+    # A BERT model's tokenizer, for its three inputs (ids, mask, segment_ids).
+    tokenizer: "BertTokenizerInput | None" = None
+
+    @property
+    def inputs(self) -> "tuple[TensorInfo, ...]":
+        """The input tensors described, in any order (the export orders them as the
+        file's inputs, by name)."""
+        return self.input if isinstance(self.input, tuple) else (self.input,)
 
 
 class ExportSpec(Generic[ConfigT]):

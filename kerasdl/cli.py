@@ -163,6 +163,13 @@ def backbones() -> None:
         cached = "cached" if cached_file(spec.weights) else "not cached"
         click.echo(f"  {name:<{width}} [{cached}] {spec.description}")
     click.echo("  hub:PRESET or a folder: a keras-hub image preset (kerasdl fetch-weights hub:PRESET --out DIR).")
+    from kerasdl.backbones.text import TEXT_PRESETS
+
+    width = max(len(name) for name in TEXT_PRESETS)
+    click.echo("Text encoders (sentiment --backbone hub:PRESET or a preset folder; keras-hub downloads them, "
+               "kerasdl fetch-weights hub:PRESET --out DIR saves one for a machine offline):")
+    for name, description in TEXT_PRESETS.items():
+        click.echo(f"  hub:{name:<{width}} {description}")
 
 
 @cli.command("fetch-weights", context_settings=CONTEXT)
@@ -182,6 +189,7 @@ def fetch_weights(names: tuple[str, ...], out_dir: str | None) -> None:
     Example:
       kerasdl fetch-weights mobilenet_v3_small efficientnet_b0 --out weights/
       kerasdl fetch-weights hub:resnet_18_imagenet --out presets/
+      kerasdl fetch-weights hub:bert_tiny_en_uncased --out presets/
     """
     from pathlib import Path
 
@@ -214,8 +222,8 @@ def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--norm", help="Normalization after each convolution or hidden layer (vision, speech): batch, layer, none; auto = each model's own."),
         click.option("--init-from", help="Start from this finished run's weights (same app; the matching layers, not the output layer) and preprocessing: transfer learning."),
         click.option("--freeze", help="With --init-from: 'backbone' (every copied layer: all but the output layer) or layer-name prefixes, comma-separated, kept fixed while the rest trains. With --backbone: 'backbone' keeps the pretrained backbone frozen (features only)."),
-        click.option("--backbone", help="Start from a pretrained backbone (vision: mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, efficientnet_v2_b0, hub:PRESET or a keras-hub preset folder; `kerasdl backbones` lists them): a new head learns on it, then its top layers are fine-tuned."),
-        click.option("--weights", help="With --backbone: imagenet (the published weights: the Keras cache, else a checked download; the default), none (random) or a weights file's path."),
+        click.option("--backbone", help="Start from a pretrained backbone (vision: mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, efficientnet_v2_b0, hub:PRESET or a keras-hub preset folder; sentiment: a keras-hub BERT-family preset, hub:bert_tiny_en_uncased, hub:bert_base_zh ... or a preset folder; `kerasdl backbones` lists them): a new head learns on it and it is fine-tuned (sentiment: every layer at 3e-5 with warm-up, 3 epochs)."),
+        click.option("--weights", help="With --backbone: imagenet (the published weights: the Keras cache, else a checked download, or a keras-hub preset's own; the default), none (random) or a weights file's path."),
         click.option("--fine-tune-layers", type=int, help="With --backbone: the backbone's top layers trained after the head's epochs (--set head_epochs=N, default half); 0 = none, -1 = all; batch norm stays frozen."),
         click.option("--histograms", is_flag=True, default=None, help="Write weight and gradient histograms and gradient norms to TensorBoard each epoch (slower)."),
         click.option("--teacher", help="Classifiers: a finished run to distil from (knowledge distillation); see --set distill_temperature, distill_weight."),
@@ -261,6 +269,7 @@ def train(app: str, preset: str | None, config_file: str | None, sets: tuple[str
       kerasdl train vision --dataset photos/ --backbone mobilenet_v3_small
       kerasdl train vision --name try1 --resume
       kerasdl train sentiment --model transformer --epochs 3
+      kerasdl train sentiment --dataset reviews.csv --backbone hub:bert_tiny_en_uncased
       kerasdl train forecast --dataset ETTh1.csv --preset etth1
     """
     _start_tensorflow()

@@ -381,6 +381,9 @@ def resolve_config(
     if toml_path is not None:
         values.update(read_toml(toml_path))
     values.update(overrides or {})
+    recipe = getattr(config_class, "recipe_defaults", None)
+    if recipe is not None:  # a model's own recipe, under what was given
+        values = {**recipe(values), **values}
     coerced = {k: coerce_value(config_class, k, v) for k, v in values.items()}
     return config_class(**coerced)
 

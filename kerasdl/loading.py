@@ -57,7 +57,8 @@ def load_any_model(path: str | Path) -> tuple["App[Any]", dict[str, Any], Any]:
     Raises:
         KerasdlError: for a missing or damaged file, or one kerasdl did not write.
     """
-    from kerasdl.saved_model_format import MODEL_INPUT_ENDPOINT, is_saved_model, read_saved_model_metadata
+    from kerasdl.saved_model_format import (MODEL_INPUT_ENDPOINT, is_saved_model, load_saved_model,
+                                            read_saved_model_metadata)
 
     path = Path(path)
     if path.suffix == ".tflite":
@@ -79,11 +80,13 @@ def load_any_model(path: str | Path) -> tuple["App[Any]", dict[str, Any], Any]:
         meta = read_saved_model_metadata(path)
         if not meta:
             raise KerasdlError(f"{path} is a SavedModel without kerasdl metadata.")
-        endpoint = tf.saved_model.load(str(path)).signatures[MODEL_INPUT_ENDPOINT]
-        (name, _), = endpoint.structured_input_signature[1].items()
+        endpoint = load_saved_model(path).signatures[MODEL_INPUT_ENDPOINT]
+        names = list(endpoint.structured_input_signature[1])
 
         def call(x: Any, training: bool = False) -> np.ndarray:
-            return endpoint(**{name: tf.constant(x)})["outputs"].numpy()
+            # One input, or several by name (a pretrained text encoder's ids, mask, segment_ids).
+            inputs = {n: tf.constant(x[n]) for n in names} if isinstance(x, dict) else {names[0]: tf.constant(x)}
+            return endpoint(**inputs)["outputs"].numpy()
 
         return get_app(meta["app"]), meta["info"], call
 

@@ -34,3 +34,16 @@ def read_saved_model_metadata(path: Path) -> dict[str, Any]:
 def is_saved_model(path: Path) -> bool:
     """Whether `path` is a SavedModel folder (it holds saved_model.pb)."""
     return (path / "saved_model.pb").is_file()
+
+
+def load_saved_model(path: Path | str) -> Any:
+    """`tf.saved_model.load(path)`, with tensorflow-text's ops registered first: a
+    pretrained text encoder's signature tokenizes with them (WordPiece), and TensorFlow
+    knows them only once `tensorflow_text` is imported."""
+    import tensorflow as tf
+
+    try:
+        import tensorflow_text  # noqa: F401  (registers the ops)
+    except ImportError:
+        pass  # only a model that uses its ops needs it; TensorFlow then names the missing op
+    return tf.saved_model.load(str(path))

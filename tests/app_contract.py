@@ -18,11 +18,12 @@ from kerasdl.config import TrainConfig
 def run_app_contract(
     app: App[Any], config: TrainConfig, tmp_path: Path, *,
     learned: Callable[[dict[str, Any]], bool] | None = None, inputs: Sequence[Any] = (),
-    tflite_tolerance: float = 1e-4,
+    tflite_tolerance: float = 1e-4, models: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Checks `app` on `config`'s (tiny, learnable) data.
 
-    For every model: it builds, compiles the way training compiles it, fits two steps
+    For every model (or those of `models`: the ones that read the same data as
+    `config`'s model; a pretrained text encoder reads its own word pieces): it builds, compiles the way training compiles it, fits two steps
     to a finite loss, and saves and reloads with identical outputs. With `learned`: the
     default model, trained as `kerasdl train` trains it, scores what `learned` accepts
     (better than chance), its float32 TFLite file matches Keras within
@@ -49,7 +50,7 @@ def run_app_contract(
     fit = prepare_fit(app, config, data, output_dir=tmp_path)
     x, _ = next(iter(evaluation_pipeline(data.validation, 4)))
     results: dict[str, Any] = {}
-    for name in app.models:
+    for name in models if models is not None else app.models:
         keras.utils.set_random_seed(0)
         model_config = type(config)(**{**config.to_dict(), "model": name})
         model = app.build_model(model_config, {**data.info, **data.initial_weights})

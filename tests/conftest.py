@@ -239,3 +239,37 @@ def write_standin_weights(path: Path, backbone: str = "mobilenet_v3_small", size
     with h5py.File(path, "w") as f:
         legacy_h5_format.save_weights_to_hdf5_group(f, model)
     return path
+
+
+def text_preset_vocabulary() -> list[str]:
+    """A small WordPiece vocabulary over the generated reviews, English and Chinese:
+    BERT's special tokens, single characters and their "##" suffixes, whole words, and
+    one bigram's pieces ("wonder", "##ful") so that words split."""
+    words = [w.lower() for w in FILLER + POSITIVE + NEGATIVE if w != "wonderful"] + ["wonder", "##ful", "not"]
+    characters = [c for c in "abcdefghijklmnopqrstuvwxyz0123456789.,!?;'\"-()"]
+    chinese = sorted({c for w in FILLER_ZH + POSITIVE_ZH + NEGATIVE_ZH for c in w if ord(c) > 0x2E80})
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *characters, *(f"##{c}" for c in characters[:36]),
+                  *words, *chinese, "，", "。", "！", "iphone", "ok", "é", "café"]
+    return list(dict.fromkeys(vocabulary))
+
+
+def write_text_preset(folder: Path, *, lowercase: bool = True, seed: int = 0) -> Path:
+    """A stand-in for a published keras-hub BERT preset (none can be downloaded here):
+    a randomly initialized one-layer BERT, 16 wide, with `text_preset_vocabulary`, saved
+    as a preset folder (config, weights, tokenizer) as `save_to_preset` writes them."""
+    import keras
+    import keras_hub
+
+    keras.utils.set_random_seed(seed)
+    vocabulary = text_preset_vocabulary()
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=lowercase)
+    backbone = keras_hub.models.BertBackbone(vocabulary_size=len(vocabulary), num_layers=1, num_heads=2,
+                                             hidden_dim=16, intermediate_dim=32, max_sequence_length=64)
+    backbone.save_to_preset(str(folder))
+    tokenizer.save_to_preset(str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def text_preset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_text_preset(tmp_path_factory.mktemp("presets") / "tiny_bert_en_zh")

@@ -197,6 +197,30 @@ def test_unigram_sentiment_in_text_classifier(mediapipe_python, review_csv: Path
     assert shown["standard_metadata"]["outputs"][0]["labels"] == 2
 
 
+def test_pretrained_text_encoder_in_text_classifier(mediapipe_python, review_csv: Path, text_preset: Path,
+                                                    tmp_path: Path) -> None:
+    """A BERT-family encoder (a preset folder, issue 33): MediaPipe's TextClassifier
+    tokenizes with the file's BertTokenizer metadata into its three inputs and agrees with
+    `kerasdl predict` on texts its tokenizer reads as keras-hub's does."""
+    from kerasdl_edge.wordpiece import WordPiece
+
+    run = _train("sentiment", tmp_path, dataset=str(review_csv), model="pretrained", backbone=str(text_preset),
+                 epochs=4, learning_rate=1e-2, sequence_length=24, warmup_epochs=0.0)
+    texts = ["A great film, I loved it!", "Terrible. Boring and BAD...", "", "wonderful wonderful",
+             "这个东西很好。喜欢", "质量很差。后悔", "mixed 中文 and English, 123"]
+    twin = WordPiece.from_spec(json.loads((run / "run.json").read_text())["data"]["tokenizer"])
+    assert all(twin.mediapipe_agrees(t) for t in texts)
+    # Full-width punctuation, common in Chinese, is where they part: case folding (this
+    # uncased preset's) makes "，" a ",", MediaPipe keeps it.
+    assert not twin.mediapipe_agrees("很好，喜欢！")
+    keras = api.predict(run, texts, top_k=100)
+    files = _export(run, tmp_path / "out", ("float32", "dynamic"))
+    results = run_tasks(mediapipe_python, [{"model": str(p), "task": "TextClassifier", "inputs": texts}
+                                           for p in files.values()], tmp_path)
+    for q, rows in zip(files, results):
+        assert_agrees(rows, keras, q)
+
+
 def test_ngram_sentiment_export_says_which_task_cannot_run_it(review_csv: Path, tmp_path: Path) -> None:
     run = _train("sentiment", tmp_path, dataset=str(review_csv), model="bag", ngrams=2)
     report = export_run(run, formats=("tflite",), quantizations=("float32",), out_dir=tmp_path / "out",

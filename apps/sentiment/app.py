@@ -12,7 +12,7 @@ from kerasdl.app import ClassifierApp, Datasets
 from kerasdl.app_export import ClassifierExportSpec, ExportSettings, ExportSpec, MobileTask, named_probabilities
 
 from kerasdl.apps.sentiment import preprocessing
-from kerasdl.apps.sentiment.config import SentimentConfig
+from kerasdl.apps.sentiment.config import PRETRAINED, PRETRAINED_RECIPE, SentimentConfig
 from kerasdl.apps.sentiment.baselines import fit_linear_model
 from kerasdl.apps.sentiment.linear import LINEAR_MODELS
 from kerasdl.apps.sentiment.models import MODELS, RECURRENT, build_sentiment_model
@@ -27,6 +27,8 @@ SAMPLE_DIR = Path(__file__).parent / "sample"
 CHINESE_SAMPLE_DIR = Path(__file__).parent / "sample_zh"
 # What each model's first weights are computed from (see `Datasets.initial_weights`).
 MODEL_STATISTICS = {"bag": (preprocessing.IDF_KEY,), "nbsvm": (preprocessing.NB_KEY,)}
+# The key of a new pretrained model's starting weights in `Datasets.initial_weights`.
+BACKBONE_WEIGHTS = "backbone_weights"
 
 
 class SentimentExport(ClassifierExportSpec[SentimentConfig]):
@@ -65,6 +67,10 @@ class SentimentExport(ClassifierExportSpec[SentimentConfig]):
         }
 
     def mobile_task(self) -> MobileTask:
+        if preprocessing.is_wordpiece(self.info):
+            inputs, tokenizer, note = preprocessing.bert_mobile_inputs(self.info)
+            return MobileTask(inputs, self.probabilities_tensor(), None if note else "TextClassifier", note,
+                              tokenizer=tokenizer)
         ids, note = preprocessing.mobile_input(self.info)
         return MobileTask(ids, self.probabilities_tensor(), None if note else "TextClassifier", note)
 
@@ -77,7 +83,7 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
 
     Example:
     >>> from kerasdl.apps.sentiment.app import SentimentApp
-    >>> from kerasdl.apps.sentiment.config import SentimentConfig
+    >>> from kerasdl.apps.sentiment.config import PRETRAINED, PRETRAINED_RECIPE, SentimentConfig
     >>> app = SentimentApp()
     >>> data = app.load_datasets(SentimentConfig())  # the bundled IMDB sample
     >>> data.info["class_names"]
@@ -96,19 +102,19 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
     # Naive-Bayes n-grams at two learning rates (the fast one memorises small data
     # sets within an epoch; the best epoch is kept either way), the TF-IDF bag and the CNN.
     auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {
-        "nbsvm-fast": {"model": "nbsvm", "max_tokens": 200_000, "learning_rate": 2e-2, "epochs": 3},
+        "nbsvm-fast": {"model": "nbsvm", "max_tokens": 200_000, "learning_rate": 2e-2, "epochs": 3, "backbone": ""},
         "nbsvm-slow": {"model": "nbsvm", "max_tokens": 200_000, "learning_rate": 2e-3, "epochs": 6,
-                       "token_dropout": 0.2},
-        "bag": {"model": "bag"},
-        "cnn": {"model": "cnn"},
+                       "token_dropout": 0.2, "backbone": ""},
+        "bag": {"model": "bag", "backbone": ""},
+        "cnn": {"model": "cnn", "backbone": ""},
         **{kind: {"model": kind, "max_tokens": None, "ngrams": None, "sequence_length": None, "binary": None,
-                  "epochs": 1} for kind in LINEAR_MODELS},
+                  "epochs": 1, "backbone": ""} for kind in LINEAR_MODELS},
     }
     # Each with its own tokenizer settings (1-3 grams, presence, a long window, a large
     # vocabulary), whatever the default model's are.
     baseline_models: ClassVar[dict[str, dict[str, Any]]] = {
         kind: {"model": kind, "max_tokens": None, "ngrams": None, "sequence_length": None, "binary": None,
-               "epochs": 1} for kind in LINEAR_MODELS}
+               "epochs": 1, "backbone": ""} for kind in LINEAR_MODELS}
     sample_dir = SAMPLE_DIR
     named_samples = {"zh": CHINESE_SAMPLE_DIR}
     export_spec_class: ClassVar[type[ExportSpec]] = SentimentExport
@@ -116,6 +122,9 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
     def load_datasets(self, config: SentimentConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         from kerasdl.data.text import load_text_datasets
 
+        # A new pretrained model's weights are found first: offline, that fails in
+        # seconds, before any text is read.
+        weights = self._backbone_weights(config) if fitted is None else None
         data = load_text_datasets(
             self.dataset_source(config.dataset), sample_dir=SAMPLE_DIR, text_column=config.text_column,
             label_column=config.label_column, validation_split=config.validation_split,
@@ -125,6 +134,11 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
         arrays: dict[str, Any] = {}
         if fitted is not None and preprocessing.TOKENIZER_KEY in fitted:
             info[preprocessing.TOKENIZER_KEY] = fitted[preprocessing.TOKENIZER_KEY]
+        elif self.model_name(config) == PRETRAINED:
+            info.update(preprocessing.fit_wordpiece(data.train, config.backbone, self._sequence_length(config)))
+            if weights is not None:
+                arrays[BACKBONE_WEIGHTS] = weights
+                info["backbone"] = {"name": config.backbone, "weights": weights.describe()}
         else:
             model = self.model_name(config)
             ngrams, length, binary = config.tokens(model)
@@ -149,6 +163,56 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
                         self.model_name(config), fit.setting)
         return datasets
 
+    @staticmethod
+    def _sequence_length(config: SentimentConfig) -> int:
+        """A pretrained encoder's word pieces per text: `sequence_length`, else 128 or the
+        encoder's maximum if that is less.
+
+        Raises:
+            ConfigError: for a length over the encoder's maximum.
+        """
+        from kerasdl.backbones.text import text_backbone
+        from kerasdl.errors import ConfigError
+
+        limit = text_backbone(config.backbone).max_sequence_length()
+        _, default, _ = config.tokens(PRETRAINED)
+        if config.sequence_length is None:
+            return min(default, limit or default)
+        if limit is not None and config.sequence_length > limit:
+            raise ConfigError(f"`sequence_length` {config.sequence_length} is over the maximum of the encoder "
+                              f"{config.backbone}, {limit}.")
+        return config.sequence_length
+
+    @staticmethod
+    def _backbone_weights(config: SentimentConfig) -> Any:
+        """The pretrained model's starting weights (`ResolvedWeights`), or None for other
+        models and for a run started from another run's weights (`init_from`)."""
+        if config.model != PRETRAINED or config.init_from:
+            return None
+        from kerasdl.backbones.text import text_backbone
+
+        spec = text_backbone(config.backbone)
+        weights = spec.resolve(config.weights)
+        logger.info("Encoder %s, weights: %s%s.", spec.description, weights.source,
+                    f" ({weights.path}, sha256 {weights.sha256[:12]}...)" if weights.path and weights.sha256 else "")
+        return weights
+
+    def auto_candidates(self, config: SentimentConfig) -> dict[str, dict[str, Any]]:
+        """The fast n-gram and sequence models and the classic linear ones; the
+        pretrained encoder too when its weights are here (a preset folder's own or a
+        file: `--model auto` never downloads)."""
+        from kerasdl.backbones.text import text_backbone
+
+        candidates = super().auto_candidates(config)
+        if config.backbone:
+            spec = text_backbone(config.backbone)
+            if spec.has_weights_here(config.weights):
+                candidates[PRETRAINED] = {**PRETRAINED_RECIPE, "model": PRETRAINED, "backbone": config.backbone}
+            else:
+                logger.info("No weights of %s here (weights=%s): --model auto leaves the pretrained candidate out.",
+                            spec.description, config.weights)
+        return candidates
+
     def fit_baselines(self, config: SentimentConfig, data: Datasets) -> list[Any]:
         """TF-IDF and NB-weighted n-grams with logistic regression: exactly the models
         `--model tfidf-lr` and `--model nb-lr` ship (`baselines`)."""
@@ -163,6 +227,13 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
         vocabulary stays as configured: each new size would re-fit the tokenizer)."""
         from kerasdl.search_space import choice, training_space
 
+        if config.model == PRETRAINED:  # fine-tuning: the rate, its warm-up and the epochs
+            return {
+                **training_space(hp, config),
+                "learning_rate": choice(hp, "learning_rate", [2e-5, 3e-5, 5e-5, 1e-4], config.learning_rate),
+                "epochs": choice(hp, "epochs", [2, 3, 4], config.epochs),
+                "dropout": choice(hp, "dropout", [0.1, 0.2], config.dropout),
+            }
         return {
             **training_space(hp, config),
             "model": choice(hp, "model", ["bag", "nbsvm", "cnn"], self.model_name(config)),
@@ -174,6 +245,11 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
         self, config: SentimentConfig, info: dict[str, Any], *, keras_module: ModuleType | None = None,
         batch_size: int | None = None,
     ) -> "keras.Model":
+        if preprocessing.is_wordpiece(info):
+            return build_sentiment_model(
+                PRETRAINED, preprocessing.sequence_length_of(info), len(info[preprocessing.TOKENIZER_KEY]["vocabulary"]),
+                len(info["class_names"]), config, batch_size=batch_size, keras_module=keras_module,
+                statistics={BACKBONE_WEIGHTS: info.get(BACKBONE_WEIGHTS)})
         spec = preprocessing.tokenizer_spec(info)
         return build_sentiment_model(
             self.model_name(config), spec.sequence_length, len(spec.vocabulary),

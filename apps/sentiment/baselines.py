@@ -49,15 +49,23 @@ def linear_data(config: SentimentConfig, data: Datasets) -> Datasets:
     from kerasdl.data.tokenizer import fit_tokenizer
 
     assert data.unprocessed is not None, "the sentiment app keeps its raw text splits"
-    run_spec = preprocessing.tokenizer_spec(data.info)
-    ngrams, length, binary = MODEL_TOKENS[NB]
-    wanted = dict(ngrams=ngrams, sequence_length=length, binary=binary, standardize=config.standardize,
-                  split=run_spec.split, normalize=run_spec.normalize)
-    max_tokens = MODEL_MAX_TOKENS[NB]
-    if all(getattr(run_spec, k) == v for k, v in wanted.items()) and len(run_spec.vocabulary) <= max_tokens \
-            and config.vocabulary_size(config.model) == max_tokens:
-        return data
     texts = data.unprocessed["train"].map(lambda text, label: text)
+    ngrams, length, binary = MODEL_TOKENS[NB]
+    max_tokens = MODEL_MAX_TOKENS[NB]
+    if preprocessing.is_wordpiece(data.info):  # a pretrained encoder's run: split as the texts ask
+        from kerasdl.data.tokenizer import CHOICE_SAMPLE_TEXTS, choose_tokenization
+
+        sample = [t.decode("utf-8", "replace") for t in texts.take(CHOICE_SAMPLE_TEXTS).as_numpy_iterator()]
+        choice = choose_tokenization(sample, split=config.split, normalize=config.normalize)
+        split, normalize = choice.split, choice.normalize
+    else:
+        run_spec = preprocessing.tokenizer_spec(data.info)
+        split, normalize = run_spec.split, run_spec.normalize
+    wanted = dict(ngrams=ngrams, sequence_length=length, binary=binary, standardize=config.standardize,
+                  split=split, normalize=normalize)
+    if not preprocessing.is_wordpiece(data.info) and all(getattr(run_spec, k) == v for k, v in wanted.items()) \
+            and len(run_spec.vocabulary) <= max_tokens and config.vocabulary_size(config.model) == max_tokens:
+        return data
     spec = fit_tokenizer(texts, max_tokens=max_tokens, **wanted)
     info = {**data.info, preprocessing.TOKENIZER_KEY: spec.to_dict()}
     splits = {s: None if ds is None else preprocessing.vectorize(ds, info) for s, ds in data.unprocessed.items()}
@@ -83,7 +91,10 @@ def fit_baselines(config: SentimentConfig, data: Datasets) -> list[Baseline]:
                          num_classes=len(data.info["class_names"]))
         return fit.outputs, fit.setting
 
-    split = preprocessing.tokenizer_spec(data.info).split
+    # A pretrained encoder's word pieces say nothing of how the baselines split: their
+    # own tokenizer does (tokenized once, before the first baseline's timing then).
+    split = (tokenized()[2].split if preprocessing.is_wordpiece(data.info)
+             else preprocessing.tokenizer_spec(data.info).split)
     ngrams = MODEL_TOKENS[NB][0]
     kinds = [TFIDF] + ([NB] if len(data.info["class_names"]) == 2 else [])
     return [timed(linear_name(kind, ngrams, split), lambda kind=kind: fitted(kind)) for kind in kinds]

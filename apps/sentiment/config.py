@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from kerasdl.backbones.config import BackboneConfig
 from kerasdl.config import ClassifierConfig, _check_choice, _check_positive_int, _check_range
 from kerasdl.data.tokenizer import NORMALIZE, SPLIT, STANDARDIZE
 from kerasdl.errors import ConfigError
@@ -24,6 +25,18 @@ MODEL_TOKENS: dict[str, tuple[int, int, bool]] = {
     # a long window (`apps/sentiment/linear.py`).
     "tfidf-lr": (3, 2000, True),
     "nb-lr": (3, 2000, True),
+    # A pretrained encoder reads its own word pieces: 128 of them (as Model Maker's BERT).
+    "pretrained": (1, 128, False),
+}
+PRETRAINED = "pretrained"
+# Fine-tuning a pretrained encoder as BERT's authors and Model Maker do: every layer
+# from the first step at a small rate (3e-5, AdamW, weight decay 0.01) with a linear
+# warm-up over the first tenth of training, for 3 epochs; no head-only phase (the
+# pooled [CLS] output was pretrained for a classifier to read). Applied when a config
+# names a backbone and does not set these fields itself (`recipe_defaults`).
+PRETRAINED_RECIPE: dict[str, Any] = {
+    "epochs": 3, "batch_size": 32, "optimizer": "adamw", "learning_rate": 3e-5, "weight_decay": 0.01,
+    "schedule": "warmup-cosine", "warmup_epochs": 0.3, "dropout": 0.1, "head_epochs": 0, "fine_tune_layers": -1,
 }
 # The vocabulary when `max_tokens` is unset: a linear model's weight per n-gram is
 # cheap, and rare n-grams are what it reads best.
@@ -32,7 +45,7 @@ MODEL_MAX_TOKENS: dict[str, int] = {"tfidf-lr": 200_000, "nb-lr": 200_000}
 
 
 @dataclass
-class SentimentConfig(ClassifierConfig):
+class SentimentConfig(ClassifierConfig, BackboneConfig):
     """Text classification.
 
     Attributes:
@@ -69,6 +82,11 @@ class SentimentConfig(ClassifierConfig):
         text_per_line: for class folders of .txt files, each non-empty line is one
             example (one file per class, as several sentence-polarity data sets ship);
             otherwise each file is one example.
+        backbone, weights, head_epochs, fine_tune_layers, fine_tune_rate: a pretrained
+            encoder (a keras-hub BERT-family preset: hub:NAME or a preset folder) and how
+            it is fine-tuned (`kerasdl.backbones.config.BackboneConfig`; `weights`
+            imagenet means the preset's own pretrained weights). A backbone given brings
+            `PRETRAINED_RECIPE` for the fields not set.
     """
 
     model: str = "bag"
@@ -123,6 +141,28 @@ class SentimentConfig(ClassifierConfig):
         _check_choice(self, "split", ("auto", *SPLIT))
         _check_choice(self, "normalize", ("auto", *NORMALIZE))
         _check_range(self, "token_dropout", 0.0, 1.0, high_open=True)
+        self.check_backbone()
+        if self.backbone:
+            from kerasdl.backbones.text import text_backbone
+
+            text_backbone(self.backbone)
+            if self.model == "bag":  # the default model: a backbone given alone means the pretrained model
+                self.model = PRETRAINED
+            elif self.model not in (PRETRAINED, "auto"):
+                raise ConfigError(f"`backbone` makes the {PRETRAINED} model; model={self.model!r} has no backbone: "
+                                  "give one of them.")
+        elif self.model == PRETRAINED:
+            from kerasdl.backbones.text import DEFAULT_TEXT_BACKBONE
+
+            self.backbone = DEFAULT_TEXT_BACKBONE
+
+    @classmethod
+    def recipe_defaults(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """The pretrained recipe, under values that make the pretrained model (`--model auto`
+        gives it to the pretrained candidate alone)."""
+        model = values.get("model")
+        pretrained = model == PRETRAINED or (values.get("backbone") and model in (None, "", "bag"))
+        return dict(PRETRAINED_RECIPE) if pretrained else {}
 
     def vocabulary_size(self, model: str) -> int:
         """`max_tokens`, the model's default where unset."""

@@ -38,6 +38,8 @@ MODELS: dict[str, str] = {
     "transformer": "Transformer encoder: token + position embeddings, multi-head self-attention.",
     "tfidf-lr": "The classic baseline: TF-IDF of the words, bigrams and trigrams + logistic regression.",
     "nb-lr": "The classic baseline: NB-weighted binary 1-3 grams + logistic regression (two classes).",
+    "pretrained": "A pretrained BERT-family encoder (--backbone, a keras-hub preset) fine-tuned with a new dense "
+                  "head, on its own WordPiece tokens.",
 }
 
 
@@ -203,6 +205,35 @@ BUILDERS: dict[str, Callable[..., Any]] = {
 RECURRENT = ("lstm", "gru")
 
 
+def build_pretrained(length: int, classes: int, config: SentimentConfig, k: ModuleType,
+                     weights: Any = None, batch_size: int | None = None) -> Any:
+    """`config.backbone`'s encoder with a new head: ids, mask, segment ids -> the encoder
+    -> its pooled [CLS] output (a dense tanh layer over the first token, as BERT was
+    pretrained to classify with; the first token's vector where an encoder has none) ->
+    dropout -> dense softmax. `weights` (a `ResolvedWeights`) is loaded into the encoder;
+    None leaves it random (a model rebuilt for export takes its trained weights after)."""
+    import keras
+
+    from kerasdl.apps.sentiment.preprocessing import wordpiece_inputs
+    from kerasdl.backbones.text import ENCODER_INPUTS, text_backbone
+
+    if k is not keras:
+        raise ConfigError(f"The keras-hub encoder {config.backbone} is Keras 3 only: it has no tf_keras twin, so "
+                          "tfmot (kerasdl optimize) cannot work on it.")
+    spec = text_backbone(config.backbone)
+    encoder = spec.build()
+    limit = getattr(encoder, "max_sequence_length", None)
+    if limit is not None and length > limit:
+        raise ConfigError(f"`sequence_length` {length} is over the encoder's maximum, {limit}.")
+    if weights is not None:
+        spec.load_into(encoder, weights)
+    inputs = wordpiece_inputs(length, k, batch_size)
+    features = encoder({ENCODER_INPUTS[name]: tensor for name, tensor in inputs.items()})
+    x = features["pooled_output"] if "pooled_output" in features else features["sequence_output"][:, 0, :]
+    outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
+    return k.Model(inputs, outputs, name="pretrained")
+
+
 def build_sentiment_model(
     name: str, sequence_length: int, vocabulary_size: int, num_classes: int,
     config: SentimentConfig, *, statistics: Statistics | None = None,
@@ -217,6 +248,9 @@ def build_sentiment_model(
             fixed weights start empty (fine when trained weights are loaded over them).
         batch_size: a fixed batch size (TFLite runs recurrent layers only so).
     """
+    if name == "pretrained":
+        return build_pretrained(sequence_length, num_classes, config, keras_or(keras_module),
+                                weights=(statistics or {}).get("backbone_weights"), batch_size=batch_size)
     return BUILDERS[name](sequence_length, vocabulary_size, num_classes, config,
                           keras_or(keras_module), statistics=statistics, batch_size=batch_size)
 

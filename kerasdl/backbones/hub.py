@@ -58,8 +58,9 @@ def _keras_hub() -> Any:
     return keras_hub
 
 
-class HubImageBackbone:
-    """A keras-hub image preset used like an `ImageBackbone` of the registry.
+class HubPreset:
+    """A keras-hub preset named by `--backbone`: where it is, how its parts load, and
+    its weights as the resolver finds them. Image and text backbones build on it.
 
     Args:
         backbone: `hub:NAME` or a preset directory's path.
@@ -70,7 +71,6 @@ class HubImageBackbone:
         self.preset = backbone[len(HUB_PREFIX):] if backbone.startswith(HUB_PREFIX) \
             else str(Path(backbone).expanduser().resolve())
         self.weights = None  # no file of kerasdl's registry: the preset brings its own
-        self._converter: Any = None
 
     def _from_preset(self, what: str, load: Any) -> Any:
         try:
@@ -84,50 +84,15 @@ class HubImageBackbone:
                 f"must be in keras-hub's cache: on a connected machine run `kerasdl fetch-weights "
                 f"{HUB_PREFIX}{self.preset} --out DIR` and pass --backbone DIR/{self.preset} here.") from None
 
-    def converter(self) -> Any:
-        """The preset's image converter (its size, scale and offset)."""
-        if self._converter is None:
-            hub = _keras_hub()
-            self._converter = self._from_preset("image converter", hub.layers.ImageConverter.from_preset)
-        return self._converter
-
-    @property
-    def input_size(self) -> int:
-        size = getattr(self.converter(), "image_size", None)
-        return int(size[0]) if size and size[0] else 224
-
     @property
     def description(self) -> str:
         return f"keras-hub preset {self.preset}"
 
-    def build(self, size: int | None = None, *, keras_module: ModuleType | None = None) -> Any:
-        """The preset's backbone with random weights behind its own pixel scaling, taking
-        float RGB [0, 255] at `size`, named `backbone`.
-
-        Raises:
-            ConfigError: for tf_keras (no twin) or a backbone without a feature map.
-        """
-        import keras
-
-        if keras_module is not None and keras_module is not keras:
-            raise ConfigError(f"The keras-hub backbone {self.preset} is Keras 3 only: it has no tf_keras twin, "
-                              "so tfmot (kerasdl optimize) cannot work on it.")
-        from kerasdl.backbones.image import BACKBONE_LAYER
-
+    def network(self) -> Any:
+        """The preset's backbone network, with random weights (`load` gives it the
+        preset's)."""
         hub = _keras_hub()
-        converter = self.converter()
-        network = self._from_preset("backbone", lambda p: hub.models.Backbone.from_preset(p, load_weights=False))
-        network.name = HUB_LAYER
-        side = size or self.input_size
-        inputs = keras.Input((side, side, 3), name="pixels")
-        scale = converter.scale if converter.scale is not None else 1.0
-        offset = converter.offset if converter.offset is not None else 0.0
-        x = keras.layers.Rescaling(scale, offset, name="preset_scaling")(inputs)
-        features = network(x)
-        if len(features.shape) != 4:
-            raise ConfigError(f"The keras-hub preset {self.preset} gives features of shape {tuple(features.shape)}; "
-                              "kerasdl pools a feature map [batch, height, width, channels].")
-        return keras.Model(inputs, features, name=BACKBONE_LAYER)
+        return self._from_preset("backbone", lambda p: hub.models.Backbone.from_preset(p, load_weights=False))
 
     def resolve(self, weights: str) -> ResolvedWeights:
         """The weights file a new model starts from: the preset's own for "imagenet"
@@ -146,8 +111,8 @@ class HubImageBackbone:
         choice = weights.strip().lower()
         return choice != NO_WEIGHTS and (choice != PUBLISHED or (Path(self.preset) / WEIGHTS_FILE).is_file())
 
-    def load(self, model: Any, weights: ResolvedWeights) -> None:
-        """Loads `weights` into the keras-hub network inside a built backbone.
+    def load_into(self, network: Any, weights: ResolvedWeights) -> None:
+        """Loads `weights` into the keras-hub `network`.
 
         Raises:
             ConfigError: when the file does not fit it.
@@ -157,23 +122,89 @@ class HubImageBackbone:
         from kerasdl.backbones.image import load_weights_file
 
         try:
-            load_weights_file(model.get_layer(HUB_LAYER), weights.path)
+            load_weights_file(network, weights.path)
         except Exception as e:
             raise ConfigError(f"`weights`: {weights.path} does not fit the keras-hub preset {self.preset} "
                               f"({str(e).splitlines()[0][:200]}).") from None
 
 
+class HubImageBackbone(HubPreset):
+    """A keras-hub image preset used like an `ImageBackbone` of the registry.
+
+    Args:
+        backbone: `hub:NAME` or a preset directory's path.
+    """
+
+    def __init__(self, backbone: str) -> None:
+        super().__init__(backbone)
+        self._converter: Any = None
+
+    def converter(self) -> Any:
+        """The preset's image converter (its size, scale and offset)."""
+        if self._converter is None:
+            hub = _keras_hub()
+            self._converter = self._from_preset("image converter", hub.layers.ImageConverter.from_preset)
+        return self._converter
+
+    @property
+    def input_size(self) -> int:
+        size = getattr(self.converter(), "image_size", None)
+        return int(size[0]) if size and size[0] else 224
+
+    def build(self, size: int | None = None, *, keras_module: ModuleType | None = None) -> Any:
+        """The preset's backbone with random weights behind its own pixel scaling, taking
+        float RGB [0, 255] at `size`, named `backbone`.
+
+        Raises:
+            ConfigError: for tf_keras (no twin) or a backbone without a feature map.
+        """
+        import keras
+
+        if keras_module is not None and keras_module is not keras:
+            raise ConfigError(f"The keras-hub backbone {self.preset} is Keras 3 only: it has no tf_keras twin, "
+                              "so tfmot (kerasdl optimize) cannot work on it.")
+        from kerasdl.backbones.image import BACKBONE_LAYER
+
+        converter = self.converter()
+        network = self.network()
+        network.name = HUB_LAYER
+        side = size or self.input_size
+        inputs = keras.Input((side, side, 3), name="pixels")
+        scale = converter.scale if converter.scale is not None else 1.0
+        offset = converter.offset if converter.offset is not None else 0.0
+        x = keras.layers.Rescaling(scale, offset, name="preset_scaling")(inputs)
+        features = network(x)
+        if len(features.shape) != 4:
+            raise ConfigError(f"The keras-hub preset {self.preset} gives features of shape {tuple(features.shape)}; "
+                              "kerasdl pools a feature map [batch, height, width, channels].")
+        return keras.Model(inputs, features, name=BACKBONE_LAYER)
+
+    def load(self, model: Any, weights: ResolvedWeights) -> None:
+        """Loads `weights` into the keras-hub network inside a built backbone.
+
+        Raises:
+            ConfigError: when the file does not fit it.
+        """
+        self.load_into(model.get_layer(HUB_LAYER), weights)
+
+
 def fetch_hub_preset(name: str, out_dir: Path) -> Path:
     """Downloads the keras-hub preset `name` (through keras-hub) and saves it as the
-    directory `out_dir/name`, to copy to a machine without internet.
+    directory `out_dir/name`, to copy to a machine without internet: the backbone with
+    its weights, and its tokenizer (text) or image converter (images) where it has one.
 
     Raises:
         WeightsError: when keras-hub cannot get it.
     """
-    spec = HubImageBackbone(HUB_PREFIX + name)
+    spec = HubPreset(HUB_PREFIX + name)
     hub = _keras_hub()
+    from keras_hub.src.utils.preset_utils import check_file_exists
+
     network = spec._from_preset("backbone", hub.models.Backbone.from_preset)
     folder = Path(out_dir).expanduser() / name
     network.save_to_preset(str(folder))
-    spec.converter().save_to_preset(str(folder))
+    for part, file, load in (("tokenizer", "tokenizer.json", hub.tokenizers.Tokenizer.from_preset),
+                             ("image converter", "image_converter.json", hub.layers.ImageConverter.from_preset)):
+        if spec._from_preset(f"{part} file list", lambda p: check_file_exists(p, file)):
+            spec._from_preset(part, load).save_to_preset(str(folder))
     return folder

@@ -70,19 +70,22 @@ class BaselineScore:
 
 
 def split_arrays(dataset: "tf.data.Dataset | None", *, limit: int | None = None,
-                 batch_size: int = 512) -> tuple[np.ndarray, np.ndarray] | None:
+                 batch_size: int = 512) -> tuple[Any, np.ndarray] | None:
     """An unbatched `(input, target)` split as two numpy arrays (the first `limit`
-    examples when given); None for a missing split."""
+    examples when given; inputs by name, {name: array}, for a model of named inputs);
+    None for a missing split."""
     if dataset is None:
         return None
     if limit is not None:
         dataset = dataset.take(limit)
     inputs, targets = [], []
     for x, y in dataset.batch(batch_size).as_numpy_iterator():
-        inputs.append(np.asarray(x))
+        inputs.append(x if isinstance(x, dict) else np.asarray(x))
         targets.append(np.asarray(y))
     if not inputs:
         return None
+    if isinstance(inputs[0], dict):
+        return {name: np.concatenate([x[name] for x in inputs]) for name in inputs[0]}, np.concatenate(targets)
     return np.concatenate(inputs), np.concatenate(targets)
 
 

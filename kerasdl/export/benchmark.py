@@ -57,13 +57,13 @@ def keras_latency(model: Any, *, runs: int = 200) -> dict[str, float]:
 def saved_model_latency(path: str, *, runs: int = 200) -> dict[str, float]:
     import tensorflow as tf
 
-    from kerasdl.saved_model_format import MODEL_INPUT_ENDPOINT
+    from kerasdl.saved_model_format import MODEL_INPUT_ENDPOINT, load_saved_model
 
-    loaded = tf.saved_model.load(path)
+    loaded = load_saved_model(path)
     endpoint = loaded.signatures[MODEL_INPUT_ENDPOINT]
-    (name, spec), = endpoint.structured_input_signature[1].items()
-    x = tf.constant(example_input(tuple(spec.shape), spec.dtype.as_numpy_dtype))
-    return measure(lambda: endpoint(**{name: x})["outputs"].numpy(), runs=runs)
+    inputs = {name: tf.constant(example_input(tuple(spec.shape), spec.dtype.as_numpy_dtype))
+              for name, spec in endpoint.structured_input_signature[1].items()}
+    return measure(lambda: endpoint(**inputs)["outputs"].numpy(), runs=runs)
 
 
 def benchmark_models(paths: list[str], threads: list[int], *, runs: int = 200) -> list[dict[str, Any]]:

@@ -292,7 +292,7 @@ def export_run(
                                                "quantization_aware": quantization_aware,
                                                "quantizer": made_with, "mediapipe_task": mobile.task})
             content = write_standard_metadata(content, _standard_metadata(
-                app, name, version, model.name, q, mobile, author=author, license=license))
+                app, name, version, model.name, q, mobile, content, author=author, license=license))
             if variant_info is not info:
                 wrapped.add(q)
             report.tasks[q] = mobile.task or "-"
@@ -356,7 +356,7 @@ def _single_subgraph_task(mobile: Any, content: bytes) -> Any:
 
 
 def _standard_metadata(app: Any, name: str, version: int, model_name: str, quantization: str,
-                       mobile: Any, *, author: str, license: str) -> Any:
+                       mobile: Any, content: bytes, *, author: str, license: str) -> Any:
     from kerasdl_edge.standard_metadata import StandardMetadata
 
     return StandardMetadata(
@@ -365,8 +365,24 @@ def _standard_metadata(app: Any, name: str, version: int, model_name: str, quant
         version=str(version),
         author=author or "kerasdl",
         license=license or "Not given at export: the model follows the licence of its training data.",
-        inputs=(mobile.input,), outputs=(mobile.output,),
+        inputs=_in_file_order(mobile.inputs, content), outputs=(mobile.output,),
+        input_tokenizer=mobile.tokenizer,
     )
+
+
+def _in_file_order(inputs: tuple[Any, ...], content: bytes) -> tuple[Any, ...]:
+    """The input tensors' descriptions in the order of the file's inputs (the converter
+    orders a multi-input model's inputs its own way; MediaPipe finds a BERT model's by
+    the names described)."""
+    if len(inputs) == 1:
+        return inputs
+    from kerasdl_edge.metadata import input_key, model_input_names
+
+    by_name = {info.name: info for info in inputs}
+    names = [input_key(n) for n in model_input_names(content)]
+    if set(names) != set(by_name):
+        raise KerasdlError(f"The TFLite file's inputs are {names}; the export describes {sorted(by_name)}.")
+    return tuple(by_name[n] for n in names)
 
 
 def _float32(app: Any, config: Any, info: dict[str, Any], model: Any) -> Any:
@@ -392,10 +408,19 @@ def _representative_batches(ds: Any, count: int) -> list[np.ndarray]:
     from kerasdl.data.pipeline import count_examples
 
     every = max(1, count_examples(ds) // count)
-    inputs = [np.asarray(x) for x, _ in ds.shard(every, 0).take(count)]
+    inputs = [as_arrays(x) for x, _ in ds.shard(every, 0).take(count)]
     if not inputs:
         raise KerasdlError("The training split is empty: no data to calibrate int8 with.")
+    if isinstance(inputs[0], dict):  # a model of several named inputs
+        return [{key: np.stack([x[key] for x in inputs]) for key in inputs[0]}]
     return [np.stack(inputs)]
+
+
+def as_arrays(x: Any) -> Any:
+    """A model input as numpy: an array, or {name: array} for a model of named inputs."""
+    if isinstance(x, dict):
+        return {key: np.asarray(value) for key, value in x.items()}
+    return np.asarray(x)
 
 
 def variant_tolerance(variant: str) -> float:
@@ -446,7 +471,7 @@ def _check(app: Any, model: Any, report: ExportReport, ds: Any, info: dict[str, 
         from kerasdl_edge import EdgeModel
 
         edge = EdgeModel(path)
-        convert = to_task_input if q in (wrapped or ()) else np.asarray
-        _, outputs = predict_dataset(lambda x, training=False: edge(convert(np.asarray(x))), batches)
+        convert = to_task_input if q in (wrapped or ()) else as_arrays
+        _, outputs = predict_dataset(lambda x, training=False: edge(convert(as_arrays(x))), batches)
         rows.append(row(f"tflite-{q}", edge.size_bytes, outputs))
     return rows

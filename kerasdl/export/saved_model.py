@@ -40,11 +40,15 @@ def export_saved_model(
             archive.track(resource)
         archive.add_endpoint(name, function, input_signature=signature)
     model_input = _model_input_specs(model)
-    archive.add_endpoint(
-        MODEL_INPUT_ENDPOINT,
-        lambda *inputs: {"outputs": model(list(inputs) if len(inputs) > 1 else inputs[0], training=False)},
-        input_signature=model_input,
-    )
+    # A model of named inputs (a dict: a pretrained text encoder's) takes them by name.
+    named = isinstance(model.input, dict)
+
+    def from_model_input(*inputs: Any) -> dict[str, Any]:
+        if named:
+            return {"outputs": model({spec.name: x for spec, x in zip(model_input, inputs)}, training=False)}
+        return {"outputs": model(list(inputs) if len(inputs) > 1 else inputs[0], training=False)}
+
+    archive.add_endpoint(MODEL_INPUT_ENDPOINT, from_model_input, input_signature=model_input)
     version_dir.parent.mkdir(parents=True, exist_ok=True)
     # Hidden and non-numeric: TF Serving ignores it until the rename.
     tmp = version_dir.parent / f".tmp-{version_dir.name}-{uuid.uuid4().hex[:8]}"

@@ -63,7 +63,7 @@ def convert(
         tmp_path = Path(tmp)
         model_path = save_model(model, tmp_path / "model.keras")
         data_path = tmp_path / "representative.npz"
-        np.savez(data_path, *(representative or []))
+        np.savez(data_path, **_calibration_arrays(representative or []))
         return _run_child(model_path, quantization, data_path, tmp_path, timeout, float_layers, int8_output)
 
 
@@ -73,6 +73,30 @@ def convert_qat(model_path: Path, *, int8_output: str = "float32", timeout: floa
     with tempfile.TemporaryDirectory(prefix="kerasdl-convert-") as tmp:
         return _run_child(Path(model_path), "qat", Path(tmp) / "none.npz", Path(tmp), timeout,
                           int8_output=int8_output)
+
+
+def _calibration_arrays(batches: Sequence[Any]) -> dict[str, np.ndarray]:
+    """Calibration batches as .npz entries: "arr_I" for an array, "arr_I/NAME" for each
+    input of a batch of named inputs."""
+    arrays: dict[str, np.ndarray] = {}
+    for i, batch in enumerate(batches):
+        if isinstance(batch, dict):
+            arrays.update({f"arr_{i}/{name}": np.asarray(value) for name, value in batch.items()})
+        else:
+            arrays[f"arr_{i}"] = np.asarray(batch)
+    return arrays
+
+
+def _calibration_batches(arrays: dict[str, np.ndarray]) -> list[Any]:
+    """`_calibration_arrays` read back, in order."""
+    batches: dict[int, Any] = {}
+    for key, value in arrays.items():
+        index, _, name = key.removeprefix("arr_").partition("/")
+        if name:
+            batches.setdefault(int(index), {})[name] = value
+        else:
+            batches[int(index)] = value
+    return [batches[i] for i in sorted(batches)]
 
 
 def _run_child(model_path: Path, quantization: str, data_path: Path, tmp_path: Path, timeout: float,
@@ -173,12 +197,15 @@ def _convert_in_this_process(model_path: str, quantization: str, data_path: str,
         converter.target_spec.supported_types = [tf.float16]
     if quantization == "int8":
         with np.load(data_path) as data:
-            batches = [data[k] for k in sorted(data.files, key=lambda k: int(k.split("_")[1]))]
-
+            batches = _calibration_batches({k: data[k] for k in data.files})
         def representative() -> Any:
             for batch in batches:
-                for row in batch:
-                    yield [row[None]]
+                if isinstance(batch, dict):  # named inputs: by the signature's names
+                    for i in range(len(next(iter(batch.values())))):
+                        yield {name: values[i][None] for name, values in batch.items()}
+                else:
+                    for row in batch:
+                        yield [row[None]]
 
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

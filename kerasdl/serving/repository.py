@@ -50,7 +50,9 @@ def load_servable(name: str, version: int, path: Path) -> Servable:
     """Loads a SavedModel version and describes its signatures."""
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(str(path))
+    from kerasdl.saved_model_format import load_saved_model
+
+    loaded = load_saved_model(path)
     signatures = {}
     for signature_name, function in loaded.signatures.items():
         _, kwargs = function.structured_input_signature

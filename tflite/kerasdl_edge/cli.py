@@ -61,8 +61,10 @@ def _standard_summary(standard: Any) -> dict[str, Any] | None:
                           "audio": asdict(t.audio) if t.audio else None,
                           "regex_tokenizer": t.tokenizer.delimiter if t.tokenizer else None,
                           "labels": len(t.labels) if t.labels else None} for t in infos]
+    bert = standard.input_tokenizer
     return {"name": standard.name, "version": standard.version, "author": standard.author,
-            "license": standard.license, **tensors}
+            "license": standard.license, **tensors,
+            "bert_tokenizer": {"vocabulary": len(bert.vocabulary)} if bert is not None else None}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

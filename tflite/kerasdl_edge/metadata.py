@@ -54,6 +54,20 @@ def model_inputs_outputs(model_bytes: bytes) -> tuple[int, int]:
     return subgraph.InputsLength(), subgraph.OutputsLength()
 
 
+def model_input_names(model_bytes: bytes) -> list[str]:
+    """The main subgraph's input tensor names, in the model's input order, as the
+    converter wrote them ("serving_default_ids:0")."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    subgraph = schema.Model.GetRootAs(model_bytes, 0).Subgraphs(0)
+    return [subgraph.Tensors(subgraph.Inputs(i)).Name().decode("utf-8") for i in range(subgraph.InputsLength())]
+
+
+def input_key(tensor_name: str) -> str:
+    """A Keras input's name from its TFLite tensor's ("serving_default_ids:0" -> "ids")."""
+    return tensor_name.removeprefix("serving_default_").rsplit(":", 1)[0]
+
+
 def set_metadata_buffer(model_bytes: bytes, name: str, data: bytes, *,
                         files: dict[str, bytes] | None = None) -> bytes:
     """The .tflite bytes with the metadata entry `name` holding `data` (replacing an older

@@ -95,7 +95,8 @@ class EdgeModel:
         # vocabulary read from the archive after the model: a copy cut short fails here.
         self.standard_metadata: StandardMetadata | None = read_standard_metadata(content)
         self.size_bytes = len(content)
-        self._input = self._interpreter.get_input_details()[0]
+        self._inputs = self._interpreter.get_input_details()
+        self._input = self._inputs[0]
         self._output = self._interpreter.get_output_details()[0]
         self._batch = int(self._input["shape"][0])
         # Models exported with a fixed batch (recurrent layers) cannot be resized: they
@@ -134,29 +135,56 @@ class EdgeModel:
             raise EdgeError(f"{self.name}: the TFLite interpreter failed to {step}: "
                             f"{interpreter_message(e)}; {DAMAGED_HINT}") from None
 
+    @property
+    def input_names(self) -> list[str]:
+        """The inputs' Keras names, in the file's order ("ids", "mask", "segment_ids")."""
+        from kerasdl_edge.metadata import input_key
+
+        return [input_key(d["name"]) for d in self._inputs]
+
     def _resize(self, batch: int) -> None:
         if batch != self._batch:
-            shape = [batch, *(int(d) for d in self._input["shape"][1:])]
-            self._run(f"resize the input to {shape}", self._interpreter.resize_tensor_input,
-                      self._input["index"], shape)
+            for detail in self._inputs:
+                shape = [batch, *(int(d) for d in detail["shape"][1:])]
+                self._run(f"resize the input to {shape}", self._interpreter.resize_tensor_input,
+                          detail["index"], shape)
             self._run("allocate its tensors", self._interpreter.allocate_tensors)
-            self._input = self._interpreter.get_input_details()[0]
+            self._inputs = self._interpreter.get_input_details()
+            self._input = self._inputs[0]
             self._output = self._interpreter.get_output_details()[0]
             self._batch = batch
 
+    def _named_inputs(self, inputs: Any) -> list[np.ndarray]:
+        """The batch as one array per input of the file, in its order: an array for a
+        model of one input, {name: array} for a model of several (a BERT model's)."""
+        if not isinstance(inputs, dict):
+            if len(self._inputs) != 1:
+                raise EdgeError(f"{self.name} takes {len(self._inputs)} inputs ({', '.join(self.input_names)}); "
+                                "give them by name.")
+            return [np.asarray(inputs)]
+        missing = [name for name in self.input_names if name not in inputs]
+        if missing:
+            raise EdgeError(f"{self.name} takes the inputs {', '.join(self.input_names)}; "
+                            f"{', '.join(missing)} not given.")
+        return [np.asarray(inputs[name]) for name in self.input_names]
+
     def __call__(self, inputs: Any, training: bool = False) -> np.ndarray:
-        """Runs the model on a batch; `training` is accepted (and ignored) so code written
-        for Keras models can call it."""
-        x = np.asarray(inputs)
-        if self.fixed_batch is not None and len(x) != self.fixed_batch:
-            return self._in_fixed_batches(x)
+        """Runs the model on a batch (an array, or {input name: array} for a model of
+        several inputs); `training` is accepted (and ignored) so code written for Keras
+        models can call it."""
+        arrays = self._named_inputs(inputs)
+        batch = len(arrays[0])
+        if self.fixed_batch is not None and batch != self.fixed_batch:
+            return self._in_fixed_batches(arrays[0])
         if self.fixed_batch is None:
-            self._resize(len(x))
-        scale, zero_point = self._input["quantization"]
-        if scale and np.issubdtype(self.input_dtype, np.integer) and not np.issubdtype(x.dtype, np.integer):
-            info = np.iinfo(self.input_dtype)
-            x = np.clip(np.round(x / scale + zero_point), info.min, info.max)
-        self._run("set the input", self._interpreter.set_tensor, self._input["index"], x.astype(self.input_dtype))
+            self._resize(batch)
+        for detail, x in zip(self._inputs, arrays):
+            dtype = np.dtype(detail["dtype"])
+            scale, zero_point = detail["quantization"]
+            if scale and np.issubdtype(dtype, np.integer) and not np.issubdtype(x.dtype, np.integer):
+                info = np.iinfo(dtype)
+                x = np.clip(np.round(x / scale + zero_point), info.min, info.max)
+            self._run("set the input", self._interpreter.set_tensor, detail["index"], x.astype(dtype))
         self._run("run the model (invoke)", self._interpreter.invoke)
         y = self._run("read the output", self._interpreter.get_tensor, self._output["index"])
         scale, zero_point = self._output["quantization"]

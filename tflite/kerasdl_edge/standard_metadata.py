@@ -4,7 +4,7 @@ Besides kerasdl's own JSON entry (`kerasdl_edge.metadata`), every kerasdl export
 the metadata of TFLite's `metadata_schema.fbs`: a FlatBuffer in the model's metadata
 list under the name `TFLITE_METADATA`, describing the model (name, description, version,
 author, licence) and each input and output tensor (an image's colour space and
-normalization, audio's sample rate, a text input's regex tokenizer, a classifier's
+normalization, audio's sample rate, a text input's regex or BERT tokenizer, a classifier's
 labels). Files the metadata names (labels, a vocabulary) are appended to the model as a
 zip archive, so the .tflite file stays one file: the interpreter reads the FlatBuffer
 at the start and ignores the archive after it; zip readers find the archive from its end.
@@ -65,6 +65,17 @@ class RegexTokenizerInput:
 
 
 @dataclass(frozen=True)
+class BertTokenizerInput:
+    """A BERT model's tokenizer (the subgraph's input process unit): WordPiece over
+    `vocabulary` (one token per line, its id its line number), as MediaPipe's
+    TextClassifier runs Model Maker's BERT classifiers: ASCII lower-casing, a split at
+    whitespace, punctuation and CJK characters, `[CLS]` ... `[SEP]`, padding with id 0,
+    into the inputs named ids, mask and segment_ids."""
+
+    vocabulary: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TensorInfo:
     """One input or output tensor as the standard metadata describes it."""
 
@@ -89,6 +100,8 @@ class StandardMetadata:
     license: str
     inputs: tuple[TensorInfo, ...] = field(default_factory=tuple)
     outputs: tuple[TensorInfo, ...] = field(default_factory=tuple)
+    # The tokenizer of a model whose inputs are a BERT model's (ids, mask, segment_ids).
+    input_tokenizer: BertTokenizerInput | None = None
 
 
 def _schema() -> Any:
@@ -107,6 +120,8 @@ def min_parser_version(metadata: StandardMetadata) -> str:
         return "1.3.0"  # AudioProperties
     if any(t.tokenizer for t in tensors):
         return "1.2.1"  # RegexTokenizerOptions in a tensor's process units
+    if metadata.input_tokenizer is not None:
+        return "1.1.0"  # a subgraph's input process units (BertTokenizerOptions)
     return "1.0.0"
 
 
@@ -167,8 +182,29 @@ def _tokenizer_unit(tokenizer: RegexTokenizerInput) -> Any:
     return unit
 
 
+def _bert_tokenizer_unit(tokenizer: BertTokenizerInput) -> Any:
+    schema = _schema()
+    options = schema.BertTokenizerOptionsT()
+    vocabulary = schema.AssociatedFileT()
+    vocabulary.name = VOCABULARY_FILE
+    vocabulary.description = "WordPiece tokens, one per line; a token's id is its line number (from 0)."
+    vocabulary.type = schema.AssociatedFileType.VOCABULARY
+    options.vocabFile = [vocabulary]
+    unit = schema.ProcessUnitT()
+    unit.optionsType = schema.ProcessUnitOptions.BertTokenizerOptions
+    unit.options = options
+    return unit
+
+
 def _associated_files(metadata: StandardMetadata) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
+    if metadata.input_tokenizer is not None:
+        for token in metadata.input_tokenizer.vocabulary:
+            if not token or "\n" in token or "\r" in token:
+                raise ValueError(f"vocabulary token {token!r} is empty or holds a line break, which the "
+                                 "one-token-per-line vocabulary file cannot hold")
+        files[VOCABULARY_FILE] = "".join(f"{token}\n" for token in metadata.input_tokenizer.vocabulary
+                                         ).encode("utf-8")
     for info in metadata.inputs + metadata.outputs:
         if info.labels is not None:
             files[LABELS_FILE] = "".join(f"{label}\n" for label in info.labels).encode("utf-8")
@@ -194,6 +230,8 @@ def metadata_buffer(metadata: StandardMetadata) -> bytes:
     for tensor, info in zip(subgraph.inputTensorMetadata, metadata.inputs):
         if info.tokenizer is not None:
             tensor.processUnits = [_tokenizer_unit(info.tokenizer)]
+    if metadata.input_tokenizer is not None:
+        subgraph.inputProcessUnits = [_bert_tokenizer_unit(metadata.input_tokenizer)]
     model = schema.ModelMetadataT()
     model.name = metadata.name
     model.description = metadata.description
@@ -249,9 +287,20 @@ def read_standard_metadata(model_bytes: bytes) -> StandardMetadata | None:
             author=_text(model.author), license=_text(model.license),
             inputs=tuple(_tensor_info(t, files) for t in subgraph.inputTensorMetadata or []),
             outputs=tuple(_tensor_info(t, files) for t in subgraph.outputTensorMetadata or []),
+            input_tokenizer=_input_tokenizer(subgraph, files),
         )
     except (ValueError, TypeError, AttributeError, IndexError, UnicodeDecodeError, KeyError) as e:
         raise ValueError(f"its standard metadata is damaged ({type(e).__name__}: {e})") from None
+
+
+def _input_tokenizer(subgraph: Any, files: dict[str, bytes]) -> BertTokenizerInput | None:
+    schema = _schema()
+    for unit in subgraph.inputProcessUnits or []:
+        if unit.optionsType == schema.ProcessUnitOptions.BertTokenizerOptions:
+            # Every line counts, empty or not: a token's id is its line number.
+            data = files[_text(unit.options.vocabFile[0].name)].decode("utf-8").split("\n")
+            return BertTokenizerInput(tuple(data[:-1] if data and data[-1] == "" else data))
+    return None
 
 
 def _text(value: Any) -> str:

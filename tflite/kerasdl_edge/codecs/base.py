@@ -65,8 +65,8 @@ class Codec(abc.ABC):
         if not inputs:
             raise EdgeError("Nothing to predict: give at least one input.")
         batch = self.read(inputs)
-        outputs = np.concatenate([np.asarray(model(batch[i:i + BATCH]))
-                                  for i in range(0, len(batch), BATCH)])
+        outputs = np.concatenate([np.asarray(model(rows_of(batch, i, i + BATCH)))
+                                  for i in range(0, len(inputs), BATCH)])
         names = [str(i) if not isinstance(i, np.ndarray) else f"array[{n}]" for n, i in enumerate(inputs)]
         return [{"input": name, **row} for name, row in zip(names, self.describe(outputs, top_k=top_k))]
 
@@ -132,6 +132,13 @@ class Generating(abc.ABC):
     @abc.abstractmethod
     def outputs(self, model: Model, noise: np.ndarray) -> np.ndarray:
         """What `model` makes of `noise`, ready to save (uint8 images)."""
+
+
+def rows_of(batch: Any, start: int, stop: int) -> Any:
+    """Rows `start:stop` of a model input: an array, or {name: array} (a BERT model's)."""
+    if isinstance(batch, dict):
+        return {name: values[start:stop] for name, values in batch.items()}
+    return batch[start:stop]
 
 
 def describe_probabilities(outputs: np.ndarray, class_names: Sequence[str], *,
