@@ -12,6 +12,7 @@ The classic pixel baseline is measured in the same runs.
 
     python bench/transfer.py [--pretrain-epochs 8] [--epochs 12] [--sizes 100,1000] [--seeds 0,1,2]
     python bench/transfer.py --latency      # int8 size and latency of every image backbone
+    python bench/transfer.py --text         # text: a kerasdl-pretrained BERT (bench/transfer_text.py)
 """
 
 from __future__ import annotations
@@ -223,14 +224,21 @@ def latency(args: argparse.Namespace) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pretrain-epochs", type=int, default=8)
+    parser.add_argument("--pretrain-epochs", type=int, default=8)  # images
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--backbone-size", type=int, default=64)
     parser.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")], default=[100, 1000])
     parser.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")], default=[0, 1, 2])
     parser.add_argument("--latency", action="store_true")
+    parser.add_argument("--text", action="store_true")
+    import transfer_text
+
+    transfer_text.add_arguments(parser)
     args = parser.parse_args()
-    latency(args) if args.latency else transfer(args)
+    if args.text:
+        transfer_text.measure(args)
+    else:
+        latency(args) if args.latency else transfer(args)
     return 0
 
 

@@ -170,6 +170,12 @@ def backbones() -> None:
                "kerasdl fetch-weights hub:PRESET --out DIR saves one for a machine offline):")
     for name, description in TEXT_PRESETS.items():
         click.echo(f"  hub:{name:<{width}} {description}")
+    from kerasdl.backbones.audio import AUDIO_BACKBONES
+
+    click.echo("Audio backbones (speech --backbone NAME):")
+    for name, audio in AUDIO_BACKBONES.items():
+        cached = "cached" if cached_file(audio.weights) else "not cached"
+        click.echo(f"  {name} [{cached}] {audio.description}")
 
 
 @cli.command("fetch-weights", context_settings=CONTEXT)
@@ -190,6 +196,7 @@ def fetch_weights(names: tuple[str, ...], out_dir: str | None) -> None:
       kerasdl fetch-weights mobilenet_v3_small efficientnet_b0 --out weights/
       kerasdl fetch-weights hub:resnet_18_imagenet --out presets/
       kerasdl fetch-weights hub:bert_tiny_en_uncased --out presets/
+      kerasdl fetch-weights yamnet
     """
     from pathlib import Path
 
@@ -222,7 +229,7 @@ def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--norm", help="Normalization after each convolution or hidden layer (vision, speech): batch, layer, none; auto = each model's own."),
         click.option("--init-from", help="Start from this finished run's weights (same app; the matching layers, not the output layer) and preprocessing: transfer learning."),
         click.option("--freeze", help="With --init-from: 'backbone' (every copied layer: all but the output layer) or layer-name prefixes, comma-separated, kept fixed while the rest trains. With --backbone: 'backbone' keeps the pretrained backbone frozen (features only)."),
-        click.option("--backbone", help="Start from a pretrained backbone (vision: mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, efficientnet_v2_b0, hub:PRESET or a keras-hub preset folder; sentiment: a keras-hub BERT-family preset, hub:bert_tiny_en_uncased, hub:bert_base_zh ... or a preset folder; `kerasdl backbones` lists them): a new head learns on it and it is fine-tuned (sentiment: every layer at 3e-5 with warm-up, 3 epochs)."),
+        click.option("--backbone", help="Start from a pretrained backbone (vision: mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, efficientnet_v2_b0, hub:PRESET or a keras-hub preset folder; sentiment: a keras-hub BERT-family preset, hub:bert_tiny_en_uncased, hub:bert_base_zh ... or a preset folder; speech: yamnet; `kerasdl backbones` lists them): a new head learns on it and it is fine-tuned (sentiment: every layer at 3e-5 with warm-up, 3 epochs)."),
         click.option("--weights", help="With --backbone: imagenet (the published weights: the Keras cache, else a checked download, or a keras-hub preset's own; the default), none (random) or a weights file's path."),
         click.option("--fine-tune-layers", type=int, help="With --backbone: the backbone's top layers trained after the head's epochs (--set head_epochs=N, default half); 0 = none, -1 = all; batch norm stays frozen."),
         click.option("--histograms", is_flag=True, default=None, help="Write weight and gradient histograms and gradient norms to TensorBoard each epoch (slower)."),

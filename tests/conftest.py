@@ -273,3 +273,25 @@ def write_text_preset(folder: Path, *, lowercase: bool = True, seed: int = 0) ->
 @pytest.fixture(scope="session")
 def text_preset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_text_preset(tmp_path_factory.mktemp("presets") / "tiny_bert_en_zh")
+
+
+def write_yamnet_standin(path: Path) -> Path:
+    """A stand-in for the published yamnet.h5 (none can be downloaded here): YAMNet's
+    layers with random weights, batch normalization statistics measured on log-mel maps
+    of random noise, in the published file's layout (legacy HDF5, the 521-class logits
+    last)."""
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    from kerasdl.backbones.audio import yamnet_layers
+
+    keras.utils.set_random_seed(0)
+    model = yamnet_layers(96, 64, keras, logits=True)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.0  # the moving statistics become this batch's
+    model(np.random.default_rng(0).normal(-4.0, 2.0, (8, 96, 64, 1)).astype("float32"), training=True)
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+    return path

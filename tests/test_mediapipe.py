@@ -172,6 +172,29 @@ def test_speech_in_audio_classifier(mediapipe_python, tone_folder: Path, tmp_pat
         assert_agrees(rows, keras, q)
 
 
+def test_yamnet_backbone_in_audio_classifier(mediapipe_python, tone_folder: Path, tmp_path: Path) -> None:
+    """YAMNet's front end and network (a stand-in weights file, issue 33) at 16 kHz: the
+    AudioClassifier hands the file float32 waveforms and shows kerasdl's labels."""
+    from conftest import write_yamnet_standin
+    from kerasdl_edge import Predictor
+
+    weights = write_yamnet_standin(tmp_path / "yamnet.h5")
+    run = _train("speech", tmp_path, dataset=str(tone_folder), backbone="yamnet", weights=str(weights),
+                 fine_tune_layers=6, learning_rate=3e-3)
+    wavs = [str(p) for p in sorted((tone_folder / "test").rglob("*.wav"))[:6]]
+    keras = api.predict(run, wavs, top_k=100)
+    jobs, quantizations = [], []
+    for q, path in _export(run, tmp_path / "out", ("float32", "dynamic")).items():
+        predictor = Predictor(path)
+        assert predictor.info["sample_rate"] == 16000
+        np.save(tmp_path / f"{q}.npy", predictor.read(wavs).astype(np.float32))
+        jobs.append({"model": str(path), "task": "AudioClassifier", "inputs": str(tmp_path / f"{q}.npy"),
+                     "sample_rate": 16000})
+        quantizations.append(q)
+    for q, rows in zip(quantizations, run_tasks(mediapipe_python, jobs, tmp_path)):
+        assert_agrees(rows, keras, q)
+
+
 @pytest.mark.parametrize("model, settings", [("cnn", {}), ("nb-lr", {"binary": False})])
 def test_unigram_sentiment_in_text_classifier(mediapipe_python, review_csv: Path, tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str], model: str,

@@ -12,7 +12,7 @@ from kerasdl.app_export import ClassifierExportSpec, ExportSettings, ExportSpec,
 
 from kerasdl.apps.speech import preprocessing
 from kerasdl.apps.speech.baselines import LOG_MEL_LR, STATISTICS_LAYERS, fit_log_mel_lr, log_mel_settings
-from kerasdl.apps.speech.config import SpeechConfig
+from kerasdl.apps.speech.config import PRETRAINED, SpeechConfig
 from kerasdl.apps.speech.models import MODELS, build_speech_model
 
 if TYPE_CHECKING:
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
+# The key of a new pretrained model's starting weights in `Datasets.initial_weights`.
+BACKBONE_WEIGHTS = "backbone_weights"
 
 
 class SpeechExport(ClassifierExportSpec[SpeechConfig]):
@@ -78,7 +80,7 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
 
     Example:
     >>> from kerasdl.apps.speech.app import SpeechApp
-    >>> from kerasdl.apps.speech.config import SpeechConfig
+    >>> from kerasdl.apps.speech.config import PRETRAINED, SpeechConfig
     >>> app = SpeechApp()
     >>> data = app.load_datasets(SpeechConfig())  # the bundled spoken-digit sample
     >>> data.info["sample_rate"], data.info["clip_samples"]
@@ -94,9 +96,13 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
     sample_dir = SAMPLE_DIR
     baseline_advice: ClassVar[str] = (
         "Ship the baseline itself with --model log-mel-lr, or train longer, add --augment, or try --model auto.")
-    auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {"cnn": {"model": "cnn"}, "ds-cnn": {"model": "ds-cnn"},
-                                                         LOG_MEL_LR: {"model": LOG_MEL_LR, "epochs": 1}}
-    baseline_models: ClassVar[dict[str, dict[str, Any]]] = {LOG_MEL_LR: {"model": LOG_MEL_LR, "epochs": 1}}
+    # kerasdl's own models name no backbone (a config given --backbone keeps it for the
+    # pretrained candidate alone).
+    auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {
+        "cnn": {"model": "cnn", "backbone": ""}, "ds-cnn": {"model": "ds-cnn", "backbone": ""},
+        LOG_MEL_LR: {"model": LOG_MEL_LR, "epochs": 1, "backbone": ""}}
+    baseline_models: ClassVar[dict[str, dict[str, Any]]] = {
+        LOG_MEL_LR: {"model": LOG_MEL_LR, "epochs": 1, "backbone": ""}}
 
     def fit_baselines(self, config: SpeechConfig, data: Datasets) -> list[Any]:
         """Logistic regression on log-mel statistics: exactly the model `--model
@@ -111,6 +117,13 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
         from kerasdl.data.audio import load_audio_datasets
 
         sample_rate, clip_seconds = config.sample_rate, config.clip_seconds
+        # A new pretrained model's weights are found first: offline, that fails in
+        # seconds, before any clip is read.
+        weights = self._backbone_weights(config) if fitted is None else None
+        if config.model == PRETRAINED:
+            from kerasdl.backbones.audio import audio_backbone
+
+            sample_rate = audio_backbone(config.backbone).sample_rate  # clips are resampled to it
         if fitted is not None:
             # The model's input is fixed: read other data at its rate and length.
             sample_rate = fitted["sample_rate"]
@@ -122,8 +135,15 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
         features = preprocessing.feature_settings(config, data.sample_rate)
         if config.model == LOG_MEL_LR:
             features = log_mel_settings(features)  # what the model computes, for the metadata
+        if config.model == PRETRAINED:
+            from kerasdl.backbones.audio import audio_backbone
+
+            features = {"mfcc": 0, **audio_backbone(config.backbone).front_end}
         info = {**data.info(), "features": features}
         datasets = Datasets(train=data.train, validation=data.validation, test=data.test, info=info)
+        if weights is not None:
+            datasets.initial_weights[BACKBONE_WEIGHTS] = weights
+            datasets.info["backbone"] = {"name": config.backbone, "weights": weights.describe()}
         if fitted is None and config.model == LOG_MEL_LR:
             # Fitted here, once (as sentiment's linear models): training has nothing left to learn.
             fit = fit_log_mel_lr(datasets)
@@ -133,11 +153,42 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
                         fit.setting)
         return datasets
 
+    @staticmethod
+    def _backbone_weights(config: SpeechConfig) -> Any:
+        """The pretrained model's starting weights (`ResolvedWeights`), or None for other
+        models and for a run started from another run's weights (`init_from`)."""
+        if config.model != PRETRAINED or config.init_from:
+            return None
+        from kerasdl.backbones.audio import audio_backbone
+
+        spec = audio_backbone(config.backbone)
+        weights = spec.resolve(config.weights)
+        logger.info("Backbone %s, weights: %s%s.", spec.name, weights.source,
+                    f" ({weights.path}, sha256 {weights.sha256[:12]}...)" if weights.path and weights.sha256 else "")
+        return weights
+
+    def auto_candidates(self, config: SpeechConfig) -> dict[str, dict[str, Any]]:
+        """kerasdl's own models and the baseline; the pretrained model too when its
+        weights are here (`--model auto` never downloads)."""
+        from kerasdl.backbones.audio import DEFAULT_AUDIO_BACKBONE, audio_backbone
+
+        candidates = super().auto_candidates(config)
+        spec = audio_backbone(config.backbone or DEFAULT_AUDIO_BACKBONE)
+        if spec.has_weights_here(config.weights):
+            candidates[PRETRAINED] = {"model": PRETRAINED, "backbone": spec.name}
+        return candidates
+
     def search_space(self, hp: Any, config: SpeechConfig) -> dict[str, Any]:
         """Architecture, width and depth, regularization and training (the features
         stay as configured)."""
         from kerasdl.search_space import choice, training_space
 
+        if config.model == PRETRAINED:
+            return {
+                **training_space(hp, config, batch_sizes=(16, 32, 64)),
+                "fine_tune_layers": choice(hp, "fine_tune_layers", [0, 20, 40, -1], config.fine_tune_layers),
+                "fine_tune_rate": choice(hp, "fine_tune_rate", [0.03, 0.1, 0.3], config.fine_tune_rate),
+            }
         return {
             **training_space(hp, config, batch_sizes=(16, 32, 64)),
             "model": choice(hp, "model", ["cnn", "ds-cnn", "crnn"], self.model_name(config)),
@@ -152,7 +203,8 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
         return build_speech_model(
             self.model_name(config), info["clip_samples"], info["sample_rate"],
             len(info["class_names"]), config, batch_size=batch_size, keras_module=keras_module,
-            statistics=info.get(LOG_MEL_LR),
+            statistics=info.get(LOG_MEL_LR) if self.model_name(config) != PRETRAINED
+            else {BACKBONE_WEIGHTS: info.get(BACKBONE_WEIGHTS)},
         )
 
     def augmentation(self, config: SpeechConfig, info: dict[str, Any]) -> "Augment | None":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from kerasdl.backbones.config import BackboneConfig
 from kerasdl.config import (
     ClassifierConfig,
     LayerStyle,
@@ -23,12 +24,15 @@ MODEL_STYLE: dict[str, tuple[str, str]] = {
 }
 
 
+PRETRAINED = "pretrained"
+
+
 @dataclass
-class SpeechConfig(ClassifierConfig, LayerStyle):
+class SpeechConfig(ClassifierConfig, LayerStyle, BackboneConfig):
     """Spoken command recognition from fixed-length clips.
 
     Attributes:
-        model: cnn (small 2-D CNN), ds-cnn (depthwise-separable CNN, "Hello Edge":
+        model: pretrained (`backbone`: YAMNet's embeddings and a new head), cnn (small 2-D CNN), ds-cnn (depthwise-separable CNN, "Hello Edge":
             fewer parameters and MACs, needs more training steps), crnn
             (convolutions, then a GRU over time), or log-mel-lr (the classic
             baseline: logistic regression on the log-mel bands' mean and standard
@@ -56,6 +60,11 @@ class SpeechConfig(ClassifierConfig, LayerStyle):
             leaky_relu or elu.
         norm: the normalization after each convolution: auto (batch), batch, layer or
             none.
+        backbone, weights, head_epochs, fine_tune_layers, fine_tune_rate: a pretrained
+            audio network (`yamnet`: 16 kHz, its own log-mel front end; the frame and
+            mel settings above do not apply to it) and how it is fine-tuned
+            (`kerasdl.backbones.config.BackboneConfig`; `weights` imagenet means the
+            published file).
     """
 
     model: str = "cnn"
@@ -127,3 +136,20 @@ class SpeechConfig(ClassifierConfig, LayerStyle):
         _check_range(self, "augment_shift_ms", 0.0, 1000.0)
         _check_range(self, "noise_snr_db", -20.0, 60.0)
         _check_range(self, "noise_probability", 0.0, 1.0)
+        self.check_backbone()
+        if self.backbone:
+            from kerasdl.backbones.audio import audio_backbone
+
+            spec = audio_backbone(self.backbone)
+            if self.model == "cnn":  # the default model: a backbone given alone means the pretrained model
+                self.model = PRETRAINED
+            elif self.model not in (PRETRAINED, "auto"):
+                raise ConfigError(f"`backbone` makes the {PRETRAINED} model; model={self.model!r} has no backbone: "
+                                  "give one of them.")
+            if self.model == PRETRAINED and self.sample_rate not in (None, spec.sample_rate):
+                raise ConfigError(f"{spec.name} listens at {spec.sample_rate} Hz: leave `sample_rate` unset (clips "
+                                  f"are resampled to it as they are read). Received: sample_rate={self.sample_rate}")
+        elif self.model == PRETRAINED:
+            from kerasdl.backbones.audio import DEFAULT_AUDIO_BACKBONE
+
+            self.backbone = DEFAULT_AUDIO_BACKBONE

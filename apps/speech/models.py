@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from kerasdl.errors import ConfigError
 from kerasdl.layers.blocks import (
     activation_layer,
     classifier_head,
@@ -30,6 +31,8 @@ MODELS: dict[str, str] = {
               "depthwise-separable blocks; the keyword-spotting reference for microcontrollers.",
     "crnn": "CRNN: convolutions over time and frequency, then a GRU over time.",
     "log-mel-lr": "The classic baseline: logistic regression on the log-mel bands' mean and standard deviation.",
+    "pretrained": "A pretrained audio network (--backbone yamnet, AudioSet weights) on its own 16 kHz log-mel "
+                  "front end, its embeddings pooled, dropout and a new dense head.",
 }
 
 
@@ -102,13 +105,41 @@ def build_log_mel_lr(clip_samples: int, sample_rate: int, classes: int, config: 
     return model
 
 
+def build_pretrained(clip_samples: int, sample_rate: int, classes: int, config: SpeechConfig, k: ModuleType, *,
+                     batch_size: int | None = None, weights: Any = None) -> Any:
+    """`config.backbone` with a new head: int16 PCM at the backbone's rate -> [-1, 1] ->
+    its own log-mel front end -> the network (batch normalization in inference mode: its
+    AudioSet statistics kept) -> its pooled embeddings -> dropout -> dense softmax.
+    `weights` (a `ResolvedWeights`) is loaded into it; None leaves it random (a model
+    rebuilt for export takes its trained weights afterwards)."""
+    from kerasdl.backbones.audio import audio_backbone
+    from kerasdl.data.audio import PCM_SCALE
+    from kerasdl.layers.audio_features import log_mel_class
+
+    spec = audio_backbone(config.backbone)
+    if sample_rate != spec.sample_rate:
+        raise ConfigError(f"{spec.name} listens at {spec.sample_rate} Hz; this data is read at {sample_rate} Hz.")
+    inputs = waveform_input(clip_samples, batch_size=batch_size, keras_module=k)
+    # Named as the other models' front end: it stays float32 in full-int8 files.
+    x = k.layers.Rescaling(1.0 / PCM_SCALE, name="scale_pcm")(inputs)
+    x = log_mel_class(k)(**spec.front_end, name="features")(x)
+    x = k.layers.Reshape((x.shape[1], x.shape[2], 1), name="feature_map")(x)
+    backbone = spec.build(x.shape[1], keras_module=k)
+    if weights is not None:
+        spec.load(backbone, weights, keras_module=k)
+    x = backbone(x) if config.from_scratch else backbone(x, training=False)
+    outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
+    return k.Model(inputs, outputs, name="pretrained")
+
+
 def build_speech_model(
     name: str, clip_samples: int, sample_rate: int, classes: int, config: SpeechConfig,
     *, batch_size: int | None = None, keras_module: ModuleType | None = None,
     statistics: dict[str, Any] | None = None,
 ) -> Any:
     """Builds model `name` taking int16 clips of `clip_samples` samples
-    (`statistics`: the log-mel-lr model's fitted weights).
+    (`statistics`: the log-mel-lr model's fitted weights, or a pretrained model's
+    "backbone_weights").
 
     Example:
     >>> from kerasdl.apps.speech.config import SpeechConfig
@@ -118,6 +149,9 @@ def build_speech_model(
     (None, 10)
     """
     k = keras_or(keras_module)
+    if name == "pretrained":
+        return build_pretrained(clip_samples, sample_rate, classes, config, k, batch_size=batch_size,
+                                weights=(statistics or {}).get("backbone_weights"))
     if name == "log-mel-lr":
         return build_log_mel_lr(clip_samples, sample_rate, classes, config, k, batch_size=batch_size,
                                 statistics=statistics)

@@ -1,5 +1,6 @@
 """Pretrained backbones and their weights: the image backbones' registry
-(`kerasdl.backbones.image`) and the one weights resolver every app uses
+(`kerasdl.backbones.image`), keras-hub presets (`hub`, `text`), the audio backbones
+(`audio`: YAMNet) and the one weights resolver every app uses
 (`kerasdl.backbones.weights`: the Keras cache, a user's file, a checked download).
 
 `published_weights` finds any backbone's published file by its name, for
@@ -18,9 +19,10 @@ def published_weights(name: str) -> WeightsFile:
     Raises:
         ConfigError: for a name no registry knows, listing the known ones.
     """
+    from kerasdl.backbones.audio import AUDIO_BACKBONES
     from kerasdl.backbones.image import IMAGE_BACKBONES
 
-    files = {spec.name: spec.weights for spec in IMAGE_BACKBONES.values()}
+    files = {spec.name: spec.weights for spec in [*IMAGE_BACKBONES.values(), *AUDIO_BACKBONES.values()]}
     if name not in files:
         raise ConfigError(f"No backbone is called {name!r}. Known: {', '.join(sorted(files))}.")
     return files[name]

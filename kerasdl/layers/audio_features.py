@@ -62,11 +62,15 @@ def _define(k: ModuleType) -> type:
             mel_bins: mel bands.
             lower_hz, upper_hz: the band edges (upper: None for half the sample rate).
             mfcc: 0 for log-mel, else the number of MFCCs kept.
+            magnitude: mel bands of the magnitude spectrum (as YAMNet's front end) rather
+                than of its power.
+            log_offset: added before the log (YAMNet's: 0.001).
         """
 
         def __init__(self, sample_rate: int, frame_length: int = 480, frame_step: int = 160,
                      mel_bins: int = 40, lower_hz: float = 20.0, upper_hz: float | None = None,
-                     mfcc: int = 0, **kwargs: Any) -> None:
+                     mfcc: int = 0, magnitude: bool = False, log_offset: float = LOG_OFFSET,
+                     **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.sample_rate = int(sample_rate)
             self.frame_length = int(frame_length)
@@ -75,6 +79,8 @@ def _define(k: ModuleType) -> type:
             self.lower_hz = float(lower_hz)
             self.upper_hz = float(upper_hz) if upper_hz else self.sample_rate / 2.0
             self.mfcc = int(mfcc)
+            self.magnitude = bool(magnitude)
+            self.log_offset = float(log_offset)
             self.fft_length = 1 << (self.frame_length - 1).bit_length()
 
         def call(self, waveforms: Any) -> Any:
@@ -85,7 +91,8 @@ def _define(k: ModuleType) -> type:
                                              self.fft_length, window_fn=tf.signal.hann_window))
             mel = tf.signal.linear_to_mel_weight_matrix(
                 self.mel_bins, self.fft_length // 2 + 1, self.sample_rate, self.lower_hz, self.upper_hz)
-            log_mel = tf.math.log(tf.tensordot(tf.square(spectrum), mel, 1) + LOG_OFFSET)
+            energy = spectrum if self.magnitude else tf.square(spectrum)
+            log_mel = tf.math.log(tf.tensordot(energy, mel, 1) + self.log_offset)
             if self.mfcc:
                 log_mel = tf.tensordot(log_mel, tf.constant(dct_matrix(self.mel_bins, self.mfcc)), 1)
             return log_mel
@@ -99,7 +106,8 @@ def _define(k: ModuleType) -> type:
             return {**super().get_config(), "sample_rate": self.sample_rate,
                     "frame_length": self.frame_length, "frame_step": self.frame_step,
                     "mel_bins": self.mel_bins, "lower_hz": self.lower_hz,
-                    "upper_hz": self.upper_hz, "mfcc": self.mfcc}
+                    "upper_hz": self.upper_hz, "mfcc": self.mfcc, "magnitude": self.magnitude,
+                    "log_offset": self.log_offset}
 
     return LogMelSpectrogram
 

