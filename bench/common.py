@@ -108,3 +108,35 @@ def write_text_table(path: Path, rows: Sequence[tuple[str, str]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
     return path
+
+
+def train_in_child(app: str, runs: Path, dataset: Path, name: str, *args: str) -> dict[str, Any]:
+    """`kerasdl train APP` in a child process, its run named `name` under `runs`; its
+    metrics.json, with the wall time. A run measured by an earlier call is read back: a
+    bench resumes where it stopped."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    done_before = runs / app / name / "metrics.json"
+    if done_before.is_file():
+        return json.loads(done_before.read_text())
+    command = ["kerasdl", "train", app, "--dataset", str(dataset), "--runs-dir", str(runs), "--name", name, *args]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    metrics = json.loads(done_before.read_text())
+    metrics["wall_seconds"] = time.perf_counter() - started
+    done_before.write_text(json.dumps(metrics))
+    return metrics
+
+
+def mean_std(values: Sequence[float]) -> str:
+    """Percentages as "mean ± sample standard deviation" (the value alone for one)."""
+    import statistics
+
+    if len(values) < 2:
+        return f"{100 * values[0]:.2f}"
+    return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f}"

@@ -13,16 +13,15 @@ The classic pixel baseline is measured in the same runs.
     python bench/transfer.py [--pretrain-epochs 8] [--epochs 12] [--sizes 100,1000] [--seeds 0,1,2]
     python bench/transfer.py --latency      # int8 size and latency of every image backbone
     python bench/transfer.py --text         # text: a kerasdl-pretrained BERT (bench/transfer_text.py)
+    python bench/transfer.py --speech       # speech: YAMNet pretrained on FSDD (bench/transfer_speech.py)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tarfile
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from common import REPO, SHARED_DATA, markdown_table, require, write_result  # noqa: E402
+from common import REPO, SHARED_DATA, markdown_table, mean_std, require, train_in_child, write_result  # noqa: E402
 
 SOURCE_CLASSES = ("airplane", "automobile", "bird", "cat", "deer")
 TARGET_CLASSES = ("dog", "frog", "horse", "ship", "truck")
@@ -66,21 +65,8 @@ def link_split(root: Path, out: Path, split_counts: dict[str, tuple[str, int, in
 
 
 def train(dataset: Path, name: str, *args: str) -> dict:
-    """`kerasdl train vision` in a child process; its metrics.json."""
-    runs = WORK / "runs"
-    done_before = runs / "vision" / name / "metrics.json"
-    if done_before.is_file():  # measured by an earlier call: the bench resumes where it stopped
-        return json.loads(done_before.read_text())
-    command = ["kerasdl", "train", "vision", "--dataset", str(dataset), "--runs-dir", str(runs),
-               "--name", name, *args]
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
-    metrics = json.loads(done_before.read_text())
-    metrics["wall_seconds"] = time.perf_counter() - started
-    done_before.write_text(json.dumps(metrics))
-    return metrics
+    """`kerasdl train vision` in a child process (`common.train_in_child`); its metrics.json."""
+    return train_in_child("vision", WORK / "runs", dataset, name, *args)
 
 
 def save_backbone(run: Path, path: Path) -> None:
@@ -93,12 +79,6 @@ def save_backbone(run: Path, path: Path) -> None:
     model = load_app_model(get_app("vision"), Run.open(run).model_path())
     model.get_layer("backbone").save_weights(str(path))
     keras.backend.clear_session()
-
-
-def mean_std(values: list[float]) -> str:
-    if len(values) < 2:
-        return f"{100 * values[0]:.2f}"
-    return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f}"
 
 
 def transfer(args: argparse.Namespace) -> None:
@@ -231,12 +211,17 @@ def main() -> int:
     parser.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")], default=[0, 1, 2])
     parser.add_argument("--latency", action="store_true")
     parser.add_argument("--text", action="store_true")
+    parser.add_argument("--speech", action="store_true")
+    import transfer_speech
     import transfer_text
 
     transfer_text.add_arguments(parser)
+    transfer_speech.add_arguments(parser)
     args = parser.parse_args()
     if args.text:
         transfer_text.measure(args)
+    elif args.speech:
+        transfer_speech.measure(args)
     else:
         latency(args) if args.latency else transfer(args)
     return 0

@@ -19,13 +19,12 @@ import argparse
 import json
 import random
 import statistics
-import subprocess
-import sys
 import tarfile
 import time
 from pathlib import Path
 
-from common import REPO, SHARED_DATA, markdown_table, require, write_result, write_text_table, zh_review_splits
+from common import (REPO, SHARED_DATA, markdown_table, mean_std, require, train_in_child, write_result,
+                    write_text_table, zh_review_splits)
 
 WORK = REPO / "bench" / "runs" / "transfer_text"
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -93,27 +92,8 @@ def pretrain(language: str, texts: list[str], *, epochs: int, vocabulary_size: i
 
 
 def train(dataset: Path, name: str, *args: str) -> dict:
-    """`kerasdl train sentiment` in a child process; its metrics.json (test split)."""
-    runs = WORK / "runs"
-    done_before = runs / "sentiment" / name / "metrics.json"
-    if done_before.is_file():  # measured by an earlier call: the bench resumes where it stopped
-        return json.loads(done_before.read_text())
-    command = ["kerasdl", "train", "sentiment", "--dataset", str(dataset), "--runs-dir", str(runs),
-               "--name", name, *args]
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
-    metrics = json.loads(done_before.read_text())
-    metrics["wall_seconds"] = time.perf_counter() - started
-    done_before.write_text(json.dumps(metrics))
-    return metrics
-
-
-def mean_std(values: list[float]) -> str:
-    if len(values) < 2:
-        return f"{100 * values[0]:.2f}"
-    return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f}"
+    """`kerasdl train sentiment` in a child process (`common.train_in_child`); its metrics.json."""
+    return train_in_child("sentiment", WORK / "runs", dataset, name, *args)
 
 
 def measure(args: argparse.Namespace) -> None:

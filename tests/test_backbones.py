@@ -171,7 +171,7 @@ def test_fetch_weights_cli(server: Path, random_weights: Path, published_as: Wei
     unknown = CliRunner().invoke(cli, ["fetch-weights", "resnet9000"])
     assert unknown.exit_code == 1
     assert unknown.output.strip() == ("Error: No backbone is called 'resnet9000'. Known: efficientnet_b0, "
-                                      "efficientnet_v2_b0, mobilenet_v3_large, mobilenet_v3_small.")
+                                      "efficientnet_v2_b0, mobilenet_v3_large, mobilenet_v3_small, yamnet.")
 
 
 def test_train_offline_without_cache_says_how_in_one_line(cache: Path, tmp_path: Path,

@@ -124,7 +124,9 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
 
         # A new pretrained model's weights are found first: offline, that fails in
         # seconds, before any text is read.
-        weights = self._backbone_weights(config) if fitted is None else None
+        from kerasdl.backbones.text import text_backbone
+
+        weights = config.new_model_weights(text_backbone) if fitted is None else None
         data = load_text_datasets(
             self.dataset_source(config.dataset), sample_dir=SAMPLE_DIR, text_column=config.text_column,
             label_column=config.label_column, validation_split=config.validation_split,
@@ -182,20 +184,6 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
             raise ConfigError(f"`sequence_length` {config.sequence_length} is over the maximum of the encoder "
                               f"{config.backbone}, {limit}.")
         return config.sequence_length
-
-    @staticmethod
-    def _backbone_weights(config: SentimentConfig) -> Any:
-        """The pretrained model's starting weights (`ResolvedWeights`), or None for other
-        models and for a run started from another run's weights (`init_from`)."""
-        if config.model != PRETRAINED or config.init_from:
-            return None
-        from kerasdl.backbones.text import text_backbone
-
-        spec = text_backbone(config.backbone)
-        weights = spec.resolve(config.weights)
-        logger.info("Encoder %s, weights: %s%s.", spec.description, weights.source,
-                    f" ({weights.path}, sha256 {weights.sha256[:12]}...)" if weights.path and weights.sha256 else "")
-        return weights
 
     def auto_candidates(self, config: SentimentConfig) -> dict[str, dict[str, Any]]:
         """The fast n-gram and sequence models and the classic linear ones; the

@@ -142,19 +142,10 @@ class SentimentConfig(ClassifierConfig, BackboneConfig):
         _check_choice(self, "normalize", ("auto", *NORMALIZE))
         _check_range(self, "token_dropout", 0.0, 1.0, high_open=True)
         self.check_backbone()
-        if self.backbone:
-            from kerasdl.backbones.text import text_backbone
+        from kerasdl.backbones.text import DEFAULT_TEXT_BACKBONE, text_backbone
 
-            text_backbone(self.backbone)
-            if self.model == "bag":  # the default model: a backbone given alone means the pretrained model
-                self.model = PRETRAINED
-            elif self.model not in (PRETRAINED, "auto"):
-                raise ConfigError(f"`backbone` makes the {PRETRAINED} model; model={self.model!r} has no backbone: "
-                                  "give one of them.")
-        elif self.model == PRETRAINED:
-            from kerasdl.backbones.text import DEFAULT_TEXT_BACKBONE
-
-            self.backbone = DEFAULT_TEXT_BACKBONE
+        self.choose_pretrained_model(default_model="bag", default_backbone=DEFAULT_TEXT_BACKBONE,
+                                     known=text_backbone, pretrained=PRETRAINED)
 
     @classmethod
     def recipe_defaults(cls, values: dict[str, Any]) -> dict[str, Any]:

@@ -119,7 +119,9 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
         sample_rate, clip_seconds = config.sample_rate, config.clip_seconds
         # A new pretrained model's weights are found first: offline, that fails in
         # seconds, before any clip is read.
-        weights = self._backbone_weights(config) if fitted is None else None
+        from kerasdl.backbones.audio import audio_backbone
+
+        weights = config.new_model_weights(audio_backbone) if fitted is None else None
         if config.model == PRETRAINED:
             from kerasdl.backbones.audio import audio_backbone
 
@@ -152,20 +154,6 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
             logger.info("Fitted %s on the training split (%s, chosen on the validation split).", LOG_MEL_LR,
                         fit.setting)
         return datasets
-
-    @staticmethod
-    def _backbone_weights(config: SpeechConfig) -> Any:
-        """The pretrained model's starting weights (`ResolvedWeights`), or None for other
-        models and for a run started from another run's weights (`init_from`)."""
-        if config.model != PRETRAINED or config.init_from:
-            return None
-        from kerasdl.backbones.audio import audio_backbone
-
-        spec = audio_backbone(config.backbone)
-        weights = spec.resolve(config.weights)
-        logger.info("Backbone %s, weights: %s%s.", spec.name, weights.source,
-                    f" ({weights.path}, sha256 {weights.sha256[:12]}...)" if weights.path and weights.sha256 else "")
-        return weights
 
     def auto_candidates(self, config: SpeechConfig) -> dict[str, dict[str, Any]]:
         """kerasdl's own models and the baseline; the pretrained model too when its

@@ -137,19 +137,11 @@ class SpeechConfig(ClassifierConfig, LayerStyle, BackboneConfig):
         _check_range(self, "noise_snr_db", -20.0, 60.0)
         _check_range(self, "noise_probability", 0.0, 1.0)
         self.check_backbone()
-        if self.backbone:
-            from kerasdl.backbones.audio import audio_backbone
+        from kerasdl.backbones.audio import DEFAULT_AUDIO_BACKBONE, audio_backbone
 
+        self.choose_pretrained_model(default_model="cnn", default_backbone=DEFAULT_AUDIO_BACKBONE,
+                                     known=audio_backbone, pretrained=PRETRAINED)
+        if self.model == PRETRAINED and self.sample_rate not in (None, audio_backbone(self.backbone).sample_rate):
             spec = audio_backbone(self.backbone)
-            if self.model == "cnn":  # the default model: a backbone given alone means the pretrained model
-                self.model = PRETRAINED
-            elif self.model not in (PRETRAINED, "auto"):
-                raise ConfigError(f"`backbone` makes the {PRETRAINED} model; model={self.model!r} has no backbone: "
-                                  "give one of them.")
-            if self.model == PRETRAINED and self.sample_rate not in (None, spec.sample_rate):
-                raise ConfigError(f"{spec.name} listens at {spec.sample_rate} Hz: leave `sample_rate` unset (clips "
-                                  f"are resampled to it as they are read). Received: sample_rate={self.sample_rate}")
-        elif self.model == PRETRAINED:
-            from kerasdl.backbones.audio import DEFAULT_AUDIO_BACKBONE
-
-            self.backbone = DEFAULT_AUDIO_BACKBONE
+            raise ConfigError(f"{spec.name} listens at {spec.sample_rate} Hz: leave `sample_rate` unset (clips "
+                              f"are resampled to it as they are read). Received: sample_rate={self.sample_rate}")

@@ -86,7 +86,9 @@ from `ImageClassifierApp`).
     def load_datasets(self, config: VisionConfig, *, fitted: dict[str, Any] | None = None) -> Datasets:
         # A new pretrained model's weights are found first: offline, that fails in seconds,
         # before any image is read.
-        weights = self._backbone_weights(config) if fitted is None else None
+        from kerasdl.backbones.image import image_backbone
+
+        weights = config.new_model_weights(image_backbone) if fitted is None else None
         datasets = super().load_datasets(config, fitted=fitted)
         if weights is not None:
             datasets.initial_weights[BACKBONE_WEIGHTS] = weights
@@ -105,20 +107,6 @@ from `ImageClassifierApp`).
         from kerasdl.backbones.image import image_backbone
 
         return config.backbone_size or image_backbone(config.backbone).input_size
-
-    @staticmethod
-    def _backbone_weights(config: VisionConfig) -> Any:
-        """The pretrained model's starting weights (`ResolvedWeights`), or None for other
-        models and for a run started from another run's weights (`init_from`)."""
-        if config.model != PRETRAINED or config.init_from:
-            return None
-        from kerasdl.backbones.image import image_backbone
-
-        spec = image_backbone(config.backbone)
-        weights = spec.resolve(config.weights)
-        logger.info("Backbone %s, weights: %s%s.", spec.name, weights.source,
-                    f" ({weights.path}, sha256 {weights.sha256[:12]}...)" if weights.path and weights.sha256 else "")
-        return weights
 
     def search_space(self, hp: Any, config: VisionConfig) -> dict[str, Any]:
         """Architecture and width, regularization, and training; for a pretrained

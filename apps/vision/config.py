@@ -89,19 +89,10 @@ class VisionConfig(ImageClassifierConfig, LayerStyle, BackboneConfig):
         _check_positive_int(self, "width")
         self.check_style()
         self.check_backbone()
-        if self.backbone:
-            from kerasdl.backbones.image import image_backbone
+        from kerasdl.backbones.image import DEFAULT_IMAGE_BACKBONE, image_backbone
 
-            image_backbone(self.backbone)
-            if self.model == "cnn":  # the default model: a backbone given alone means the pretrained model
-                self.model = PRETRAINED
-            elif self.model not in (PRETRAINED, "auto"):
-                raise ConfigError(f"`backbone` makes the {PRETRAINED} model; model={self.model!r} has no backbone: "
-                                  "give one of them.")
-        elif self.model == PRETRAINED:
-            from kerasdl.backbones.image import DEFAULT_IMAGE_BACKBONE
-
-            self.backbone = DEFAULT_IMAGE_BACKBONE
+        self.choose_pretrained_model(default_model="cnn", default_backbone=DEFAULT_IMAGE_BACKBONE,
+                                     known=image_backbone, pretrained=PRETRAINED)
         if not 0.0 <= self.augment_zoom < 0.5:
             raise ConfigError(f"`augment_zoom` must be in [0, 0.5). Received: augment_zoom={self.augment_zoom!r}")
         if not 0.0 <= self.augment_shift < 0.5:

@@ -9,8 +9,26 @@
 
 from __future__ import annotations
 
-from kerasdl.backbones.weights import WeightsFile
+import logging
+from typing import Any
+
+from kerasdl.backbones.weights import ResolvedWeights, WeightsFile
 from kerasdl.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+def starting_weights(spec: Any, weights: str) -> ResolvedWeights:
+    """The weights a new model's backbone `spec` (image, text or audio) starts from,
+    resolved (`spec.resolve`: cache, download, a file or none) and logged with their hash.
+
+    Raises:
+        WeightsError: when they cannot be had (offline and not cached, a wrong hash).
+    """
+    resolved = spec.resolve(weights)
+    logger.info("Backbone %s, weights: %s%s.", spec.name, resolved.source,
+                f" ({resolved.path}, sha256 {resolved.sha256[:12]}...)" if resolved.path and resolved.sha256 else "")
+    return resolved
 
 
 def published_weights(name: str) -> WeightsFile:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from kerasdl.errors import ConfigError
 
@@ -72,6 +73,45 @@ class BackboneConfig:
             self.fine_tune_layers = 0  # --freeze backbone: the backbone never trains
         elif getattr(self, "freeze", "") and not getattr(self, "init_from", None):
             raise ConfigError("`freeze` takes 'backbone' with a pretrained backbone (or use fine_tune_layers).")
+
+    def choose_pretrained_model(self, *, default_model: str, default_backbone: str, known: Callable[[str], Any],
+                                pretrained: str = "pretrained") -> None:
+        """A backbone given alone means the pretrained model (in place of the app's
+        default model); the pretrained model named alone means the app's default backbone.
+
+        Args:
+            default_model: the app's default model (what `model` is when not given).
+            default_backbone: the backbone the pretrained model uses when none is named.
+            known: raises `ConfigError` for a backbone the app cannot use.
+
+        Raises:
+            ConfigError: for a backbone with a model that has none, or one `known` refuses.
+        """
+        model = getattr(self, "model")
+        if self.backbone:
+            known(self.backbone)
+            if model == default_model:
+                setattr(self, "model", pretrained)
+            elif model not in (pretrained, "auto"):
+                raise ConfigError(f"`backbone` makes the {pretrained} model; model={model!r} has no backbone: "
+                                  "give one of them.")
+        elif model == pretrained:
+            self.backbone = default_backbone
+
+    def new_model_weights(self, spec_of: Callable[[str], Any], *, pretrained: str = "pretrained") -> Any:
+        """The weights a new pretrained model's backbone starts from (`starting_weights`:
+        resolved and logged; offline, this fails in seconds, before any data is read), or
+        None for other models and for a run started from another run's weights
+        (`init_from`).
+
+        Args:
+            spec_of: the app's backbone registry lookup (name -> spec with `resolve`).
+        """
+        if getattr(self, "model") != pretrained or getattr(self, "init_from", None):
+            return None
+        from kerasdl.backbones import starting_weights
+
+        return starting_weights(spec_of(self.backbone), self.weights)
 
     @property
     def from_scratch(self) -> bool:

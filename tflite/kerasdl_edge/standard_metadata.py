@@ -167,33 +167,32 @@ def _tensor_metadata(info: TensorInfo) -> Any:
     return tensor
 
 
+def _vocabulary_unit(options: Any, options_type: int, description: str) -> Any:
+    """A tokenizer's process unit: `options` naming the vocabulary file."""
+    schema = _schema()
+    vocabulary = schema.AssociatedFileT()
+    vocabulary.name = VOCABULARY_FILE
+    vocabulary.description = description
+    vocabulary.type = schema.AssociatedFileType.VOCABULARY
+    options.vocabFile = [vocabulary]
+    unit = schema.ProcessUnitT()
+    unit.optionsType = options_type
+    unit.options = options
+    return unit
+
+
 def _tokenizer_unit(tokenizer: RegexTokenizerInput) -> Any:
     schema = _schema()
     options = schema.RegexTokenizerOptionsT()
     options.delimRegexPattern = tokenizer.delimiter
-    vocabulary = schema.AssociatedFileT()
-    vocabulary.name = VOCABULARY_FILE
-    vocabulary.description = "Tokens and their ids, one 'token id' pair per line."
-    vocabulary.type = schema.AssociatedFileType.VOCABULARY
-    options.vocabFile = [vocabulary]
-    unit = schema.ProcessUnitT()
-    unit.optionsType = schema.ProcessUnitOptions.RegexTokenizerOptions
-    unit.options = options
-    return unit
+    return _vocabulary_unit(options, schema.ProcessUnitOptions.RegexTokenizerOptions,
+                            "Tokens and their ids, one 'token id' pair per line.")
 
 
 def _bert_tokenizer_unit(tokenizer: BertTokenizerInput) -> Any:
     schema = _schema()
-    options = schema.BertTokenizerOptionsT()
-    vocabulary = schema.AssociatedFileT()
-    vocabulary.name = VOCABULARY_FILE
-    vocabulary.description = "WordPiece tokens, one per line; a token's id is its line number (from 0)."
-    vocabulary.type = schema.AssociatedFileType.VOCABULARY
-    options.vocabFile = [vocabulary]
-    unit = schema.ProcessUnitT()
-    unit.optionsType = schema.ProcessUnitOptions.BertTokenizerOptions
-    unit.options = options
-    return unit
+    return _vocabulary_unit(schema.BertTokenizerOptionsT(), schema.ProcessUnitOptions.BertTokenizerOptions,
+                            "WordPiece tokens, one per line; a token's id is its line number (from 0).")
 
 
 def _associated_files(metadata: StandardMetadata) -> dict[str, bytes]:
