@@ -14,6 +14,7 @@ The classic pixel baseline is measured in the same runs.
     python bench/transfer.py --latency      # int8 size and latency of every image backbone
     python bench/transfer.py --text         # text: a kerasdl-pretrained BERT (bench/transfer_text.py)
     python bench/transfer.py --speech       # speech: YAMNet pretrained on FSDD (bench/transfer_speech.py)
+    python bench/transfer.py --text --latency; python bench/transfer.py --speech --latency   # CPU cost
 """
 
 from __future__ import annotations
@@ -219,9 +220,9 @@ def main() -> int:
     transfer_speech.add_arguments(parser)
     args = parser.parse_args()
     if args.text:
-        transfer_text.measure(args)
+        transfer_text.latency(args) if args.latency else transfer_text.measure(args)
     elif args.speech:
-        transfer_speech.measure(args)
+        transfer_speech.latency(args) if args.latency else transfer_speech.measure(args)
     else:
         latency(args) if args.latency else transfer(args)
     return 0

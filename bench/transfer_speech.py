@@ -108,3 +108,50 @@ def measure(args: argparse.Namespace) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speech-pretrain-epochs", type=int, default=15)
     parser.add_argument("--speech-epochs", type=int, default=20)
+
+
+def latency(args: argparse.Namespace) -> None:
+    """YAMNet with a 10-class head on 1 s clips at 16 kHz: training clips/s (head only,
+    top 40 layers), float32 and dynamic TFLite sizes and latency."""
+    import tempfile
+    import time
+
+    import keras
+    import numpy as np
+
+    from kerasdl.apps.speech.config import SpeechConfig
+    from kerasdl.apps.speech.models import build_speech_model
+    from kerasdl.export.benchmark import benchmark_models
+    from kerasdl.export.tflite import convert
+    from kerasdl.training.fine_tuning import backbone_of, unfreeze_top
+
+    config = SpeechConfig(backbone="yamnet", weights="imagenet")  # inference-mode batch norm, as fine-tuned
+    model = build_speech_model("pretrained", 16000, 16000, 10, config)
+    rng = np.random.default_rng(0)
+    x = rng.integers(-3000, 3000, (64, 16000)).astype("int16")
+    y = rng.integers(0, 10, 64)
+    speeds = []
+    for phase in ("head", "tune"):
+        if phase == "head":
+            backbone_of(model).trainable = False
+        else:
+            unfreeze_top(backbone_of(model), config.fine_tune_layers)
+        model.compile("adam", "sparse_categorical_crossentropy")
+        model.fit(x[:16], y[:16], batch_size=16, verbose=0)
+        started = time.perf_counter()
+        model.fit(x, y, batch_size=16, verbose=0)
+        speeds.append(len(x) / (time.perf_counter() - started))
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for q in ("float32", "dynamic"):
+            path = Path(folder) / f"yamnet-{q}.tflite"
+            path.write_bytes(convert(model, q))
+            timing = benchmark_models([str(path)], [2], runs=50)[0]
+            rows.append(["yamnet", q, f"{model.count_params() / 1e6:.2f} M", f"{speeds[0]:.0f}", f"{speeds[1]:.0f}",
+                         f"{path.stat().st_size / 1e6:.1f}", f"{timing['p50_ms']:.1f}"])
+    table = markdown_table(["backbone", "TFLite", "parameters", "training clips/s, head only",
+                            "training clips/s, top 40 layers", "MB", "p50 ms per 1 s clip (2 threads)"], rows)
+    write_result("transfer-speech-latency", "YAMNet on 2 CPU cores: training speed, TFLite size and latency", table,
+                 "python bench/transfer.py --speech --latency",
+                 "Random weights (speed and size do not depend on the values), 1 s clips at 16 kHz, batch 16.")
+    keras.backend.clear_session()

@@ -151,3 +151,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-pretrain-epochs", dest="text_pretrain_epochs", type=int, default=2)
     parser.add_argument("--pretrain-texts", type=int, default=10_000)
     parser.add_argument("--vocabulary", type=int, default=8000)
+
+
+# The published presets' shapes (keras-hub's configs), built with random weights: speed
+# and size do not depend on the values.
+PRESET_SHAPES = {
+    "bert_tiny_en_uncased": {"num_layers": 2, "num_heads": 2, "hidden_dim": 128, "intermediate_dim": 512},
+    "bert_small_en_uncased": {"num_layers": 4, "num_heads": 8, "hidden_dim": 512, "intermediate_dim": 2048},
+    "bert_base_en_uncased": {"num_layers": 12, "num_heads": 12, "hidden_dim": 768, "intermediate_dim": 3072},
+}
+
+
+def latency(args: argparse.Namespace) -> None:
+    """Fine-tuning speed (texts/s at 128 word pieces, batch 16, every layer training),
+    dynamic-range TFLite size and latency of each English preset's shape with a 2-class
+    head."""
+    import tempfile
+
+    import keras
+    import keras_hub
+    import numpy as np
+
+    from kerasdl.export.benchmark import benchmark_models
+    from kerasdl.export.tflite import convert
+
+    rows = []
+    length, batch, steps, vocabulary = 128, 16, 4, 30522
+    for name, shape in PRESET_SHAPES.items():
+        keras.utils.set_random_seed(0)
+        encoder = keras_hub.models.BertBackbone(vocabulary_size=vocabulary, max_sequence_length=512, **shape)
+        inputs = {n: keras.Input((length,), dtype="int32", name=n) for n in ("ids", "mask", "segment_ids")}
+        features = encoder({"token_ids": inputs["ids"], "padding_mask": inputs["mask"],
+                            "segment_ids": inputs["segment_ids"]})
+        model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(features["pooled_output"]))
+        model.compile(keras.optimizers.AdamW(3e-5), "sparse_categorical_crossentropy")
+        rng = np.random.default_rng(0)
+        x = {"ids": rng.integers(1000, vocabulary, (batch * steps, length)).astype("int32"),
+             "mask": np.ones((batch * steps, length), "int32"), "segment_ids": np.zeros((batch * steps, length), "int32")}
+        y = rng.integers(0, 2, batch * steps)
+        model.fit({k: v[:batch] for k, v in x.items()}, y[:batch], batch_size=batch, verbose=0)  # traced
+        started = time.perf_counter()
+        model.fit(x, y, batch_size=batch, verbose=0)
+        speed = batch * steps / (time.perf_counter() - started)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"{name}-dynamic.tflite"
+            path.write_bytes(convert(model, "dynamic"))
+            timing = benchmark_models([str(path)], [2], runs=30)[0]
+            rows.append([f"hub:{name}", f"{model.count_params() / 1e6:.1f} M", f"{speed:.1f}",
+                         f"{10_000 / speed / 60:.1f}", f"{path.stat().st_size / 1e6:.1f}", f"{timing['p50_ms']:.1f}"])
+        keras.backend.clear_session()
+    table = markdown_table(["encoder", "parameters", "fine-tuning texts/s (128 pieces)", "min per epoch of 10,000 texts",
+                            "TFLite dynamic MB", "p50 ms per text (2 threads)"], rows)
+    write_result("transfer-text-latency", "Text encoders on 2 CPU cores: fine-tuning speed, TFLite size and latency",
+                 table, "python bench/transfer.py --text --latency",
+                 "Random weights in each published preset's shape (speed and size do not depend on the values); "
+                 "every layer training (the recipe), batch 16, AdamW; the TFLite file with int8 weights "
+                 "(`--quantize dynamic`, what Model Maker ships for BERT).")

@@ -144,6 +144,24 @@ def test_sentiment_texts_and_files_match_keras(edge: Edge, review_csv: Path, tmp
         assert row["probability"] == pytest.approx(keras_row["probability"], abs=1e-4)
 
 
+def test_pretrained_encoder_texts_match_keras_without_tensorflow(edge: Edge, review_csv: Path, text_preset: Path,
+                                                                tmp_path: Path) -> None:
+    """A BERT-family model's file: the device tokenizes with the WordPiece twin (no
+    TensorFlow, no keras-hub) into its three inputs."""
+    run = _train("sentiment", tmp_path, dataset=str(review_csv), model="pretrained", backbone=str(text_preset),
+                 epochs=3, learning_rate=1e-2, sequence_length=16, warmup_epochs=0.0)
+    model = _tflite(run, tmp_path)
+    inputs = ["A wonderful film, loved it!", "Boring and terrible.", "很好。喜欢", "ＯＫ，１２３！", ""]
+    rows = edge_json(edge, "predict", str(model), *inputs)
+    keras_rows = api.predict(run, inputs)
+    assert [r["label"] for r in rows] == [r["label"] for r in keras_rows]
+    for row, keras_row in zip(rows, keras_rows):
+        assert row["probability"] == pytest.approx(keras_row["probability"], abs=1e-4)
+    shown = edge("info", str(model))
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert json.loads(shown.stdout)["standard_metadata"]["bert_tokenizer"]["vocabulary"] > 100
+
+
 def test_speech_clips_and_stream_match_keras(edge: Edge, tone_folder: Path, tmp_path: Path) -> None:
     run = _train("speech", tmp_path, dataset=str(tone_folder), model="cnn", epochs=8, learning_rate=1e-2,
                  width=8, depth=2)

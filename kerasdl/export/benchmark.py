@@ -41,15 +41,20 @@ def tflite_latency(path: str, threads: int, *, runs: int = 200) -> dict[str, flo
     from kerasdl_edge import EdgeModel
 
     model = EdgeModel(path, num_threads=threads)
-    x = example_input(model.input_shape, model.input_dtype)
+    specs = model.input_specs
+    x = (example_input(model.input_shape, model.input_dtype) if len(specs) == 1
+         else {name: example_input(shape, dtype) for name, shape, dtype in specs})  # named inputs (BERT's)
     return measure(lambda: model(x), runs=runs)
 
 
 def keras_latency(model: Any, *, runs: int = 200) -> dict[str, float]:
     import tensorflow as tf
 
-    spec = model.inputs[0]
-    x = tf.constant(example_input(tuple(spec.shape), spec.dtype))
+    if isinstance(model.input, dict):  # named inputs (a pretrained text encoder's)
+        x = {name: tf.constant(example_input(tuple(t.shape), t.dtype)) for name, t in model.input.items()}
+    else:
+        spec = model.inputs[0]
+        x = tf.constant(example_input(tuple(spec.shape), spec.dtype))
     call = tf.function(lambda inputs: model(inputs, training=False))
     return measure(lambda: call(x).numpy(), runs=runs)
 

@@ -68,12 +68,17 @@ def pretrained_line(backbone: dict[str, Any]) -> str:
     >>> pretrained_line({"name": "mobilenet_v3_small", "input_size": 224,
     ...     "weights": {"source": "cache", "file": "w.h5", "sha256": "ab" * 32}})
     'Started from the pretrained backbone `mobilenet_v3_small` (input 224x224), weights from the cache: `w.h5`, sha256 abababababababababababababababababababababababababababababababab.'
+    >>> pretrained_line({"name": "/home/me/presets/bert_tiny", "weights": {"source": "preset"}})
+    "Started from the pretrained backbone `bert_tiny`, weights the preset's own."
     """
     weights = backbone.get("weights", {})
     where = {"cache": "from the cache", "download": "downloaded", "file": "from the user's file",
-             "none": "random (trained from scratch)"}.get(weights.get("source", ""), weights.get("source", "?"))
-    text = (f"Started from the pretrained backbone `{backbone.get('name')}` (input {backbone.get('input_size')}x"
-            f"{backbone.get('input_size')}), weights {where}")
+             "none": "random (trained from scratch)", "preset": "the preset's own"}.get(
+        weights.get("source", ""), weights.get("source", "?"))
+    # A preset folder is named, not located: the card travels with the model.
+    name = Path(str(backbone.get("name"))).name if "/" in str(backbone.get("name")) else backbone.get("name")
+    size = f" (input {backbone['input_size']}x{backbone['input_size']})" if backbone.get("input_size") else ""
+    text = f"Started from the pretrained backbone `{name}`{size}, weights {where}"
     if weights.get("file"):
         text += f": `{weights['file']}`, sha256 {weights.get('sha256')}"
     return text + "."

@@ -120,6 +120,8 @@ class EdgeModel:
         waveform, RGB) apart."""
         shape = ", ".join("batch" if i == 0 and d < 0 else str(d) for i, d in enumerate(self.input_shape))
         text = f"{self.input_dtype.name} [{shape}]"
+        if len(self._inputs) > 1:  # named inputs (a BERT model's), all of one shape
+            text += f" each: {', '.join(self.input_names)}"
         inputs = self.standard_metadata.inputs if self.standard_metadata is not None else ()
         value_range = inputs[0].value_range if len(inputs) == 1 else None
         if value_range is not None:
@@ -134,6 +136,14 @@ class EdgeModel:
         except (ValueError, RuntimeError) as e:
             raise EdgeError(f"{self.name}: the TFLite interpreter failed to {step}: "
                             f"{interpreter_message(e)}; {DAMAGED_HINT}") from None
+
+    @property
+    def input_specs(self) -> list[tuple[str, tuple[int, ...], np.dtype]]:
+        """(name, shape with -1 for a dynamic size, dtype) of each input, in the file's order."""
+        from kerasdl_edge.metadata import input_key
+
+        return [(input_key(d["name"]), tuple(int(n) for n in d["shape_signature"]), np.dtype(d["dtype"]))
+                for d in self._inputs]
 
     @property
     def input_names(self) -> list[str]:
