@@ -114,7 +114,7 @@ def measure(args: argparse.Namespace) -> None:
             "same network, random weights, 10 epochs at 1e-4": ["--backbone", str(preset), "--weights", "none",
                                                                 "--epochs", "10", "--lr", "1e-4"],
         }
-        for count in args.sizes:
+        for count in args.text_sizes:
             baselines: dict[str, list[float]] = {}
             for index, (arm, extra) in enumerate(arms.items()):
                 accuracies, seconds = [], []
@@ -146,8 +146,8 @@ def measure(args: argparse.Namespace) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--languages", type=lambda s: s.split(","), default=["en", "zh"])
-    parser.add_argument("--text-sizes", dest="sizes", type=lambda s: [int(v) for v in s.split(",")],
-                        default=[200, 1000])
+    parser.add_argument("--text-sizes", dest="text_sizes", type=lambda s: [int(v) for v in s.split(",")],
+                        default=[100, 1000])
     parser.add_argument("--text-pretrain-epochs", dest="text_pretrain_epochs", type=int, default=2)
     parser.add_argument("--pretrain-texts", type=int, default=10_000)
     parser.add_argument("--vocabulary", type=int, default=8000)

@@ -295,3 +295,32 @@ def write_yamnet_standin(path: Path) -> Path:
     with h5py.File(path, "w") as f:
         legacy_h5_format.save_weights_to_hdf5_group(f, model)
     return path
+
+
+@pytest.fixture(scope="session")
+def bert_run(tmp_path_factory: pytest.TempPathFactory, review_csv: Path, text_preset: Path) -> Path:
+    """A sentiment run fine-tuned from the stand-in BERT preset (`text_preset`), shared by
+    the export, edge and MediaPipe tests."""
+    from kerasdl import api
+    from kerasdl.apps.sentiment.config import SentimentConfig
+    from kerasdl.config import resolve_config
+
+    config = resolve_config(SentimentConfig, overrides={
+        "dataset": str(review_csv), "backbone": str(text_preset), "model": "pretrained", "epochs": 5,
+        "batch_size": 16, "learning_rate": 1e-2, "sequence_length": 24, "warmup_epochs": 0.0})
+    runs = tmp_path_factory.mktemp("bert-runs")
+    return api.train("sentiment", config, runs_dir=runs, name="bert", verbose=0).run.path
+
+
+@pytest.fixture(scope="session")
+def yamnet_run(tmp_path_factory: pytest.TempPathFactory, tone_folder: Path) -> Path:
+    """A speech run fine-tuned from a YAMNet stand-in weights file, shared by the export
+    and MediaPipe tests."""
+    from kerasdl import api
+    from kerasdl.apps.speech.config import SpeechConfig
+
+    folder = tmp_path_factory.mktemp("yamnet-runs")
+    weights = write_yamnet_standin(folder / "yamnet.h5")
+    config = SpeechConfig(dataset=str(tone_folder), backbone="yamnet", weights=str(weights), epochs=2,
+                          batch_size=16, learning_rate=3e-3, fine_tune_layers=6)
+    return api.train("speech", config, runs_dir=folder / "runs", name="yamnet", verbose=0).run.path

@@ -134,17 +134,14 @@ def test_offline_without_the_file_is_one_line(tmp_path: Path, monkeypatch: pytes
     assert len(errors) == 1 and "kerasdl fetch-weights yamnet" in errors[0], result.output
 
 
-def test_yamnet_end_to_end(tone_folder: Path, standin: Path, tmp_path: Path) -> None:
+def test_yamnet_end_to_end(yamnet_run: Path, tone_folder: Path, tmp_path: Path) -> None:
     """8 kHz tones resampled to 16 kHz as they are read; the head on the frozen network,
     then its top layers; export: the file's float32 waveform input for MediaPipe's
     AudioClassifier, Keras, TFLite and kerasdl-edge agree; streaming works on it."""
-    from kerasdl.apps.speech.config import SpeechConfig
     from kerasdl.export.exporter import export_run
     from kerasdl_edge import Predictor
 
-    config = SpeechConfig(dataset=str(tone_folder), backbone="yamnet", weights=str(standin), epochs=2,
-                          batch_size=16, learning_rate=3e-3, fine_tune_layers=6)
-    run = api.train("speech", config, runs_dir=tmp_path / "runs", name="yamnet", verbose=0).run.path
+    run = yamnet_run
     meta = json.loads((run / "run.json").read_text())
     assert meta["data"]["sample_rate"] == 16000 and meta["data"]["features"]["mel_bins"] == 64
     assert len(meta["data"]["backbone"]["weights"]["sha256"]) == 64

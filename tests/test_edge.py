@@ -144,12 +144,10 @@ def test_sentiment_texts_and_files_match_keras(edge: Edge, review_csv: Path, tmp
         assert row["probability"] == pytest.approx(keras_row["probability"], abs=1e-4)
 
 
-def test_pretrained_encoder_texts_match_keras_without_tensorflow(edge: Edge, review_csv: Path, text_preset: Path,
-                                                                tmp_path: Path) -> None:
+def test_pretrained_encoder_texts_match_keras_without_tensorflow(edge: Edge, bert_run: Path, tmp_path: Path) -> None:
     """A BERT-family model's file: the device tokenizes with the WordPiece twin (no
     TensorFlow, no keras-hub) into its three inputs."""
-    run = _train("sentiment", tmp_path, dataset=str(review_csv), model="pretrained", backbone=str(text_preset),
-                 epochs=3, learning_rate=1e-2, sequence_length=16, warmup_epochs=0.0)
+    run = bert_run
     model = _tflite(run, tmp_path)
     inputs = ["A wonderful film, loved it!", "Boring and terrible.", "很好。喜欢", "ＯＫ，１２３！", ""]
     rows = edge_json(edge, "predict", str(model), *inputs)

@@ -138,19 +138,7 @@ def mixed_reviews(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def pretrained_run(tmp_path_factory: pytest.TempPathFactory, mixed_reviews: Path, text_preset: Path) -> Path:
-    from kerasdl.apps.sentiment.config import SentimentConfig
-    from kerasdl.config import resolve_config
-
-    config = resolve_config(SentimentConfig, overrides={
-        "dataset": str(mixed_reviews), "backbone": str(text_preset), "model": "pretrained", "epochs": 6,
-        "batch_size": 16, "learning_rate": 1e-2, "sequence_length": 24, "warmup_epochs": 0.0})
-    runs = tmp_path_factory.mktemp("runs")
-    return api.train("sentiment", config, runs_dir=runs, name="bert", verbose=0).run.path
-
-
-def test_pretrained_encoder_end_to_end(pretrained_run: Path, text_preset: Path, tmp_path: Path) -> None:
+def test_pretrained_encoder_end_to_end(bert_run: Path, text_preset: Path, tmp_path: Path) -> None:
     """Trained from the preset folder's weights; reloaded; exported (SavedModel on raw
     strings, TFLite on three int32 inputs with a BertTokenizer in the standard metadata);
     Keras, the SavedModel, TFLite and kerasdl-edge (the TF-free twin) agree."""
@@ -158,19 +146,19 @@ def test_pretrained_encoder_end_to_end(pretrained_run: Path, text_preset: Path, 
     from kerasdl_edge import Predictor
     from kerasdl_edge.standard_metadata import read_standard_metadata
 
-    meta = json.loads((pretrained_run / "run.json").read_text())
+    meta = json.loads((bert_run / "run.json").read_text())
     backbone = meta["data"]["backbone"]
     assert backbone["weights"]["source"] == "preset" and len(backbone["weights"]["sha256"]) == 64
     assert meta["data"]["tokenizer"]["kind"] == "wordpiece"
     assert meta["data"]["tokenizer"]["preset"] == text_preset.name  # named, not located
-    metrics = json.loads((pretrained_run / "metrics.json").read_text())
+    metrics = json.loads((bert_run / "metrics.json").read_text())
     assert metrics["accuracy"] >= 0.8  # validation: the word pieces carry the label
 
     texts = ["A wonderful film, loved it!", "Boring and terrible.", "这个东西很好，喜欢！", "质量很差。后悔", "",
              "  \t\n  ", "zqxv wvvk", "!!! ... ???"]
-    keras_rows = api.predict(pretrained_run, texts, top_k=2)
+    keras_rows = api.predict(bert_run, texts, top_k=2)
     assert all(np.isfinite(t["probability"]) for row in keras_rows for t in row["top"])  # wordless texts too
-    report = export_run(pretrained_run, formats=("saved_model", "tflite"),
+    report = export_run(bert_run, formats=("saved_model", "tflite"),
                         quantizations=("float32", "dynamic", "int8"), out_dir=tmp_path / "out", check=True)
     assert not report.failed and set(report.tasks.values()) == {"TextClassifier"}
     # Full int8 (activations too) of this tiny stand-in encoder is flagged worse by the
