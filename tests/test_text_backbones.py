@@ -221,3 +221,14 @@ def test_foreign_weights_file_is_one_clear_error(tmp_path: Path, mixed_reviews: 
                              weights=str(tmp_path / "wide.weights.h5"), epochs=1)
     with pytest.raises(KerasdlError, match="does not fit the keras-hub preset"):
         api.train("sentiment", config, runs_dir=tmp_path / "runs", verbose=0)
+
+
+def test_optimize_refuses_a_keras_hub_encoder_in_one_line(bert_run: Path) -> None:
+    """tfmot needs a tf_keras twin, and keras-hub's encoders are Keras 3 only."""
+    from click.testing import CliRunner
+
+    from kerasdl.cli import cli
+
+    result = CliRunner().invoke(cli, ["optimize", str(bert_run), "--prune", "0.5", "--epochs", "1"])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "no tf_keras twin" in result.output.strip().splitlines()[-1], result.output

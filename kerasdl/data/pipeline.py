@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -53,3 +53,13 @@ def count_examples(ds: "tf.data.Dataset") -> int:
     if n >= 0:
         return n
     return int(ds.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
+def as_arrays(x: Any) -> Any:
+    """A model input as numpy: an array, or {name: array} for a model of named inputs
+    (a pretrained text encoder's ids, mask and segment ids)."""
+    import numpy as np
+
+    if isinstance(x, dict):
+        return {key: np.asarray(value) for key, value in x.items()}
+    return np.asarray(x)

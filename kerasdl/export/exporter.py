@@ -405,7 +405,7 @@ def _float32(app: Any, config: Any, info: dict[str, Any], model: Any) -> Any:
 def _representative_batches(ds: Any, count: int) -> list[np.ndarray]:
     """`count` training inputs spread evenly over the split: the first ones alone
     would calibrate a time-ordered split (a series) on its first days only."""
-    from kerasdl.data.pipeline import count_examples
+    from kerasdl.data.pipeline import as_arrays, count_examples
 
     every = max(1, count_examples(ds) // count)
     inputs = [as_arrays(x) for x, _ in ds.shard(every, 0).take(count)]
@@ -415,12 +415,6 @@ def _representative_batches(ds: Any, count: int) -> list[np.ndarray]:
         return [{key: np.stack([x[key] for x in inputs]) for key in inputs[0]}]
     return [np.stack(inputs)]
 
-
-def as_arrays(x: Any) -> Any:
-    """A model input as numpy: an array, or {name: array} for a model of named inputs."""
-    if isinstance(x, dict):
-        return {key: np.asarray(value) for key, value in x.items()}
-    return np.asarray(x)
 
 
 def variant_tolerance(variant: str) -> float:
@@ -441,7 +435,7 @@ def is_worse(metric: float, keras_metric: float, tolerance: float, mode: str) ->
 def _check(app: Any, model: Any, report: ExportReport, ds: Any, info: dict[str, Any],
            to_task_input: Any = None, wrapped: set[str] | None = None) -> list[dict[str, Any]]:
     from kerasdl.app import predict_dataset
-    from kerasdl.data.pipeline import evaluation_pipeline
+    from kerasdl.data.pipeline import as_arrays, evaluation_pipeline
 
     batches = evaluation_pipeline(ds, CHECK_BATCH)
     targets, keras_out = predict_dataset(model, batches)

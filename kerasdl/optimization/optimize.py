@@ -105,7 +105,7 @@ def optimize_run(
     Raises:
         KerasdlError: for a bad run, a model tfmot cannot handle, or bad options.
     """
-    from kerasdl.data.pipeline import evaluation_pipeline
+    from kerasdl.data.pipeline import as_arrays, evaluation_pipeline
     from kerasdl.loading import open_run
     from kerasdl.optimization import techniques
     from kerasdl.optimization.twin import build_twin, check_same_outputs, copy_weights
@@ -119,7 +119,7 @@ def optimize_run(
     # fine-tunes is a tf_keras model, so it runs tfmot's own callbacks only.
     setup = prepare_fit(app, config, data, output_dir=base.path, app_callbacks=False)
     train, validation = setup.train, setup.validation
-    sample = next(iter(evaluation_pipeline(data.validation, 32)))[0].numpy()
+    sample = as_arrays(next(iter(evaluation_pipeline(data.validation, 32)))[0])
     steps = setup.steps_per_epoch * options.epochs
     lr = options.learning_rate or config.learning_rate / 10
 
