@@ -232,3 +232,23 @@ def test_optimize_refuses_a_keras_hub_encoder_in_one_line(bert_run: Path) -> Non
     result = CliRunner().invoke(cli, ["optimize", str(bert_run), "--prune", "0.5", "--epochs", "1"])
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert "no tf_keras twin" in result.output.strip().splitlines()[-1], result.output
+
+
+def test_auto_takes_the_pretrained_candidates_only_with_weights_here(text_preset: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--model auto` adds the pretrained encoder (a preset folder has its weights) and
+    YAMNet only when its file is here: it never downloads."""
+    from conftest import write_yamnet_standin
+    from kerasdl.apps.sentiment.app import SentimentApp
+    from kerasdl.apps.sentiment.config import SentimentConfig
+    from kerasdl.apps.speech.app import SpeechApp
+    from kerasdl.apps.speech.config import SpeechConfig
+
+    candidates = SentimentApp().auto_candidates(SentimentConfig(model="auto", backbone=str(text_preset)))
+    assert candidates["pretrained"]["backbone"] == str(text_preset) and candidates["pretrained"]["learning_rate"] == 3e-5
+    assert all(c.get("backbone") == "" for name, c in candidates.items() if name != "pretrained")
+    assert "pretrained" not in SentimentApp().auto_candidates(SentimentConfig(model="auto"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
+    assert "pretrained" not in SpeechApp().auto_candidates(SpeechConfig(model="auto"))
+    weights = write_yamnet_standin(tmp_path / "yamnet.h5")
+    assert "pretrained" in SpeechApp().auto_candidates(SpeechConfig(model="auto", weights=str(weights)))
