@@ -91,7 +91,7 @@ def test_log_mel_lr_model_is_the_printed_log_mel_baseline(tone_folder: Path, tmp
     from kerasdl.apps.speech.baselines import fit_log_mel_lr
 
     assert SpeechApp.baseline_models["log-mel-lr"] == SpeechApp.auto_recipes["log-mel-lr"] == {
-        "model": "log-mel-lr", "epochs": 1}
+        "model": "log-mel-lr", "epochs": 1, "backbone": ""}
     config = SpeechConfig(dataset=str(tone_folder), **{**SpeechConfig.presets["tiny"], "model": "log-mel-lr"})
     # The TFLite file takes float32 waveforms (MediaPipe's), made int16 PCM inside.
     _check_baseline_model(SpeechApp(), config, "log-mel band mean and std + logistic regression", tmp_path,
