@@ -140,3 +140,25 @@ def mean_std(values: Sequence[float]) -> str:
     if len(values) < 2:
         return f"{100 * values[0]:.2f}"
     return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f}"
+
+
+def fine_tuning_speeds(model: Any, config: Any, x: Any, y: Any, batch: int = 16) -> tuple[float, float]:
+    """Training examples/s of a model with a pretrained backbone: the head alone on the
+    frozen backbone, then with the backbone's top `config.fine_tune_layers` layers (each
+    after two warm-up batches)."""
+    import time
+
+    from kerasdl.training.fine_tuning import backbone_of, unfreeze_top
+
+    speeds = []
+    for phase in ("head", "tune"):
+        if phase == "head":
+            backbone_of(model).trainable = False
+        else:
+            unfreeze_top(backbone_of(model), config.fine_tune_layers)
+        model.compile("adam", "sparse_categorical_crossentropy")
+        model.fit(x[:2 * batch], y[:2 * batch], batch_size=batch, verbose=0)  # traced, warmed up
+        started = time.perf_counter()
+        model.fit(x, y, batch_size=batch, verbose=0)
+        speeds.append(len(x) / (time.perf_counter() - started))
+    return speeds[0], speeds[1]

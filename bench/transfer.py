@@ -30,7 +30,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from common import REPO, SHARED_DATA, markdown_table, mean_std, require, train_in_child, write_result  # noqa: E402
+from common import (REPO, SHARED_DATA, fine_tuning_speeds, markdown_table, mean_std, require,  # noqa: E402
+                    train_in_child, write_result)
 
 SOURCE_CLASSES = ("airplane", "automobile", "bird", "cat", "deer")
 TARGET_CLASSES = ("dog", "frog", "horse", "ship", "truck")
@@ -146,26 +147,12 @@ def transfer(args: argparse.Namespace) -> None:
 
 
 def training_speed(model, config, batch: int = 16, steps: int = 8) -> tuple[float, float]:
-    """Training images/s at 224x224: the head alone on the frozen backbone, then with the
-    backbone's top `fine_tune_layers` layers (after one warm-up step each)."""
+    """Training images/s at 224x224, head only and fine-tuning (`common.fine_tuning_speeds`)."""
     import numpy as np
-
-    from kerasdl.training.fine_tuning import backbone_of, unfreeze_top
 
     x = np.random.default_rng(0).integers(0, 256, (batch * steps, 224, 224, 3), dtype=np.uint8)
     y = np.random.default_rng(1).integers(0, 5, batch * steps)
-    speeds = []
-    for phase in ("head", "tune"):
-        if phase == "head":
-            backbone_of(model).trainable = False
-        else:
-            unfreeze_top(backbone_of(model), config.fine_tune_layers)
-        model.compile("adam", "sparse_categorical_crossentropy")
-        model.fit(x[:2 * batch], y[:2 * batch], batch_size=batch, verbose=0)  # traced, warmed up
-        started = time.perf_counter()
-        model.fit(x, y, batch_size=batch, verbose=0)
-        speeds.append(len(x) / (time.perf_counter() - started))
-    return speeds[0], speeds[1]
+    return fine_tuning_speeds(model, config, x, y, batch)
 
 
 def latency(args: argparse.Namespace) -> None:

@@ -19,7 +19,8 @@ import statistics
 import tarfile
 from pathlib import Path
 
-from common import REPO, SHARED_DATA, markdown_table, mean_std, require, train_in_child, write_result
+from common import (REPO, SHARED_DATA, fine_tuning_speeds, markdown_table, mean_std, require, train_in_child,
+                    write_result)
 
 WORK = REPO / "bench" / "runs" / "transfer_speech"
 
@@ -130,7 +131,6 @@ def latency(args: argparse.Namespace) -> None:
     """YAMNet with a 10-class head on 1 s clips at 16 kHz: training clips/s (head only,
     top 40 layers), float32 and dynamic TFLite sizes and latency."""
     import tempfile
-    import time
 
     import keras
     import numpy as np
@@ -139,24 +139,12 @@ def latency(args: argparse.Namespace) -> None:
     from kerasdl.apps.speech.models import build_speech_model
     from kerasdl.export.benchmark import benchmark_models
     from kerasdl.export.tflite import convert
-    from kerasdl.training.fine_tuning import backbone_of, unfreeze_top
-
     config = SpeechConfig(backbone="yamnet", weights="imagenet")  # inference-mode batch norm, as fine-tuned
     model = build_speech_model("pretrained", 16000, 16000, 10, config)
     rng = np.random.default_rng(0)
     x = rng.integers(-3000, 3000, (64, 16000)).astype("int16")
     y = rng.integers(0, 10, 64)
-    speeds = []
-    for phase in ("head", "tune"):
-        if phase == "head":
-            backbone_of(model).trainable = False
-        else:
-            unfreeze_top(backbone_of(model), config.fine_tune_layers)
-        model.compile("adam", "sparse_categorical_crossentropy")
-        model.fit(x[:16], y[:16], batch_size=16, verbose=0)
-        started = time.perf_counter()
-        model.fit(x, y, batch_size=16, verbose=0)
-        speeds.append(len(x) / (time.perf_counter() - started))
+    speeds = fine_tuning_speeds(model, config, x, y, 16)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for q in ("float32", "dynamic"):
