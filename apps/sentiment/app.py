@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 
 from kerasdl.app import ClassifierApp, Datasets
+from kerasdl.backbones import BACKBONE_WEIGHTS
 from kerasdl.app_export import ClassifierExportSpec, ExportSettings, ExportSpec, MobileTask, named_probabilities
 
 from kerasdl.apps.sentiment import preprocessing
@@ -27,8 +28,6 @@ SAMPLE_DIR = Path(__file__).parent / "sample"
 CHINESE_SAMPLE_DIR = Path(__file__).parent / "sample_zh"
 # What each model's first weights are computed from (see `Datasets.initial_weights`).
 MODEL_STATISTICS = {"bag": (preprocessing.IDF_KEY,), "nbsvm": (preprocessing.NB_KEY,)}
-# The key of a new pretrained model's starting weights in `Datasets.initial_weights`.
-BACKBONE_WEIGHTS = "backbone_weights"
 
 
 class SentimentExport(ClassifierExportSpec[SentimentConfig]):
@@ -83,7 +82,7 @@ class SentimentApp(ClassifierApp[SentimentConfig]):
 
     Example:
     >>> from kerasdl.apps.sentiment.app import SentimentApp
-    >>> from kerasdl.apps.sentiment.config import PRETRAINED, PRETRAINED_RECIPE, SentimentConfig
+    >>> from kerasdl.apps.sentiment.config import SentimentConfig
     >>> app = SentimentApp()
     >>> data = app.load_datasets(SentimentConfig())  # the bundled IMDB sample
     >>> data.info["class_names"]

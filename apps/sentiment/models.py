@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from kerasdl.backbones import BACKBONE_WEIGHTS
 from kerasdl.errors import ConfigError
 from kerasdl.layers.blocks import classifier_head, keras_or
 from kerasdl.layers.masked_mean import masked_mean_class
@@ -250,7 +251,7 @@ def build_sentiment_model(
     """
     if name == "pretrained":
         return build_pretrained(sequence_length, num_classes, config, keras_or(keras_module),
-                                weights=(statistics or {}).get("backbone_weights"), batch_size=batch_size)
+                                weights=(statistics or {}).get(BACKBONE_WEIGHTS), batch_size=batch_size)
     return BUILDERS[name](sequence_length, vocabulary_size, num_classes, config,
                           keras_or(keras_module), statistics=statistics, batch_size=batch_size)
 

@@ -8,6 +8,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from kerasdl.app import ClassifierApp, Datasets
+from kerasdl.backbones import BACKBONE_WEIGHTS
 from kerasdl.app_export import ClassifierExportSpec, ExportSettings, ExportSpec, MobileTask, TaskInput, named_probabilities
 
 from kerasdl.apps.speech import preprocessing
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
-# The key of a new pretrained model's starting weights in `Datasets.initial_weights`.
-BACKBONE_WEIGHTS = "backbone_weights"
 
 
 class SpeechExport(ClassifierExportSpec[SpeechConfig]):
@@ -80,7 +79,7 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
 
     Example:
     >>> from kerasdl.apps.speech.app import SpeechApp
-    >>> from kerasdl.apps.speech.config import PRETRAINED, SpeechConfig
+    >>> from kerasdl.apps.speech.config import SpeechConfig
     >>> app = SpeechApp()
     >>> data = app.load_datasets(SpeechConfig())  # the bundled spoken-digit sample
     >>> data.info["sample_rate"], data.info["clip_samples"]
@@ -123,8 +122,6 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
 
         weights = config.new_model_weights(audio_backbone) if fitted is None else None
         if config.model == PRETRAINED:
-            from kerasdl.backbones.audio import audio_backbone
-
             sample_rate = audio_backbone(config.backbone).sample_rate  # clips are resampled to it
         if fitted is not None:
             # The model's input is fixed: read other data at its rate and length.
@@ -138,8 +135,6 @@ class SpeechApp(ClassifierApp[SpeechConfig]):
         if config.model == LOG_MEL_LR:
             features = log_mel_settings(features)  # what the model computes, for the metadata
         if config.model == PRETRAINED:
-            from kerasdl.backbones.audio import audio_backbone
-
             features = {"mfcc": 0, **audio_backbone(config.backbone).front_end}
         info = {**data.info(), "features": features}
         datasets = Datasets(train=data.train, validation=data.validation, test=data.test, info=info)

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from kerasdl.backbones import BACKBONE_WEIGHTS
 from kerasdl.errors import ConfigError
 from kerasdl.layers.blocks import (
     activation_layer,
@@ -151,7 +152,7 @@ def build_speech_model(
     k = keras_or(keras_module)
     if name == "pretrained":
         return build_pretrained(clip_samples, sample_rate, classes, config, k, batch_size=batch_size,
-                                weights=(statistics or {}).get("backbone_weights"))
+                                weights=(statistics or {}).get(BACKBONE_WEIGHTS))
     if name == "log-mel-lr":
         return build_log_mel_lr(clip_samples, sample_rate, classes, config, k, batch_size=batch_size,
                                 statistics=statistics)

@@ -8,6 +8,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from kerasdl.app import Datasets
+from kerasdl.backbones import BACKBONE_WEIGHTS
 from kerasdl.tasks.image_classifier import ImageClassifierApp
 
 from kerasdl.apps.vision.baselines import PIXELS, fit_pixels
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
-# The key of a new pretrained model's starting weights in `Datasets.initial_weights`.
-BACKBONE_WEIGHTS = "backbone_weights"
 
 
 class VisionApp(ImageClassifierApp[VisionConfig]):

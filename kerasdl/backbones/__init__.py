@@ -17,6 +17,10 @@ from kerasdl.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
+# The key of a new pretrained model's starting weights (`ResolvedWeights`) in an app's
+# `Datasets.initial_weights`, which its model builder reads.
+BACKBONE_WEIGHTS = "backbone_weights"
+
 
 def starting_weights(spec: Any, weights: str) -> ResolvedWeights:
     """The weights a new model's backbone `spec` (image, text or audio) starts from,
