@@ -35,9 +35,11 @@ logger = logging.getLogger(__name__)
 
 
 def evaluate(
-    run_path: str | Path, *, split: str = "test", dataset: str | None = None
+    run_path: str | Path, *, split: str = "test", dataset: str | None = None,
+    epsilon: float | None = None, attack_steps: int = 10,
 ) -> tuple[dict[str, Any], str]:
-    """Evaluates a run's best model on one split of its data (or of `dataset`).
+    """Evaluates a run's best model on one split of its data (or of `dataset`); with
+    `epsilon`, also under FGSM and PGD attacks of that budget (image classifiers).
 
     Returns:
         (metrics, a text report). The metrics are also written to the run's
@@ -48,13 +50,19 @@ def evaluate(
     if dataset is not None:
         config = replace(config, dataset=dataset)
     metrics = evaluate_run(run, app=app, config=config, split=split,
-                           write_plots=dataset is None and split == "test")
+                           write_plots=dataset is None and split == "test", epsilon=epsilon,
+                           attack_steps=attack_steps)
     if dataset is None and split == "test":
         previous = kio.read_json(run.metrics_path) if run.metrics_path.exists() else {}
         if "training" in previous:
             metrics["training"] = previous["training"]
         kio.write_json(run.metrics_path, metrics)
-    return metrics, app.format_metrics(metrics)
+    report = app.format_metrics(metrics)
+    if "robustness" in metrics:
+        from kerasdl.training.adversarial import robustness_line
+
+        report += "\n" + robustness_line(metrics["robustness"])
+    return metrics, report
 
 
 def predict(

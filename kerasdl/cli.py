@@ -188,29 +188,31 @@ def fetch_weights(names: tuple[str, ...], out_dir: str | None) -> None:
 
     On a machine with internet access, for one without: copy the files into the other
     machine's Keras cache ($KERAS_HOME/models, ~/.keras/models by default) or pass one
-    with --weights PATH. A keras-hub preset (hub:NAME) is saved as a folder under --out
-    (default presets/), to train with --backbone FOLDER.
+    with --weights PATH. A keras-hub preset (hub:NAME, or hf://ORG/NAME from the Hugging
+    Face Hub or the mirror HF_ENDPOINT names) is saved as a folder under --out (default
+    presets/), to train with --backbone FOLDER.
 
     \b
     Example:
       kerasdl fetch-weights mobilenet_v3_small efficientnet_b0 --out weights/
       kerasdl fetch-weights hub:resnet_18_imagenet --out presets/
       kerasdl fetch-weights hub:bert_tiny_en_uncased --out presets/
+      kerasdl fetch-weights hf://keras/bert_base_zh --out presets/
       kerasdl fetch-weights yamnet
     """
     from pathlib import Path
 
     from kerasdl.backbones import published_weights
-    from kerasdl.backbones.hub import HUB_PREFIX, fetch_hub_preset
+    from kerasdl.backbones.hub import fetch_hub_preset, is_named_preset
     from kerasdl.backbones.weights import fetch_weights as fetch
 
-    presets = [name[len(HUB_PREFIX):] for name in names if name.startswith(HUB_PREFIX)]
-    specs = [published_weights(name) for name in names if not name.startswith(HUB_PREFIX)]  # all checked first
+    presets = [name for name in names if is_named_preset(name)]
+    specs = [published_weights(name) for name in names if not is_named_preset(name)]  # all checked first
     for spec, path in zip(specs, fetch(specs, Path(out_dir) if out_dir else None)):
         click.echo(f"{spec.name}: {path} ({spec.hash_algorithm} {spec.file_hash} checked)")
     for preset in presets:
         folder = fetch_hub_preset(preset, Path(out_dir or "presets"))
-        click.echo(f"{HUB_PREFIX}{preset}: {folder} (train with --backbone {folder})")
+        click.echo(f"{preset}: {folder} (train with --backbone {folder})")
 
 
 def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -234,6 +236,8 @@ def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--fine-tune-layers", type=int, help="With --backbone: the backbone's top layers trained after the head's epochs (--set head_epochs=N, default half); 0 = none, -1 = all; batch norm stays frozen."),
         click.option("--histograms", is_flag=True, default=None, help="Write weight and gradient histograms and gradient norms to TensorBoard each epoch (slower)."),
         click.option("--teacher", help="Classifiers: a finished run to distil from (knowledge distillation); see --set distill_temperature, distill_weight."),
+        click.option("--adversarial", type=click.Choice(["none", "fgsm", "pgd"]), help="Image classifiers: adversarial training, on examples made at every step by FGSM (one step) or PGD (--set adversarial_steps=N); see --epsilon."),
+        click.option("--epsilon", type=float, help="With --adversarial: how far each pixel (0-1) may move, e.g. 0.031 (8/255)."),
         click.option("--l1", type=float, help="L1 penalty on the weight matrices, added to the loss (0 = off)."),
         click.option("--l2", type=float, help="L2 penalty on the weight matrices, added to the loss (0 = off); unlike --weight-decay, Adam rescales it."),
         click.option("--dropout", type=float, help="Dropout rate before the head."),
@@ -377,19 +381,23 @@ def lr_find(app: str, preset: str | None, config_file: str | None, sets: tuple[s
 @click.option("--split", type=click.Choice(["test", "validation", "train"]), default="test", show_default=True)
 @click.option("--dataset", help="Evaluate on another data set of the same kind (same classes or columns).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option("--epsilon", type=click.FloatRange(0.0, 1.0, min_open=True), help="Image classifiers: also the accuracy under FGSM and PGD attacks that move each pixel (0-1) by at most this, e.g. 0.031 (8/255).")
+@click.option("--attack-steps", type=click.IntRange(1), default=10, show_default=True, help="With --epsilon: PGD's steps.")
 @_user_errors
-def evaluate(run: str, split: str, dataset: str | None, as_json: bool) -> None:
+def evaluate(run: str, split: str, dataset: str | None, as_json: bool, epsilon: float | None,
+             attack_steps: int) -> None:
     """Evaluate a run's best model (writes metrics.json for its test split).
 
     \b
     Example:
       kerasdl evaluate runs/vision/20261122-101500
+      kerasdl evaluate runs/vision/20261122-101500 --epsilon 0.031
     """
     _start_tensorflow()
     _setup_logging(False)
     from kerasdl import api
 
-    metrics, report = api.evaluate(run, split=split, dataset=dataset)
+    metrics, report = api.evaluate(run, split=split, dataset=dataset, epsilon=epsilon, attack_steps=attack_steps)
     click.echo(json.dumps(metrics, indent=2) if as_json else report)
 
 

@@ -22,6 +22,8 @@ from kerasdl.errors import ConfigError
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw", "lamb")
 SCHEDULES = ("constant", "step", "cosine", "warmup-cosine", "one-cycle")
 STRATEGIES = ("auto", "mirrored", "multiworker", "tpu")
+# Adversarial attacks on image pixels (`kerasdl.training.adversarial`).
+ADVERSARIAL_ATTACKS = ("fgsm", "pgd")
 
 C = TypeVar("C", bound="TrainConfig")
 

@@ -241,6 +241,35 @@ def write_standin_weights(path: Path, backbone: str = "mobilenet_v3_small", size
     return path
 
 
+@pytest.fixture(scope="session")
+def mobilenet_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stand-in for MobileNetV3-Small's published file at 32 px (`write_standin_weights`)."""
+    return write_standin_weights(tmp_path_factory.mktemp("weights") / "standin_mobilenet_v3_small.h5")
+
+
+@pytest.fixture(scope="session")
+def mobilenet_run(tmp_path_factory: pytest.TempPathFactory, colour_folder: Path, mobilenet_weights: Path) -> Path:
+    """A vision run fine-tuned from the MobileNetV3-Small stand-in (32 px input): the
+    head on the frozen backbone for an epoch, then the top 12 layers too. Shared by the
+    backbone and MediaPipe tests."""
+    from kerasdl import api
+    from kerasdl.apps.vision.config import VisionConfig
+
+    config = VisionConfig(dataset=str(colour_folder), backbone="mobilenet_v3_small", weights=str(mobilenet_weights),
+                          backbone_size=32, epochs=2, batch_size=16, fine_tune_layers=12, learning_rate=0.01)
+    runs = tmp_path_factory.mktemp("mobilenet-runs")
+    return api.train("vision", config, runs_dir=runs, name="pretrained", verbose=0, baselines=False).run.path
+
+
+@pytest.fixture(scope="session")
+def mobilenet_export(tmp_path_factory: pytest.TempPathFactory, mobilenet_run: Path) -> Any:
+    """`mobilenet_run` exported (SavedModel; float32 and int8 TFLite, checked)."""
+    from kerasdl.export.exporter import export_run
+
+    return export_run(mobilenet_run, formats=("tflite", "saved_model"), quantizations=("float32", "int8"),
+                      out_dir=tmp_path_factory.mktemp("mobilenet-export"), check=True)
+
+
 def text_preset_vocabulary() -> list[str]:
     """A small WordPiece vocabulary over the generated reviews, English and Chinese:
     BERT's special tokens, single characters and their "##" suffixes, whole words, and

@@ -14,11 +14,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from conftest import write_idx_folder, write_standin_weights
+from conftest import write_idx_folder
 from kerasdl import api
 from kerasdl.config import resolve_config
 from kerasdl.export.exporter import export_run
@@ -127,17 +128,15 @@ def test_vision_colour_and_grey_in_image_classifier(mediapipe_python, trained_ru
         assert_agrees(rows, keras, q)
 
 
-def test_pretrained_backbone_in_image_classifier(mediapipe_python, colour_folder: Path, tmp_path: Path) -> None:
+def test_pretrained_backbone_in_image_classifier(mediapipe_python, colour_folder: Path, mobilenet_run: Path,
+                                                 mobilenet_export: Any, tmp_path: Path) -> None:
     """A MobileNetV3-Small model (issue 32): resizing and the backbone's own scaling are
     inside the file, so MediaPipe hands it RGB frames and needs nothing else."""
     from PIL import Image
 
     from kerasdl_edge import Predictor
 
-    weights = write_standin_weights(tmp_path / "mobilenet_v3_small.h5")
-    run = _train("vision", tmp_path, dataset=str(colour_folder), backbone="mobilenet_v3_small", weights=str(weights),
-                 backbone_size=32, epochs=2, learning_rate=0.01)
-    files = _export(run, tmp_path / "out", ("float32", "int8"))
+    run, files = mobilenet_run, mobilenet_export.tflite
     images = [str(p) for p in sorted(colour_folder.rglob("*.png"))[::10]]
     frames = Predictor(files["float32"]).read(images)
     pngs = []

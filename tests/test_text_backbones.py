@@ -9,9 +9,17 @@ which goes through the whole path as a published one would.
 from __future__ import annotations
 
 import csv
+import hashlib
+import http.server
 import json
+import os
 import random
+import shutil
+import subprocess
+import sys
+import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -252,3 +260,83 @@ def test_auto_takes_the_pretrained_candidates_only_with_weights_here(text_preset
     assert "pretrained" not in SpeechApp().auto_candidates(SpeechConfig(model="auto"))
     weights = write_yamnet_standin(tmp_path / "yamnet.h5")
     assert "pretrained" in SpeechApp().auto_candidates(SpeechConfig(model="auto", weights=str(weights)))
+
+
+class _HuggingFaceHubStandIn(http.server.BaseHTTPRequestHandler):
+    """The part of the Hugging Face Hub's protocol that `hf_hub_download` speaks: HEAD and
+    GET of /ORG/NAME/resolve/REVISION/PATH, answered with the headers it reads (the
+    commit, the file's ETag, its length), and 404 with `X-Error-Code: EntryNotFound` for a
+    file the repository lacks (keras-hub probes optional files that way)."""
+
+    root: Path
+    served: list[str]
+    COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+    def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
+        self._answer(body=False)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._answer(body=True)
+
+    def _answer(self, *, body: bool) -> None:
+        parts = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path).strip("/").split("/")
+        file = self.root.joinpath(parts[0], parts[1], *parts[4:]) if len(parts) > 4 and parts[2] == "resolve" else None
+        if file is None or not file.is_file():
+            self.send_response(404)
+            self.send_header("X-Error-Code", "EntryNotFound" if file is not None else "RepoNotFound")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        data = file.read_bytes()
+        self.served.append("/".join(parts[4:]) + (" GET" if body else " HEAD"))
+        self.send_response(200)
+        self.send_header("X-Repo-Commit", self.COMMIT)
+        self.send_header("ETag", '"' + hashlib.sha256(data).hexdigest() + '"')
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_hugging_face_preset_over_loopback(text_preset: Path, review_csv: Path, tmp_path: Path) -> None:
+    """`--backbone hf://ORG/NAME` downloads the preset through huggingface_hub from the
+    endpoint HF_ENDPOINT names (a loopback stand-in of the Hub here), records the weights'
+    sha256, then trains again from huggingface_hub's cache with the endpoint gone; a
+    preset neither served nor cached is one line naming `kerasdl fetch-weights`."""
+    shutil.copytree(text_preset, tmp_path / "hub" / "keras" / "bert_standin")
+    handler = type("Handler", (_HuggingFaceHubStandIn,), {"root": tmp_path / "hub", "served": []})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{httpd.server_address[1]}", "HF_HOME": str(tmp_path / "hf"),
+           "HF_HUB_DISABLE_TELEMETRY": "1"}
+
+    def kerasdl(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", "from kerasdl.cli import cli; cli()", *args], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=600)
+
+    train = ("train", "sentiment", "--dataset", str(review_csv), "--model", "pretrained", "--epochs", "1",
+             "--set", "sequence_length=16", "--runs-dir", str(tmp_path / "runs"))
+    try:
+        first = kerasdl(*train, "--backbone", "hf://keras/bert_standin", "--name", "downloaded")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert {"config.json GET", "model.weights.h5 GET", "tokenizer.json GET",
+            "assets/tokenizer/vocabulary.txt GET"} <= set(handler.served), handler.served
+    meta = json.loads((tmp_path / "runs" / "sentiment" / "downloaded" / "run.json").read_text())
+    weights = meta["data"]["backbone"]["weights"]
+    assert weights["sha256"] == hashlib.sha256((text_preset / "model.weights.h5").read_bytes()).hexdigest()
+    assert meta["data"]["tokenizer"]["preset"] == "hf://keras/bert_standin"
+    # The endpoint is gone: huggingface_hub's cache serves the same files, and an
+    # uncached preset fails in one line.
+    fetched = kerasdl("fetch-weights", "hf://keras/bert_standin", "--out", str(tmp_path / "presets"))
+    assert fetched.returncode == 0, fetched.stderr[-2000:]
+    assert (tmp_path / "presets" / "bert_standin" / "model.weights.h5").is_file()
+    missing = kerasdl(*train, "--backbone", "hf://keras/never_served")
+    errors = [line for line in missing.stderr.splitlines() + missing.stdout.splitlines() if line.startswith("Error")]
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr, missing.stderr[-2000:]
+    assert len(errors) == 1 and "kerasdl fetch-weights hf://keras/never_served" in errors[0], errors

@@ -19,7 +19,8 @@ def test_contract_all_models(colour_folder: Path, tmp_path: Path, image_size, ch
     results = run_app_contract(VisionApp(), config, tmp_path, inputs=first,
                                learned=(lambda m: m["accuracy"] > 0.6) if image_size is None else None)
     results.pop("trained", None)
-    assert set(results) == {"mlp", "lenet", "cnn", "resnet", "mobilenet", "pixels", "pretrained"}
+    assert set(results) == {"mlp", "lenet", "cnn", "resnet", "mobilenet", "alexnet", "vgg", "densenet", "pixels",
+                            "pretrained"}
     for name, r in results.items():
         assert r["output_shape"] == (4, 3), name
 
@@ -73,6 +74,40 @@ def test_activation_and_norm_switches_build_train_and_convert(model: str, activa
     net.fit(images, np.arange(8) % 3, epochs=1, verbose=0)
     tflite = EdgeModel(convert(net, "float32"))
     np.testing.assert_allclose(tflite(images), np.asarray(net(images)), atol=1e-4)
+
+
+@pytest.mark.parametrize("model", ["alexnet", "vgg", "densenet"])
+def test_classic_architectures_train_and_convert_to_every_precision(model: str) -> None:
+    """The primers' classic networks: their defining structure is there, they train
+    (the app contract trains, saves and reloads each too), and full int8 TFLite
+    (weights and activations, calibrated through their pools and concatenations) keeps
+    their predictions; float32 is checked on the one with a new op (DenseNet's
+    concatenation). The weight-only variants (dynamic, float16) change no op and are
+    checked for every model by the export's check (bench/export.py)."""
+    from kerasdl.apps.vision.models import build_vision_model
+    from kerasdl.export.tflite import convert
+    from kerasdl_edge import EdgeModel
+
+    net = build_vision_model(model, (16, 16, 3), 3, VisionConfig(width=4))
+    kinds = [type(layer).__name__ for layer in net.layers]
+    if model == "alexnet":  # five convolutions, the first 5x5, then two hidden dense layers
+        convs = [layer for layer in net.layers if type(layer).__name__ == "Conv2D"]
+        assert len(convs) == 5 and convs[0].kernel_size == (5, 5) and kinds.count("Dense") == 3
+    elif model == "vgg":  # only 3x3 convolutions, two per stage
+        convs = [layer for layer in net.layers if type(layer).__name__ == "Conv2D"]
+        assert {c.kernel_size for c in convs} == {(3, 3)} and len(convs) == 2 * kinds.count("MaxPooling2D")
+    else:  # dense connectivity: every layer's input holds all earlier maps
+        concat = net.get_layer("block1_layer4_concat")
+        assert concat.output.shape[-1] == net.get_layer("stem_conv").output.shape[-1] + 4 * 2
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (16, 16, 16, 3)).astype("uint8")
+    net.compile("adam", "sparse_categorical_crossentropy")
+    history = net.fit(images, np.arange(16) % 3, epochs=1, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    expected = np.asarray(net(images))
+    for quantization, tolerance in (("float32", 1e-4), ("int8", 0.2))[0 if model == "densenet" else 1:]:
+        tflite = EdgeModel(convert(net, quantization, [images[i:i + 4] for i in range(0, 16, 4)]))
+        np.testing.assert_allclose(tflite(images), expected, atol=tolerance, err_msg=quantization)
 
 
 def test_auto_style_keeps_each_model_as_designed() -> None:

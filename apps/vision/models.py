@@ -29,6 +29,9 @@ MODELS: dict[str, str] = {
     "cnn": "CNN: 3x3 convolution, batch norm and pooling stages, then a dense layer (the default).",
     "resnet": "Small ResNet: residual blocks with identity and projection shortcuts.",
     "mobilenet": "MobileNet-style net of depthwise-separable convolutions, for phones.",
+    "alexnet": "AlexNet-style net at small scale: five convolutions (5x5 first), three max-poolings, two wide dense layers with dropout.",
+    "vgg": "VGG-style net: stages of two 3x3 convolutions and a max-pooling, doubling the filters.",
+    "densenet": "DenseNet-BC-style net: each layer's features concatenated to all before it, 1x1 bottlenecks, compressing transitions.",
     "pixels": "The classic baseline: a linear classifier on raw pixels (ridge on one-hot labels, softmax).",
     "pretrained": "A pretrained backbone (--backbone, ImageNet weights) with pooling, dropout and a new dense head.",
 }
@@ -123,6 +126,85 @@ def build_mobilenet(shape: tuple[int, int, int], classes: int, config: VisionCon
     return k.Model(inputs, outputs, name="mobilenet")
 
 
+def build_alexnet(shape: tuple[int, int, int], classes: int, config: VisionConfig, k: ModuleType) -> Any:
+    # Krizhevsky et al. 2012 at small scale, as CIFAR re-implementations size it (64, 192,
+    # 384, 256, 256 filters at width 32): a wide 5x5 first convolution, three max-poolings,
+    # then two wide dense layers with dropout 0.5, where most parameters sit. Batch norm
+    # (by default) stands where the original had local response normalization.
+    w = config.width
+    inputs = image_input(shape, keras_module=k)
+    x = scale_pixels(inputs, keras_module=k)
+    style = {"activation": config.activation_for("alexnet"), "norm": config.norm_for("alexnet")}
+    layers = [(2 * w, 5, True), (6 * w, 5, True), (12 * w, 3, False), (8 * w, 3, False), (8 * w, 3, True)]
+    for i, (filters, kernel, pool) in enumerate(layers, start=1):
+        x = conv_bn_act(x, filters, kernel_size=kernel, strides=_stem_strides(shape) if i == 1 else 1,
+                        name=f"conv{i}", keras_module=k, **style)
+        if pool and x.shape[1] >= 2:
+            x = k.layers.MaxPooling2D(3 if x.shape[1] >= 3 else 2, strides=2, padding="same", name=f"pool{i}")(x)
+    x = k.layers.Flatten(name="flatten")(x)
+    for i in (1, 2):
+        x = _dense(x, 32 * w, config, "alexnet", f"dense_{i}", k)
+        x = k.layers.Dropout(0.5, name=f"dense_{i}_dropout")(x)
+    outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
+    return k.Model(inputs, outputs, name="alexnet")
+
+
+def build_vgg(shape: tuple[int, int, int], classes: int, config: VisionConfig, k: ModuleType) -> Any:
+    # Simonyan and Zisserman 2015: only 3x3 convolutions (two stacked see 5x5 with fewer
+    # weights and one more nonlinearity), in stages that halve the map and double the
+    # filters (capped at 8x width), until the map is at most 2 pixels high.
+    inputs = image_input(shape, keras_module=k)
+    x = scale_pixels(inputs, keras_module=k)
+    style = {"activation": config.activation_for("vgg"), "norm": config.norm_for("vgg")}
+    size, filters, stage = min(shape[:2]) // _stem_strides(shape), config.width, 1
+    if _stem_strides(shape) > 1:
+        x = k.layers.MaxPooling2D(2, name="pool0")(x)
+    while True:
+        for j in "ab":
+            x = conv_bn_act(x, filters, name=f"stage{stage}{j}", keras_module=k, **style)
+        x = k.layers.MaxPooling2D(2, name=f"pool{stage}")(x)
+        size //= 2
+        if size <= 2 or stage == 5:
+            break
+        filters, stage = min(filters * 2, config.width * 8), stage + 1
+    x = k.layers.GlobalAveragePooling2D(name="pool_global")(x) if size > 2 else k.layers.Flatten(name="flatten")(x)
+    x = _dense(x, 8 * config.width, config, "vgg", "dense_1", k)
+    outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
+    return k.Model(inputs, outputs, name="vgg")
+
+
+def build_densenet(shape: tuple[int, int, int], classes: int, config: VisionConfig, k: ModuleType) -> Any:
+    # Huang et al. 2017, the BC variant: growth rate g = width / 2; each layer is
+    # norm-act-1x1 conv (4g, the bottleneck) then norm-act-3x3 conv (g), and its g new
+    # maps are concatenated to everything before it, so later layers reuse earlier
+    # features and gradients reach early layers directly. Between the three blocks a
+    # transition halves the channels (compression 0.5) and the map (2x2 average pooling).
+    growth, per_block = max(config.width // 2, 2), 4
+    norm, activation = config.norm_for("densenet"), config.activation_for("densenet")
+    inputs = image_input(shape, keras_module=k)
+    x = scale_pixels(inputs, keras_module=k)
+    x = k.layers.Conv2D(2 * growth, 3, strides=_stem_strides(shape), padding="same", use_bias=False, name="stem_conv")(x)
+
+    def norm_act(y: Any, name: str) -> Any:
+        return k.layers.Activation(activation, name=f"{name}_{activation}")(normalization(y, norm, name=name, keras_module=k))
+
+    for block in (1, 2, 3):
+        for i in range(1, per_block + 1):
+            name = f"block{block}_layer{i}"
+            y = k.layers.Conv2D(4 * growth, 1, use_bias=norm == "none", name=f"{name}_1x1")(norm_act(x, f"{name}_a"))
+            y = k.layers.Conv2D(growth, 3, padding="same", use_bias=norm == "none", name=f"{name}_3x3")(
+                norm_act(y, f"{name}_b"))
+            x = k.layers.Concatenate(name=f"{name}_concat")([x, y])
+        if block < 3:
+            x = k.layers.Conv2D(x.shape[-1] // 2, 1, use_bias=norm == "none", name=f"transition{block}_conv")(
+                norm_act(x, f"transition{block}"))
+            x = k.layers.AveragePooling2D(2, name=f"transition{block}_pool")(x)
+    x = norm_act(x, "final")
+    x = k.layers.GlobalAveragePooling2D(name="pool_global")(x)
+    outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
+    return k.Model(inputs, outputs, name="densenet")
+
+
 def build_pixels(shape: tuple[int, int, int], classes: int, config: VisionConfig, k: ModuleType,
                  statistics: dict[str, Any] | None = None) -> Any:
     """The classic baseline as a model: the pixels scaled to [0, 1] (averaged over
@@ -181,6 +263,9 @@ BUILDERS: dict[str, Callable[..., Any]] = {
     "cnn": build_cnn,
     "resnet": build_resnet,
     "mobilenet": build_mobilenet,
+    "alexnet": build_alexnet,
+    "vgg": build_vgg,
+    "densenet": build_densenet,
     "pixels": build_pixels,
     "pretrained": build_pretrained,
 }

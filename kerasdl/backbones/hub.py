@@ -1,6 +1,9 @@
 """keras-hub image presets as backbones: `--backbone DIR` (a preset directory, what
-`save_to_preset` or `kerasdl fetch-weights hub:NAME --out DIR` writes) or `--backbone
-hub:NAME` (a named keras-hub preset, from keras-hub's own cache or downloaded by it).
+`save_to_preset` or `kerasdl fetch-weights hub:NAME --out DIR` writes), `--backbone
+hub:NAME` (a named keras-hub preset, from keras-hub's own cache or downloaded by it from
+Kaggle) or `--backbone hf://ORG/NAME` (a preset on the Hugging Face Hub, such as the Keras
+team's copies `hf://keras/NAME`; downloaded by huggingface_hub, which honours
+`HF_ENDPOINT`, a mirror, and keeps its files in its cache, `HF_HOME`).
 
 A preset holds the backbone's config (`config.json`), its weights (`model.weights.h5`) and
 its image converter (`image_converter.json`: the input size and the scale and offset of
@@ -15,6 +18,9 @@ Example:
 >>> from kerasdl.backbones.hub import is_hub_backbone
 >>> is_hub_backbone("hub:resnet_18_imagenet"), is_hub_backbone("mobilenet_v3_small")
 (True, False)
+>>> HubPreset("hf://keras/bert_tiny_en_uncased").short_name
+'bert_tiny_en_uncased'
+
 """
 
 from __future__ import annotations
@@ -37,17 +43,26 @@ from kerasdl.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 HUB_PREFIX = "hub:"
+HF_PREFIX = "hf://"
+NAMED_PRESET_PREFIXES = (HUB_PREFIX, HF_PREFIX)
 PRESET_FILES = ("config.json", "metadata.json")
 WEIGHTS_FILE = "model.weights.h5"
 HUB_LAYER = "hub_backbone"
 
 
 def is_hub_backbone(name: str) -> bool:
-    """Whether `backbone` names a keras-hub preset: `hub:NAME`, or a preset directory."""
-    if name.startswith(HUB_PREFIX):
+    """Whether `backbone` names a keras-hub preset: `hub:NAME`, `hf://ORG/NAME` or a
+    preset directory."""
+    if is_named_preset(name):
         return True
     folder = Path(name).expanduser()
     return all((folder / f).is_file() for f in PRESET_FILES)
+
+
+def is_named_preset(name: str) -> bool:
+    """Whether `name` is a preset to download by name (`hub:NAME`, `hf://ORG/NAME`), not a
+    folder."""
+    return name.startswith(NAMED_PRESET_PREFIXES)
 
 
 def _keras_hub() -> Any:
@@ -63,14 +78,29 @@ class HubPreset:
     its weights as the resolver finds them. Image and text backbones build on it.
 
     Args:
-        backbone: `hub:NAME` or a preset directory's path.
+        backbone: `hub:NAME`, `hf://ORG/NAME` or a preset directory's path.
     """
 
     def __init__(self, backbone: str) -> None:
         self.name = backbone
-        self.preset = backbone[len(HUB_PREFIX):] if backbone.startswith(HUB_PREFIX) \
-            else str(Path(backbone).expanduser().resolve())
+        if backbone.startswith(HUB_PREFIX):
+            self.preset = backbone[len(HUB_PREFIX):]  # keras-hub's own name (Kaggle)
+        elif backbone.startswith(HF_PREFIX):
+            self.preset = backbone  # keras-hub reads hf:// handles itself
+        else:
+            self.preset = str(Path(backbone).expanduser().resolve())
         self.weights = None  # no file of kerasdl's registry: the preset brings its own
+
+    @property
+    def short_name(self) -> str:
+        """The preset's own name: a folder's name, the last part of a handle."""
+        return self.preset.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def record_name(self) -> str:
+        """How runs and exports name the preset: its handle, or a folder's name (no path of
+        the training machine)."""
+        return self.name if is_named_preset(self.name) else self.short_name
 
     def _from_preset(self, what: str, load: Any) -> Any:
         try:
@@ -79,10 +109,12 @@ class HubPreset:
             raise
         except Exception as e:  # keras-hub's and kagglehub's network and file errors
             reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+            handle = self.name if is_named_preset(self.name) else f"{HUB_PREFIX}{self.short_name}"
+            mirror = " (or set HF_ENDPOINT to a reachable mirror)" if self.name.startswith(HF_PREFIX) else ""
             raise WeightsError(
                 f"Cannot load the {what} of keras-hub preset {self.preset!r} ({reason}). Offline, a named preset "
-                f"must be in keras-hub's cache: on a connected machine run `kerasdl fetch-weights "
-                f"{HUB_PREFIX}{self.preset} --out DIR` and pass --backbone DIR/{self.preset} here.") from None
+                f"must be in its cache: on a connected machine run `kerasdl fetch-weights {handle} --out DIR` "
+                f"and pass --backbone DIR/{self.short_name} here{mirror}.") from None
 
     @property
     def description(self) -> str:
@@ -107,9 +139,21 @@ class HubPreset:
         return ResolvedWeights("preset", path, file_digest(path))
 
     def has_weights_here(self, weights: str) -> bool:
-        """Whether `weights` can be had without a download (a preset directory's own)."""
+        """Whether `weights` can be had without a download: a preset directory's own, or a
+        Hugging Face preset's already in huggingface_hub's cache."""
         choice = weights.strip().lower()
-        return choice != NO_WEIGHTS and (choice != PUBLISHED or (Path(self.preset) / WEIGHTS_FILE).is_file())
+        if choice == NO_WEIGHTS:
+            return False
+        if choice != PUBLISHED or (Path(self.preset) / WEIGHTS_FILE).is_file():
+            return True
+        if self.name.startswith(HF_PREFIX):
+            try:
+                from huggingface_hub import try_to_load_from_cache
+            except ImportError:
+                return False
+            cached = try_to_load_from_cache(self.name[len(HF_PREFIX):], WEIGHTS_FILE)
+            return isinstance(cached, str) and Path(cached).is_file()
+        return False
 
     def load_into(self, network: Any, weights: ResolvedWeights) -> None:
         """Loads `weights` into the keras-hub `network`.
@@ -189,19 +233,23 @@ class HubImageBackbone(HubPreset):
 
 
 def fetch_hub_preset(name: str, out_dir: Path) -> Path:
-    """Downloads the keras-hub preset `name` (through keras-hub) and saves it as the
-    directory `out_dir/name`, to copy to a machine without internet: the backbone with
-    its weights, and its tokenizer (text) or image converter (images) where it has one.
+    """Downloads the keras-hub preset `name` (`hub:NAME` or `hf://ORG/NAME`, through
+    keras-hub) and saves it as the directory `out_dir/NAME`, to copy to a machine without
+    internet: the backbone with its weights, and its tokenizer (text) or image converter
+    (images) where it has one.
 
     Raises:
+        ConfigError: for a name that is not a named preset.
         WeightsError: when keras-hub cannot get it.
     """
-    spec = HubPreset(HUB_PREFIX + name)
+    if not is_named_preset(name):
+        raise ConfigError(f"{name!r} is not a named keras-hub preset: give {HUB_PREFIX}NAME or {HF_PREFIX}ORG/NAME.")
+    spec = HubPreset(name)
     hub = _keras_hub()
     from keras_hub.src.utils.preset_utils import check_file_exists
 
     network = spec._from_preset("backbone", hub.models.Backbone.from_preset)
-    folder = Path(out_dir).expanduser() / name
+    folder = Path(out_dir).expanduser() / spec.short_name
     network.save_to_preset(str(folder))
     for part, file, load in (("tokenizer", "tokenizer.json", hub.tokenizers.Tokenizer.from_preset),
                              ("image converter", "image_converter.json", hub.layers.ImageConverter.from_preset)):

@@ -1,5 +1,6 @@
 """Pretrained text encoders: keras-hub BERT-family presets as a text classifier's
-backbone (`kerasdl train sentiment --backbone hub:NAME` or `--backbone DIR`).
+backbone (`kerasdl train sentiment --backbone hub:NAME`, `--backbone hf://ORG/NAME` or
+`--backbone DIR`).
 
 A preset brings three things: the encoder's config, its weights and its WordPiece
 tokenizer (vocabulary and rules: lower-casing, accents, CJK characters split one by one).
@@ -21,7 +22,6 @@ True
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from kerasdl.backbones.hub import HUB_PREFIX, HubPreset, _keras_hub
@@ -54,8 +54,9 @@ def text_backbone(name: str) -> "HubTextBackbone":
 
     if not is_hub_backbone(name):
         raise ConfigError(f"`backbone` {name!r} is not a keras-hub text preset: give hub:NAME (for example "
-                          f"{DEFAULT_TEXT_BACKBONE}; `kerasdl backbones` lists them) or a preset folder "
-                          "(what `kerasdl fetch-weights hub:NAME --out DIR` writes).")
+                          f"{DEFAULT_TEXT_BACKBONE}; `kerasdl backbones` lists them), hf://ORG/NAME (the "
+                          "Hugging Face Hub, e.g. hf://keras/bert_base_zh) or a preset folder (what `kerasdl "
+                          "fetch-weights hub:NAME --out DIR` writes).")
     return HubTextBackbone(name)
 
 
@@ -89,7 +90,7 @@ class HubTextBackbone(HubPreset):
             "split_on_cjk": bool(getattr(tokenizer, "split_on_cjk", True)),
             "suffix_indicator": tokenizer.suffix_indicator, "oov_token": tokenizer.oov_token, **special,
             # Named, not located: exports carry no path of the training machine.
-            "preset": self.name if self.name.startswith(HUB_PREFIX) else Path(self.preset).name,
+            "preset": self.record_name,
         }
 
     def max_sequence_length(self) -> int | None:

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from kerasdl.backbones.hub import is_named_preset
 from kerasdl.export.layout import exported_data_name
 
 KOTLIN = {
@@ -70,13 +71,16 @@ def pretrained_line(backbone: dict[str, Any]) -> str:
     'Started from the pretrained backbone `mobilenet_v3_small` (input 224x224), weights from the cache: `w.h5`, sha256 abababababababababababababababababababababababababababababababab.'
     >>> pretrained_line({"name": "/home/me/presets/bert_tiny", "weights": {"source": "preset"}})
     "Started from the pretrained backbone `bert_tiny`, weights the preset's own."
+    >>> pretrained_line({"name": "hf://keras/bert_tiny_en_uncased", "weights": {"source": "preset"}})
+    "Started from the pretrained backbone `hf://keras/bert_tiny_en_uncased`, weights the preset's own."
     """
     weights = backbone.get("weights", {})
     where = {"cache": "from the cache", "download": "downloaded", "file": "from the user's file",
              "none": "random (trained from scratch)", "preset": "the preset's own"}.get(
         weights.get("source", ""), weights.get("source", "?"))
     # A preset folder is named, not located: the card travels with the model.
-    name = Path(str(backbone.get("name"))).name if "/" in str(backbone.get("name")) else backbone.get("name")
+    name = str(backbone.get("name"))
+    name = name if is_named_preset(name) or "/" not in name else Path(name).name
     size = f" (input {backbone['input_size']}x{backbone['input_size']})" if backbone.get("input_size") else ""
     text = f"Started from the pretrained backbone `{name}`{size}, weights {where}"
     if weights.get("file"):

@@ -36,7 +36,7 @@ import numpy as np
 
 from kerasdl.app import ClassifierApp, Datasets
 from kerasdl.app_export import ClassifierExportSpec, ExportSpec, MobileTask, TaskInput, named_probabilities
-from kerasdl.config import ClassifierConfig, _check_positive_int
+from kerasdl.config import ADVERSARIAL_ATTACKS, ClassifierConfig, _check_choice, _check_positive_int, _check_range
 from kerasdl.errors import ConfigError, DataError
 from kerasdl.layers.blocks import keras_or
 
@@ -59,10 +59,21 @@ class ImageClassifierConfig(ClassifierConfig):
         image_size: resize every image to this square size; None keeps the data's own
             size (which must then be the same for every image).
         channels: 1 (grey) or 3 (colour); None keeps the data's own.
+        adversarial: none, fgsm or pgd: train on adversarial examples made by that
+            attack at every step (`kerasdl.training.adversarial`).
+        epsilon: the attack's budget: how far each pixel (in [0, 1]) may move;
+            8/255 is CIFAR-10's usual one.
+        adversarial_steps: PGD's steps when training with pgd.
+        adversarial_weight: the weight w of the adversarial loss; 1 - w goes to the
+            clean one (0.5: Goodfellow et al.; 1: Madry et al.).
     """
 
     image_size: int | None = None
     channels: int | None = None
+    adversarial: str = "none"
+    epsilon: float = 8 / 255
+    adversarial_steps: int = 5
+    adversarial_weight: float = 0.5
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -74,6 +85,13 @@ class ImageClassifierConfig(ClassifierConfig):
                 )
         if self.channels not in (None, 1, 3):
             raise ConfigError(f"`channels` must be 1 or 3. Received: channels={self.channels!r}")
+        _check_choice(self, "adversarial", ("none", *ADVERSARIAL_ATTACKS))
+        _check_range(self, "epsilon", 0.0, 1.0, low_open=True)
+        _check_positive_int(self, "adversarial_steps")
+        _check_range(self, "adversarial_weight", 0.0, 1.0)
+        if self.adversarial != "none" and getattr(self, "teacher", None):
+            raise ConfigError("Give `teacher` (distillation) or `adversarial` (adversarial training), not both: "
+                              "each replaces the training loss.")
 
 
 def image_input(image_shape: tuple[int, int, int], *, keras_module: ModuleType | None = None) -> Any:

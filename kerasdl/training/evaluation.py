@@ -17,13 +17,16 @@ EVAL_BATCH_SIZE = 256
 
 def evaluate_run(
     run: Run, *, app: Any, config: TrainConfig, data: Any = None, split: str = "test",
-    write_plots: bool = True,
+    write_plots: bool = True, epsilon: float | None = None, attack_steps: int = 10,
 ) -> dict[str, Any]:
     """The app's metrics of the run's best model on `split` of `data` (loaded with the
-    run's fitted preprocessing when None), with plots written into the run.
+    run's fitted preprocessing when None), with plots written into the run; with
+    `epsilon`, also its accuracy under FGSM and PGD attacks (`attack_steps` steps) of
+    that budget (`robustness`; models on image pixels).
 
     Raises:
         DataError: when the data's classes, columns or shape differ from the run's.
+        ConfigError: for `epsilon` on a model that is not on image pixels.
     """
     from kerasdl.data.pipeline import evaluation_pipeline
     from kerasdl.training.saving import load_app_model
@@ -39,10 +42,19 @@ def evaluate_run(
         logger.warning("The data has no test split: evaluating on the validation split.")
         ds, used = data.validation, "validation"
     model = load_app_model(app, run.model_path())
+    if epsilon is not None:
+        from kerasdl.training.adversarial import pixel_view
+
+        pixel_view(model)  # a model an attack can take, checked before the evaluation
     metrics = app.evaluate(
         model, evaluation_pipeline(ds, EVAL_BATCH_SIZE, cache=False), info,
         plots_dir=run.plots if write_plots else None,
     )
+    if epsilon is not None:
+        from kerasdl.training.adversarial import robust_accuracy
+
+        metrics["robustness"] = robust_accuracy(model, evaluation_pipeline(ds, EVAL_BATCH_SIZE, cache=False),
+                                                epsilon=epsilon, steps=attack_steps)
     return {"split": used, "model": run.model_path().name, **metrics}
 
 

@@ -209,7 +209,8 @@ def prepare_model(app: "App", config: TrainConfig, info: dict[str, Any], *,
     scope and `config`'s precision policy, built (or loaded from `checkpoint`), started
     from `config.init_from`'s weights with `config.freeze`'s layers frozen (before
     compiling: Keras reads `trainable` then), compiled for `steps_per_epoch`, with the
-    L1/L2 penalties attached and, with `teacher`, the distillation loss.
+    L1/L2 penalties attached and, with `teacher`, the distillation loss (with
+    `adversarial`, the adversarial training loss).
 
     Args:
         info: the data info (`Datasets.info`).
@@ -260,6 +261,14 @@ def prepare_model(app: "App", config: TrainConfig, info: dict[str, Any], *,
             attach_teacher(model, teacher, temperature=config.distill_temperature, weight=config.distill_weight)
             logger.info("Distilling from %s (T=%g, soft-target weight %g).", teacher_path,
                         config.distill_temperature, config.distill_weight)
+        if getattr(config, "adversarial", "none") != "none" and steps_per_epoch is not None:
+            from kerasdl.training.adversarial import attach_adversary
+
+            if uses_custom_loop(strategy):
+                raise ConfigError("Adversarial training trains with Keras' fit; the multiworker custom loop does not "
+                                  "support it: drop --adversarial or use another --strategy.")
+            attach_adversary(model, method=config.adversarial, epsilon=config.epsilon, steps=config.adversarial_steps,
+                             weight=config.adversarial_weight)
     return model
 
 
