@@ -166,8 +166,9 @@ def backbones() -> None:
     from kerasdl.backbones.text import TEXT_PRESETS
 
     width = max(len(name) for name in TEXT_PRESETS)
-    click.echo("Text encoders (sentiment --backbone hub:PRESET or a preset folder; keras-hub downloads them, "
-               "kerasdl fetch-weights hub:PRESET --out DIR saves one for a machine offline):")
+    click.echo("Text encoders (sentiment --backbone hub:PRESET, hf://keras/PRESET from the Hugging Face Hub or the "
+               "mirror HF_ENDPOINT names, or a preset folder; kerasdl fetch-weights hub:PRESET --out DIR saves one "
+               "for a machine offline):")
     for name, description in TEXT_PRESETS.items():
         click.echo(f"  hub:{name:<{width}} {description}")
     from kerasdl.backbones.audio import AUDIO_BACKBONES

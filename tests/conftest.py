@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -21,6 +23,24 @@ def _private_tmpdir(tmp_path_factory: pytest.TempPathFactory) -> None:
     path = tmp_path_factory.mktemp("tmpdir")
     os.environ["TMPDIR"] = str(path)
     tempfile.tempdir = str(path)
+
+
+def build_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], Any]) -> Path:
+    """The folder `name`, filled by `build(folder)` once per test session: under xdist
+    the first worker to ask builds it while the others wait for it, then all read it (a
+    session fixture is otherwise made once per worker: a run two workers both trained
+    cost twice). For what the tests only read."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # this run's, shared by its workers
+    folder = root / f"shared-{name}"
+    with (root / f"shared-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (folder / ".built").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            build(folder)
+            (folder / ".built").touch()
+    return folder
 
 
 def write_colour_folder(
@@ -244,30 +264,44 @@ def write_standin_weights(path: Path, backbone: str = "mobilenet_v3_small", size
 @pytest.fixture(scope="session")
 def mobilenet_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A stand-in for MobileNetV3-Small's published file at 32 px (`write_standin_weights`)."""
-    return write_standin_weights(tmp_path_factory.mktemp("weights") / "standin_mobilenet_v3_small.h5")
+    folder = build_once(tmp_path_factory, "mobilenet-weights",
+                        lambda f: write_standin_weights(f / "standin_mobilenet_v3_small.h5"))
+    return folder / "standin_mobilenet_v3_small.h5"
+
+
+def _train_mobilenet(folder: Path, dataset: Path, weights: Path) -> None:
+    from kerasdl import api
+    from kerasdl.apps.vision.config import VisionConfig
+    from kerasdl.export.exporter import export_run
+
+    config = VisionConfig(dataset=str(dataset), backbone="mobilenet_v3_small", weights=str(weights),
+                          backbone_size=32, epochs=2, batch_size=16, fine_tune_layers=12, learning_rate=0.01)
+    run = api.train("vision", config, runs_dir=folder / "runs", name="pretrained", verbose=0, baselines=False).run
+    report = export_run(run.path, formats=("tflite", "saved_model"), quantizations=("float32", "int8"),
+                        out_dir=folder / "export", check=True)
+    assert not report.failed, report.failed
 
 
 @pytest.fixture(scope="session")
 def mobilenet_run(tmp_path_factory: pytest.TempPathFactory, colour_folder: Path, mobilenet_weights: Path) -> Path:
     """A vision run fine-tuned from the MobileNetV3-Small stand-in (32 px input): the
-    head on the frozen backbone for an epoch, then the top 12 layers too. Shared by the
-    backbone and MediaPipe tests."""
-    from kerasdl import api
-    from kerasdl.apps.vision.config import VisionConfig
-
-    config = VisionConfig(dataset=str(colour_folder), backbone="mobilenet_v3_small", weights=str(mobilenet_weights),
-                          backbone_size=32, epochs=2, batch_size=16, fine_tune_layers=12, learning_rate=0.01)
-    runs = tmp_path_factory.mktemp("mobilenet-runs")
-    return api.train("vision", config, runs_dir=runs, name="pretrained", verbose=0, baselines=False).run.path
+    head on the frozen backbone for an epoch, then the top 12 layers too; exported
+    beside it (SavedModel; float32 and int8 TFLite, checked: `mobilenet_export`).
+    Shared by the backbone and MediaPipe tests."""
+    folder = build_once(tmp_path_factory, "mobilenet-run",
+                        lambda f: _train_mobilenet(f, colour_folder, mobilenet_weights))
+    return folder / "runs" / "vision" / "pretrained"
 
 
 @pytest.fixture(scope="session")
-def mobilenet_export(tmp_path_factory: pytest.TempPathFactory, mobilenet_run: Path) -> Any:
-    """`mobilenet_run` exported (SavedModel; float32 and int8 TFLite, checked)."""
-    from kerasdl.export.exporter import export_run
+def mobilenet_export(mobilenet_run: Path) -> Path:
+    """`mobilenet_run`'s export folder (tflite/, the SavedModel, the model card)."""
+    return mobilenet_run.parents[2] / "export"
 
-    return export_run(mobilenet_run, formats=("tflite", "saved_model"), quantizations=("float32", "int8"),
-                      out_dir=tmp_path_factory.mktemp("mobilenet-export"), check=True)
+
+def tflite_files(export: Path) -> dict[str, Path]:
+    """{quantization: path} of an export folder's TFLite files."""
+    return {path.stem.rsplit("-", 1)[-1]: path for path in sorted((export / "tflite").glob("*.tflite"))}
 
 
 def text_preset_vocabulary() -> list[str]:
@@ -334,11 +368,13 @@ def bert_run(tmp_path_factory: pytest.TempPathFactory, review_csv: Path, text_pr
     from kerasdl.apps.sentiment.config import SentimentConfig
     from kerasdl.config import resolve_config
 
-    config = resolve_config(SentimentConfig, overrides={
-        "dataset": str(review_csv), "backbone": str(text_preset), "model": "pretrained", "epochs": 5,
-        "batch_size": 16, "learning_rate": 1e-2, "sequence_length": 24, "warmup_epochs": 0.0})
-    runs = tmp_path_factory.mktemp("bert-runs")
-    return api.train("sentiment", config, runs_dir=runs, name="bert", verbose=0).run.path
+    def train(folder: Path) -> None:
+        config = resolve_config(SentimentConfig, overrides={
+            "dataset": str(review_csv), "backbone": str(text_preset), "model": "pretrained", "epochs": 5,
+            "batch_size": 16, "learning_rate": 1e-2, "sequence_length": 24, "warmup_epochs": 0.0})
+        api.train("sentiment", config, runs_dir=folder, name="bert", verbose=0)
+
+    return build_once(tmp_path_factory, "bert-run", train) / "sentiment" / "bert"
 
 
 @pytest.fixture(scope="session")
@@ -348,8 +384,10 @@ def yamnet_run(tmp_path_factory: pytest.TempPathFactory, tone_folder: Path) -> P
     from kerasdl import api
     from kerasdl.apps.speech.config import SpeechConfig
 
-    folder = tmp_path_factory.mktemp("yamnet-runs")
-    weights = write_yamnet_standin(folder / "yamnet.h5")
-    config = SpeechConfig(dataset=str(tone_folder), backbone="yamnet", weights=str(weights), epochs=2,
-                          batch_size=16, learning_rate=3e-3, fine_tune_layers=6)
-    return api.train("speech", config, runs_dir=folder / "runs", name="yamnet", verbose=0).run.path
+    def train(folder: Path) -> None:
+        weights = write_yamnet_standin(folder / "yamnet.h5")
+        config = SpeechConfig(dataset=str(tone_folder), backbone="yamnet", weights=str(weights), epochs=2,
+                              batch_size=16, learning_rate=3e-3, fine_tune_layers=6)
+        api.train("speech", config, runs_dir=folder / "runs", name="yamnet", verbose=0)
+
+    return build_once(tmp_path_factory, "yamnet-run", train) / "runs" / "speech" / "yamnet"

@@ -14,13 +14,12 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import write_colour_folder, write_standin_weights
+from conftest import tflite_files, write_colour_folder, write_standin_weights
 from kerasdl.backbones import image as image_backbones
 from kerasdl.backbones.weights import (
     MIRROR_VARIABLE,
@@ -259,7 +258,7 @@ def test_backbone_config_choices() -> None:
 
 
 def test_pretrained_model_end_to_end(tmp_path: Path, mobilenet_run: Path, mobilenet_weights: Path,
-                                     mobilenet_export: Any, colour_folder: Path) -> None:
+                                     mobilenet_export: Path, colour_folder: Path) -> None:
     """From a weights file (the cache resolves to a file the same way: above): trains the
     head on the frozen backbone, then fine-tunes its top layers with batch normalization
     frozen; records the weights; exports TFLite files that agree with Keras on raw uint8
@@ -296,18 +295,17 @@ def test_pretrained_model_end_to_end(tmp_path: Path, mobilenet_run: Path, mobile
     assert int(resumed.optimizer.iterations) == steps_per_epoch  # phase 1's optimizer would count two epochs
     assert json.loads(run.metrics_path.read_text())["accuracy"] > 0.6  # solid colours, random features, real statistics
 
-    report = mobilenet_export
-    assert not report.failed
+    files = tflite_files(mobilenet_export)  # exported with the check on: none failed (conftest)
     images = [str(p) for p in sorted(colour_folder.rglob("*.png"))[::15]]
     keras_rows = api.predict(run.path, images)
-    float32 = Predictor(report.tflite["float32"]).predict(images)
+    float32 = Predictor(files["float32"]).predict(images)
     assert [e["label"] for e in float32] == [k["label"] for k in keras_rows]
     # int8 runs on a raw uint8 image, and kerasdl-edge reads the file as kerasdl does (how
     # far it is from Keras is in the export's check table: the random stand-in weights
     # quantize far worse than trained ones, so no bound is asserted on it here).
-    int8 = Predictor(report.tflite["int8"]).predict(images)
-    assert [e["label"] for e in int8] == [k["label"] for k in api.predict(report.tflite["int8"], images)]
-    card = report.model_card.read_text()
+    int8 = Predictor(files["int8"]).predict(images)
+    assert [e["label"] for e in int8] == [k["label"] for k in api.predict(files["int8"], images)]
+    card = next(mobilenet_export.glob("*-model-card.md")).read_text()
     assert BACKBONE in card and backbone_info["weights"]["sha256"][:12] in card
     json.dumps(backbone_info)  # JSON-able, as run.json needs
 

@@ -14,12 +14,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
-from conftest import write_idx_folder
+from conftest import build_once, tflite_files, write_idx_folder
 from kerasdl import api
 from kerasdl.config import resolve_config
 from kerasdl.export.exporter import export_run
@@ -43,14 +42,16 @@ def mediapipe_python(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dic
     if python:
         assert Path(python).is_file(), f"KERASDL_MEDIAPIPE_PYTHON={python} does not exist"
     else:
-        root = tmp_path_factory.mktemp("mediapipe") / "venv"
-        subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
-        python = str(root / "bin" / "python")
-        pip = subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                              *MEDIAPIPE], capture_output=True, text=True, timeout=900)
-        if pip.returncode != 0:
-            pytest.skip("MediaPipe could not be installed (no package index?): "
-                        + (pip.stderr.strip().splitlines() or ["pip failed"])[-1])
+        def install(folder: Path) -> None:
+            subprocess.run([sys.executable, "-m", "venv", str(folder / "venv")], check=True)
+            pip = subprocess.run([str(folder / "venv" / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                                  "--disable-pip-version-check", *MEDIAPIPE], capture_output=True, text=True,
+                                 timeout=900)
+            if pip.returncode != 0:
+                pytest.skip("MediaPipe could not be installed (no package index?): "
+                            + (pip.stderr.strip().splitlines() or ["pip failed"])[-1])
+
+        python = str(build_once(tmp_path_factory, "mediapipe-venv", install) / "venv" / "bin" / "python")
     # kerasdl-edge from this checkout, alone on the path (its parent folder may hold TensorFlow).
     edge_path = tmp_path_factory.mktemp("edge-path")
     (edge_path / "kerasdl_edge").symlink_to(Path(kerasdl_edge.__file__).parent)
@@ -129,14 +130,15 @@ def test_vision_colour_and_grey_in_image_classifier(mediapipe_python, trained_ru
 
 
 def test_pretrained_backbone_in_image_classifier(mediapipe_python, colour_folder: Path, mobilenet_run: Path,
-                                                 mobilenet_export: Any, tmp_path: Path) -> None:
+                                                 mobilenet_export: Path, tmp_path: Path) -> None:
     """A MobileNetV3-Small model (issue 32): resizing and the backbone's own scaling are
     inside the file, so MediaPipe hands it RGB frames and needs nothing else."""
     from PIL import Image
 
     from kerasdl_edge import Predictor
 
-    run, files = mobilenet_run, mobilenet_export.tflite
+    run, files = mobilenet_run, tflite_files(mobilenet_export)
+    assert set(files) == {"float32", "int8"}
     images = [str(p) for p in sorted(colour_folder.rglob("*.png"))[::10]]
     frames = Predictor(files["float32"]).read(images)
     pngs = []

@@ -18,6 +18,7 @@ MODEL_STYLE: dict[str, tuple[str, str]] = {
     # AlexNet's local response normalization is replaced by batch norm, as modern
     # re-implementations do; VGG and DenseNet as published (batch norm: VGG's BN variant).
     "alexnet": ("relu", "batch"), "vgg": ("relu", "batch"), "densenet": ("relu", "batch"),
+    "fastcnn": ("gelu", "batch"),
 }
 
 

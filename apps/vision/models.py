@@ -31,6 +31,7 @@ MODELS: dict[str, str] = {
     "mobilenet": "MobileNet-style net of depthwise-separable convolutions, for phones.",
     "alexnet": "AlexNet-style net at small scale: five convolutions (5x5 first), three max-poolings, two wide dense layers with dropout.",
     "vgg": "VGG-style net: stages of two 3x3 convolutions and a max-pooling, doubling the filters.",
+    "fastcnn": "A CNN sized for a CPU's budget (airbench-style): a 2x2 patch stem, three blocks of two 3x3 convolutions with max-pooling, global max-pooling.",
     "densenet": "DenseNet-BC-style net: each layer's features concatenated to all before it, 1x1 bottlenecks, compressing transitions.",
     "pixels": "The classic baseline: a linear classifier on raw pixels (ridge on one-hot labels, softmax).",
     "pretrained": "A pretrained backbone (--backbone, ImageNet weights) with pooling, dropout and a new dense head.",
@@ -205,6 +206,31 @@ def build_densenet(shape: tuple[int, int, int], classes: int, config: VisionConf
     return k.Model(inputs, outputs, name="densenet")
 
 
+def build_fastcnn(shape: tuple[int, int, int], classes: int, config: VisionConfig, k: ModuleType) -> Any:
+    # After the fast CIFAR-10 training line of work (Page 2018, Jordan 2024 "airbench"):
+    # a 2x2 patch convolution without padding as the stem, then three blocks of width w,
+    # 4w, 4w, each conv 3x3 -> max-pool 2 -> norm -> act -> conv 3x3 -> norm -> act (pooling
+    # right after the first convolution makes the rest of the block 4x cheaper), and a
+    # global max-pooling: most multiply-adds sit in large 3x3 convolutions on small
+    # maps, which CPUs run near their matrix-product speed.
+    w = config.width
+    norm, activation = config.norm_for("fastcnn"), config.activation_for("fastcnn")
+    inputs = image_input(shape, keras_module=k)
+    x = scale_pixels(inputs, keras_module=k)
+    x = k.layers.Conv2D(24, 2, strides=_stem_strides(shape), name="stem_conv")(x)
+    x = k.layers.Activation(activation, name=f"stem_{activation}")(x)
+    for i, filters in enumerate((w, 4 * w, 4 * w), start=1):
+        x = k.layers.Conv2D(filters, 3, padding="same", use_bias=norm == "none", name=f"block{i}_a_conv")(x)
+        if x.shape[1] >= 2:
+            x = k.layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
+        x = normalization(x, norm, name=f"block{i}_a", keras_module=k)
+        x = k.layers.Activation(activation, name=f"block{i}_a_{activation}")(x)
+        x = conv_bn_act(x, filters, activation=activation, norm=norm, name=f"block{i}_b", keras_module=k)
+    x = k.layers.GlobalMaxPooling2D(name="pool_global")(x)
+    outputs = classifier_head(x, classes, dropout=config.dropout, keras_module=k)
+    return k.Model(inputs, outputs, name="fastcnn")
+
+
 def build_pixels(shape: tuple[int, int, int], classes: int, config: VisionConfig, k: ModuleType,
                  statistics: dict[str, Any] | None = None) -> Any:
     """The classic baseline as a model: the pixels scaled to [0, 1] (averaged over
@@ -266,6 +292,7 @@ BUILDERS: dict[str, Callable[..., Any]] = {
     "alexnet": build_alexnet,
     "vgg": build_vgg,
     "densenet": build_densenet,
+    "fastcnn": build_fastcnn,
     "pixels": build_pixels,
     "pretrained": build_pretrained,
 }
