@@ -21,7 +21,7 @@ from typing import Any, Callable
 import click
 
 from kerasdl import __version__, settings
-from kerasdl.config import OPTIMIZERS, SCHEDULES, STRATEGIES
+from kerasdl.config import ADVERSARIAL_ATTACKS, OPTIMIZERS, SCHEDULES, STRATEGIES
 from kerasdl.errors import KerasdlError
 from kerasdl.registry import APPS, app_names
 from kerasdl.runtime import start_tensorflow, tensorflow_op_error
@@ -237,7 +237,7 @@ def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--fine-tune-layers", type=int, help="With --backbone: the backbone's top layers trained after the head's epochs (--set head_epochs=N, default half); 0 = none, -1 = all; batch norm stays frozen."),
         click.option("--histograms", is_flag=True, default=None, help="Write weight and gradient histograms and gradient norms to TensorBoard each epoch (slower)."),
         click.option("--teacher", help="Classifiers: a finished run to distil from (knowledge distillation); see --set distill_temperature, distill_weight."),
-        click.option("--adversarial", type=click.Choice(["none", "fgsm", "pgd"]), help="Image classifiers: adversarial training, on examples made at every step by FGSM (one step) or PGD (--set adversarial_steps=N); see --epsilon."),
+        click.option("--adversarial", type=click.Choice(["none", *ADVERSARIAL_ATTACKS]), help="Image classifiers: adversarial training, on examples made at every step by FGSM (one step) or PGD (--set adversarial_steps=N); see --epsilon."),
         click.option("--epsilon", type=float, help="With --adversarial: how far each pixel (0-1) may move, e.g. 0.031 (8/255)."),
         click.option("--l1", type=float, help="L1 penalty on the weight matrices, added to the loss (0 = off)."),
         click.option("--l2", type=float, help="L2 penalty on the weight matrices, added to the loss (0 = off); unlike --weight-decay, Adam rescales it."),

@@ -62,7 +62,7 @@ def test_pixel_view_refuses_a_model_not_on_pixels() -> None:
 
     inputs = keras.Input((5,), dtype="int32")
     outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Embedding(10, 4)(inputs)[:, 0])
-    with pytest.raises(ConfigError, match="need a model on image pixels"):
+    with pytest.raises(ConfigError, match="work on image classifiers.*takes int32"):
         pixel_view(keras.Model(inputs, outputs))
 
 

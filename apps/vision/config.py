@@ -16,7 +16,8 @@ MODEL_STYLE: dict[str, tuple[str, str]] = {
     "mlp": ("relu", "none"), "lenet": ("relu", "none"), "cnn": ("relu", "batch"),
     "resnet": ("relu", "batch"), "mobilenet": ("relu6", "batch"),
     # AlexNet's local response normalization is replaced by batch norm, as modern
-    # re-implementations do; VGG and DenseNet as published (batch norm: VGG's BN variant).
+    # re-implementations do; VGG and DenseNet as published (batch norm: VGG's BN variant);
+    # fastcnn as airbench (GELU).
     "alexnet": ("relu", "batch"), "vgg": ("relu", "batch"), "densenet": ("relu", "batch"),
     "fastcnn": ("gelu", "batch"),
 }
@@ -31,8 +32,8 @@ class VisionConfig(ImageClassifierConfig, LayerStyle, BackboneConfig):
     """Image classification.
 
     Attributes:
-        model: mlp, lenet, cnn, resnet, mobilenet, alexnet, vgg, densenet, pixels (the classic baseline:
-            ridge on the pixels, fitted in closed form), or pretrained (`backbone` with
+        model: mlp, lenet, cnn, resnet, mobilenet, alexnet, vgg, densenet, fastcnn, pixels
+            (the classic baseline: ridge on the pixels, fitted in closed form), or pretrained (`backbone` with
             a new head; what `--backbone` alone trains).
         image_size, channels: as `ImageClassifierConfig`.
         width: filters of the first convolution (units of the first MLP layer / 8);
@@ -48,8 +49,8 @@ class VisionConfig(ImageClassifierConfig, LayerStyle, BackboneConfig):
             ReLU6 for mobilenet), relu, relu6, gelu, swish, tanh, sigmoid, leaky_relu
             or elu.
         norm: the normalization after each convolution or hidden dense layer: auto
-            (batch for cnn, resnet, mobilenet, alexnet, vgg, densenet; none for mlp and
-            lenet), batch, layer or none.
+            (batch for cnn, resnet, mobilenet, alexnet, vgg, densenet, fastcnn; none for
+            mlp and lenet), batch, layer or none.
         backbone, weights, backbone_size, head_epochs, fine_tune_layers,
             fine_tune_rate: a pretrained backbone and how it is fine-tuned
             (`kerasdl.backbones.config.BackboneConfig`).

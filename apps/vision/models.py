@@ -31,8 +31,8 @@ MODELS: dict[str, str] = {
     "mobilenet": "MobileNet-style net of depthwise-separable convolutions, for phones.",
     "alexnet": "AlexNet-style net at small scale: five convolutions (5x5 first), three max-poolings, two wide dense layers with dropout.",
     "vgg": "VGG-style net: stages of two 3x3 convolutions and a max-pooling, doubling the filters.",
-    "fastcnn": "A CNN sized for a CPU's budget (airbench-style): a 2x2 patch stem, three blocks of two 3x3 convolutions with max-pooling, global max-pooling.",
     "densenet": "DenseNet-BC-style net: each layer's features concatenated to all before it, 1x1 bottlenecks, compressing transitions.",
+    "fastcnn": "A CNN sized for a CPU's budget (airbench-style): a 2x2 patch stem, three blocks of two 3x3 convolutions with max-pooling, global max-pooling.",
     "pixels": "The classic baseline: a linear classifier on raw pixels (ridge on one-hot labels, softmax).",
     "pretrained": "A pretrained backbone (--backbone, ImageNet weights) with pooling, dropout and a new dense head.",
 }

@@ -65,6 +65,19 @@ def is_named_preset(name: str) -> bool:
     return name.startswith(NAMED_PRESET_PREFIXES)
 
 
+def recorded_preset_name(name: str) -> str:
+    """How runs, exports and model cards name a backbone: a handle or a registry name as
+    given, a preset folder by its own name (no path of the training machine).
+
+    Example:
+    >>> recorded_preset_name("/home/me/presets/bert_tiny/"), recorded_preset_name("hf://keras/bert_base_zh")
+    ('bert_tiny', 'hf://keras/bert_base_zh')
+    """
+    if is_named_preset(name) or not ("/" in name or Path(name).expanduser().is_dir()):
+        return name
+    return Path(name).expanduser().resolve().name
+
+
 def _keras_hub() -> Any:
     try:
         import keras_hub
@@ -98,9 +111,8 @@ class HubPreset:
 
     @property
     def record_name(self) -> str:
-        """How runs and exports name the preset: its handle, or a folder's name (no path of
-        the training machine)."""
-        return self.name if is_named_preset(self.name) else self.short_name
+        """How runs and exports name the preset (`recorded_preset_name`)."""
+        return recorded_preset_name(self.name)
 
     def _from_preset(self, what: str, load: Any) -> Any:
         try:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from kerasdl.backbones.hub import is_named_preset
+from kerasdl.backbones.hub import recorded_preset_name
 from kerasdl.export.layout import exported_data_name
 
 KOTLIN = {
@@ -78,9 +78,7 @@ def pretrained_line(backbone: dict[str, Any]) -> str:
     where = {"cache": "from the cache", "download": "downloaded", "file": "from the user's file",
              "none": "random (trained from scratch)", "preset": "the preset's own"}.get(
         weights.get("source", ""), weights.get("source", "?"))
-    # A preset folder is named, not located: the card travels with the model.
-    name = str(backbone.get("name"))
-    name = name if is_named_preset(name) or "/" not in name else Path(name).name
+    name = recorded_preset_name(str(backbone.get("name")))  # the card travels with the model
     size = f" (input {backbone['input_size']}x{backbone['input_size']})" if backbone.get("input_size") else ""
     text = f"Started from the pretrained backbone `{name}`{size}, weights {where}"
     if weights.get("file"):

@@ -63,8 +63,9 @@ def pixel_view(model: Any) -> Callable[..., Any]:
 
     first = _first_layer(model)
     if not isinstance(first, keras.layers.Rescaling) or np.any(np.asarray(first.offset) != 0):
-        raise ConfigError(f"Adversarial attacks need a model on image pixels (an integer image scaled by its first "
-                          f"layer); {model.name!r} starts with {type(first).__name__}.")
+        taken = ", ".join(f"{i.dtype} {tuple(i.shape)}" for i in model.inputs)
+        raise ConfigError(f"Adversarial attacks work on image classifiers (a model whose first layer scales integer "
+                          f"pixels); this model ({model.name!r}) takes {taken}.")
     rest = keras.Model(first.output, model.outputs[0], name=f"{model.name}_on_pixels")
     factor = float(np.asarray(first.scale)) * PIXEL_MAX
 
