@@ -103,7 +103,8 @@ def main() -> None:
              f"{args.train_steps} steps, attack {args.attack_steps} steps from a random start, step 2.5ε/steps; "
              f"adversarial loss weight 0.5. Pixel baseline (ridge on pixels, same runs): {pixels} clean.")
     write_result(f"adversarial-{args.dataset}", "Adversarial training: clean against robust accuracy", table,
-                 f"python bench/adversarial.py --dataset {args.dataset} --epochs {args.epochs}", notes)
+                 f"python bench/adversarial.py --dataset {args.dataset} --epochs {args.epochs} --seeds {args.seeds} "
+                 f"--train-steps {args.train_steps} --attack-steps {args.attack_steps}", notes)
 
 
 if __name__ == "__main__":

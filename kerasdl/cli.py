@@ -146,8 +146,8 @@ def apps() -> None:
             click.echo(f"  --model {'auto':<{model_width}} Trains {', '.join(app.auto_recipes)} in turn; keeps the "
                        "best on the validation split.")
         if app.baseline_models:
-            click.echo(f"  {'(no --model)':<{model_width + 8}} Trains {app.default_model}, then the baseline models "
-                       f"{', '.join(app.baseline_models)}; ships {app.default_model} unless one is better on "
+            click.echo(f"  {'(no --model)':<{model_width + 8}} Trains {app.default_model} (or a preset's model), then "
+                       f"the baseline models {', '.join(app.baseline_models)}; ships it unless one is better on "
                        "validation.")
 
 
@@ -301,9 +301,10 @@ def train(app: str, preset: str | None, config_file: str | None, sets: tuple[str
 
         budget = parse_duration(time_budget)
     try:
-        # No --model (and none from a preset or config file): the default model, and the
-        # app's baseline models beside it, the better on validation shipped.
-        default_run = not resume and settings.runs_default_model(app, config, options)
+        # No model named (by --model, --set or the config file): the default model or the
+        # preset's, and the app's baseline models beside it, the better on validation shipped.
+        default_run = not resume and settings.runs_default_model(app, config, options, sets=sets, preset=preset,
+                                                                 config_file=config_file)
         summary = api.train(app, config, runs_dir=runs_dir, name=name, resume=resume, verbose=verbose,
                             baselines=baseline, time_budget=budget, baseline_models=default_run)
     except KeyboardInterrupt:

@@ -160,10 +160,14 @@ def check_not_varied(varied: Iterable[str], *, sets: Iterable[str] = (),
         raise ConfigError(f"`{both[0]}` is both set and varied: drop one of the two.")
 
 
-def runs_default_model(app_name: str, config: TrainConfig, overrides: Mapping[str, Any] | None = None) -> bool:
-    """Whether `config` trains the app's default model without the `model` override
-    naming it: then the app's baseline models train beside it and the better on
-    validation ships. Naming the default model itself trains that model alone.
+def runs_default_model(app_name: str, config: TrainConfig, overrides: Mapping[str, Any] | None = None, *,
+                       sets: Iterable[str] = (), preset: str | None = None,
+                       config_file: str | Path | None = None) -> bool:
+    """Whether `config` trains a model the user did not name (the app's default, a
+    pretrained backbone's model, or the model a preset chooses): then the app's baseline
+    models train beside it and the better on validation ships. Naming a model (an
+    override, a NAME=VALUE setting or the config file), even the default, trains that
+    model alone.
 
     Example:
     >>> from kerasdl.apps.vision.config import VisionConfig
@@ -173,11 +177,26 @@ def runs_default_model(app_name: str, config: TrainConfig, overrides: Mapping[st
     False
     >>> runs_default_model("vision", VisionConfig(backbone="mobilenet_v3_small", weights="none"))
     True
+    >>> runs_default_model("vision", VisionConfig(model="fastcnn"), preset="cifar")  # the preset's recipe
+    True
     """
-    if given_values(overrides).get("model") is not None:
+    if "model" in explicit_names(sets, overrides):
         return False
+    if config_file is not None and "model" in _toml_fields(config_file):
+        return False
+    if preset is not None and "model" in get_app(app_name).config_class.presets.get(preset, {}):
+        return True
     # A pretrained backbone given alone makes the app's pretrained model its default.
     return config.model in ("", get_app(app_name).default_model) or bool(getattr(config, "backbone", ""))
+
+
+def _toml_fields(path: str | Path) -> set[str]:
+    import tomllib
+
+    try:
+        return set(tomllib.loads(Path(path).read_text()))
+    except (OSError, tomllib.TOMLDecodeError):
+        return set()  # resolving the config reported it already
 
 
 @functools.lru_cache(maxsize=1)

@@ -58,7 +58,7 @@ def test_optional_fields_accept_none() -> None:
 
 
 def test_unknown_preset_and_bad_toml(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="Unknown preset 'huge'. Available presets: fashion-mnist, photos, tiny."):
+    with pytest.raises(ConfigError, match="Unknown preset 'huge'. Available presets: cifar, fashion-mnist, photos, tiny."):
         resolve_config(VisionConfig, preset="huge")
     bad = tmp_path / "bad.toml"
     bad.write_text("epochs = = 3\n")

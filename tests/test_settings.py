@@ -102,6 +102,20 @@ def test_the_default_model_run_is_the_unnamed_default() -> None:
     assert runs_default_model("forecast", ForecastConfig())
 
 
+def test_a_presets_model_trains_beside_the_baselines_unless_named(tmp_path: Path) -> None:
+    from kerasdl.apps.vision.config import VisionConfig
+
+    fast = VisionConfig(model="fastcnn")
+    assert runs_default_model("vision", fast, preset="cifar")
+    assert not runs_default_model("vision", fast, {"model": "fastcnn"}, preset="cifar")
+    assert not runs_default_model("vision", fast, sets=["model=fastcnn"], preset="cifar")
+    named = tmp_path / "run.toml"
+    named.write_text('model = "fastcnn"\n')
+    assert not runs_default_model("vision", fast, preset="cifar", config_file=named)
+    # A preset that names no model leaves the rule as it was: the model decides.
+    assert not runs_default_model("vision", VisionConfig(model="mlp"), preset="tiny")
+
+
 def test_config_field_names_cover_every_app() -> None:
     names = config_field_names()
     assert {"learning_rate", "image_size", "label_smoothing", "horizon"} <= names

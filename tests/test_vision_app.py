@@ -128,6 +128,18 @@ def test_auto_style_keeps_each_model_as_designed() -> None:
         VisionConfig(activation="softsign")
 
 
+def test_auto_tries_the_fast_colour_recipe_with_the_runs_epochs() -> None:
+    """`--model auto`'s fastcnn candidate is the `cifar` preset's recipe, less its epochs:
+    the run's own epochs (a tiny run stays tiny)."""
+    recipe = VisionApp().auto_candidates(VisionConfig(model="auto", weights="none"))["fastcnn"]
+    preset = VisionConfig.presets["cifar"]
+    assert "epochs" not in recipe and recipe["model"] == "fastcnn"
+    assert {k: recipe[k] for k in ("optimizer", "learning_rate", "batch_size", "label_smoothing")} == \
+        {k: preset[k] for k in ("optimizer", "learning_rate", "batch_size", "label_smoothing")}
+    candidate = VisionConfig(**{**VisionConfig.presets["tiny"], "model": "auto", **recipe})
+    assert candidate.epochs == VisionConfig.presets["tiny"]["epochs"]
+
+
 def test_explain_writes_grad_cam_overlays_and_filters(trained_run: Path, tmp_path: Path, colour_folder: Path) -> None:
     """Grad-CAM writes an overlay per image and the first filters, and puts the
     evidence for a colour where that colour is."""

@@ -48,9 +48,13 @@ from `ImageClassifierApp`).
         "Ship the baseline itself with --model pixels, or train longer, try --model auto or resnet, "
         "or add --augment.")
     # kerasdl's own models name no backbone (a config given --backbone keeps it for the
-    # pretrained candidate alone).
+    # pretrained candidate alone). fastcnn comes with the `cifar` preset's recipe (its
+    # optimizer, schedule, batch and regularization; the run's own epochs): the fast colour
+    # recipe wins on CIFAR-scale data and fails on a thousand images, so validation picks.
     auto_recipes: ClassVar[dict[str, dict[str, Any]]] = {
-        "cnn": {"model": "cnn", "backbone": ""}, "resnet": {"model": "resnet", "backbone": ""},
+        "cnn": {"model": "cnn", "backbone": ""},
+        "fastcnn": {**{k: v for k, v in VisionConfig.presets["cifar"].items() if k != "epochs"}, "backbone": ""},
+        "resnet": {"model": "resnet", "backbone": ""},
         PIXELS: {"model": PIXELS, "epochs": 1, "backbone": ""},
         PRETRAINED: {"model": PRETRAINED},
     }

@@ -80,6 +80,16 @@ class VisionConfig(ImageClassifierConfig, LayerStyle, BackboneConfig):
             "schedule": "one-cycle", "dropout": 0.25, "label_smoothing": 0.1,
             "augment": True, "augment_flip": True, "augment_shift": 0.05,
         },
+        # Colour images at CIFAR scale (about 32x32, tens of thousands): the airbench-style
+        # fastcnn with a short one-cycle Nesterov schedule, strong label smoothing and no
+        # dropout (the published fast-CIFAR settings, not tuned here); bench/vision.py
+        # --dataset cifar10 measures it.
+        "cifar": {
+            "model": "fastcnn", "epochs": 10, "batch_size": 256, "width": 32,
+            "optimizer": "nesterov", "learning_rate": 0.2, "weight_decay": 5e-4,
+            "schedule": "one-cycle", "dropout": 0.0, "label_smoothing": 0.2,
+            "augment": True, "augment_flip": True, "augment_shift": 0.0625,
+        },
         # Your own photos (see the README): a pretrained MobileNetV3-Small fine-tuned with
         # the augmentation photos suit (mirror, shift, zoom) and label smoothing.
         "photos": {
