@@ -27,7 +27,8 @@ class AppEntry:
 APPS: dict[str, AppEntry] = {
     "vision": AppEntry(
         "kerasdl.apps.vision.app:VisionApp",
-        "Image classification: MLP, LeNet, CNN, ResNet, MobileNet-style nets, and pretrained backbones.",
+        "Image classification: MLP, LeNet, CNN, ResNet, MobileNet, AlexNet, VGG, DenseNet and fastcnn "
+        "nets, and pretrained backbones.",
     ),
     "sentiment": AppEntry(
         "kerasdl.apps.sentiment.app:SentimentApp",
