@@ -20,7 +20,7 @@ import functools
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from kerasdl.config import TrainConfig, field_types, resolve_config
+from kerasdl.config import TrainConfig, field_types, read_toml, resolve_config
 from kerasdl.errors import ConfigError
 from kerasdl.registry import app_names, get_app
 
@@ -182,21 +182,12 @@ def runs_default_model(app_name: str, config: TrainConfig, overrides: Mapping[st
     """
     if "model" in explicit_names(sets, overrides):
         return False
-    if config_file is not None and "model" in _toml_fields(config_file):
+    if config_file is not None and "model" in read_toml(config_file):
         return False
     if preset is not None and "model" in get_app(app_name).config_class.presets.get(preset, {}):
         return True
     # A pretrained backbone given alone makes the app's pretrained model its default.
     return config.model in ("", get_app(app_name).default_model) or bool(getattr(config, "backbone", ""))
-
-
-def _toml_fields(path: str | Path) -> set[str]:
-    import tomllib
-
-    try:
-        return set(tomllib.loads(Path(path).read_text()))
-    except (OSError, tomllib.TOMLDecodeError):
-        return set()  # resolving the config reported it already
 
 
 @functools.lru_cache(maxsize=1)
